@@ -1,0 +1,1 @@
+"""Configuration of the service: read once from the environment and .env."""

@@ -1,0 +1,151 @@
+"""Read the environment (and .env) once and hold every default of the service."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from dotenv import dotenv_values
+
+from forecasting.params import ModelParams
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _model_params(**overrides: Any) -> ModelParams:
+    values = dict(
+        validation_days=90,
+        lstm_window=28,
+        lstm_units=(128, 64, 32, 16),
+        lstm_epochs=40,
+        lstm_batch_size=64,
+        lstm_patience=5,
+        lstm_max_train_windows=730,
+        rf_trees=200,
+        rf_max_depth=12,
+        rf_min_samples_leaf=3,
+        rf_compress=3,
+        prophet_uncertainty_samples=0,
+        interval_levels=(0.8, 0.95),
+        seed=42,
+    )
+    values.update(overrides)
+    return ModelParams(**values)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service, with its default."""
+
+    env: str = "development"
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'sales.db'}"
+    redis_url: str | None = None
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+    forecasting_models_path: Path = ROOT / "ml_models" / "forecasting"
+    model_retrain_interval_days: int = 7
+    min_training_samples: int = 100
+    max_forecast_horizon: int = 365
+    default_forecast_horizon: int = 90
+    retrain_scan_interval_seconds: int = 3600
+    training_lock_seconds: int = 3600
+    task_soft_time_limit: int = 1800
+    task_time_limit: int = 1900
+    task_max_redeliveries: int = 3
+    worker_max_tasks_per_child: int = 100
+    worker_max_memory_per_child_kb: int = 1_500_000
+    model_cache_size: int = 16
+    worker_concurrency: int = 2
+    worker_tf_threads: int = 1
+    progress_min_step: int = 5
+    embedded_redis_port: int = 6390
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    log_level: str = "INFO"
+    min_free_disk_mb: int = 500
+    model_params: ModelParams = field(default_factory=_model_params)
+
+    @property
+    def broker_url(self) -> str:
+        """Return the Celery broker URL (CELERY_BROKER_URL wins over REDIS_URL)."""
+        url = self.celery_broker_url or self.redis_url
+        if not url:
+            raise RuntimeError("Set REDIS_URL or CELERY_BROKER_URL (make run starts a Redis itself).")
+        return url
+
+    @property
+    def lock_url(self) -> str:
+        """Return the Redis URL used for per-product training locks."""
+        return self.redis_url or self.broker_url
+
+    def as_flask_config(self) -> dict[str, Any]:
+        """Return the settings as a Flask config mapping (upper-case keys)."""
+        return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+
+
+_PARAM_ENV = {
+    "LSTM_EPOCHS": "lstm_epochs",
+    "LSTM_WINDOW": "lstm_window",
+    "LSTM_BATCH_SIZE": "lstm_batch_size",
+    "LSTM_MAX_TRAIN_WINDOWS": "lstm_max_train_windows",
+    "RF_TREES": "rf_trees",
+    "RF_MAX_DEPTH": "rf_max_depth",
+    "VALIDATION_DAYS": "validation_days",
+    "PROPHET_UNCERTAINTY_SAMPLES": "prophet_uncertainty_samples",
+    "MODEL_SEED": "seed",
+}
+
+
+def _coerce(value: str, like: Any) -> Any:
+    if isinstance(like, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(like, int):
+        return int(value)
+    if isinstance(like, Path):
+        return Path(value)
+    if like is None and value.strip().lower() in {"", "none"}:
+        return None
+    return value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    dotenv: Path | None = ROOT / ".env",
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings from .env, then the environment, then `overrides` (last wins)."""
+    source: dict[str, str] = {}
+    if dotenv is not None and dotenv.exists():
+        source.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    source.update(os.environ if environ is None else environ)
+    source.update({key: str(value) for key, value in (overrides or {}).items()})
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        key = f.name.upper()
+        if key in source and f.name != "model_params":
+            values[f.name] = _coerce(source[key], getattr(defaults, f.name))
+    params = {name: int(source[key]) for key, name in _PARAM_ENV.items() if key in source}
+    if "rf_max_depth" in params and params["rf_max_depth"] <= 0:
+        params["rf_max_depth"] = None
+    values["model_params"] = _model_params(**params)
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    if settings.task_time_limit <= settings.task_soft_time_limit:
+        raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
+    if settings.min_training_samples < 1:
+        raise ValueError("MIN_TRAINING_SAMPLES must be at least 1.")
+    if settings.max_forecast_horizon < 1:
+        raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """Return the settings as plain JSON-able values."""
+    out = asdict(settings)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
