@@ -1,0 +1,52 @@
+"""Errors of the forecasting domain; the API maps each to a status code in one place."""
+
+from __future__ import annotations
+
+
+class ForecastingError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class ProductNotFound(ForecastingError):
+    """The product does not exist."""
+
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"Product {product_id} does not exist.")
+        self.product_id = product_id
+
+
+class InsufficientHistory(ForecastingError):
+    """The product has too little sales history to train on."""
+
+    def __init__(self, product_id: int, count: int, minimum: int) -> None:
+        super().__init__(
+            f"Product {product_id} has {count} days of sales history; "
+            f"at least {minimum} (MIN_TRAINING_SAMPLES) are needed to train."
+        )
+        self.product_id = product_id
+        self.count = count
+        self.minimum = minimum
+
+
+class ModelSetNotFound(ForecastingError):
+    """No usable model set is stored for the product."""
+
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"No trained models are stored for product {product_id}.")
+        self.product_id = product_id
+
+
+class ModelIntegrityError(ForecastingError):
+    """A stored artifact does not match the checksum recorded in model_info.json."""
+
+
+class InvalidSalesData(ForecastingError):
+    """Sales rows or a CSV file that cannot be imported, with the reason."""
+
+
+class JobNotFound(ForecastingError):
+    """The job does not exist."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Job {job_id} does not exist.")
+        self.job_id = job_id
