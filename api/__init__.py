@@ -1,0 +1,30 @@
+"""Flask app factory of the forecasting API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api import errors
+from api.services import Services
+from config.logs import configure_logging
+from config.settings import load_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the API app; `test_config` overrides settings by their upper-case names."""
+    settings = load_settings(overrides=test_config)
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config.from_mapping(settings.as_flask_config())
+    app.json.sort_keys = False
+    app.extensions["forecasting"] = Services.create(settings)
+    errors.init_app(app)
+
+    from api.routes import forecast, health, jobs, models, products
+
+    for module in (forecast, jobs, models, products, health):
+        app.register_blueprint(module.bp, url_prefix="/api/v1")
+    return app

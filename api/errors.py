@@ -1,0 +1,81 @@
+"""Every error leaves the API as application/problem+json, mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from forecasting.errors import (
+    ForecastingError,
+    InsufficientHistory,
+    InvalidSalesData,
+    JobNotFound,
+    ModelSetNotFound,
+    ProductNotFound,
+)
+from workers.dispatch import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "https://forecasting.invalid/problems/"
+
+
+class ApiError(Exception):
+    """An error the API answers with a status and a sentence saying what is wrong."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+class ValidationError(ApiError):
+    """The request body or parameters are invalid (422)."""
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        super().__init__(422, "Invalid request", detail, **({"field": field} if field else {}))
+
+
+DOMAIN_STATUS: dict[type[ForecastingError], tuple[int, str]] = {
+    ProductNotFound: (404, "Product not found"),
+    JobNotFound: (404, "Job not found"),
+    ModelSetNotFound: (404, "Model set not found"),
+    InsufficientHistory: (422, "Not enough sales history"),
+    InvalidSalesData: (422, "Invalid sales data"),
+}
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> Response:
+    """Return an RFC 9457 problem response."""
+    slug = title.lower().replace(" ", "-")
+    body = {"type": PROBLEM_TYPE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers that turn exceptions into problem responses."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+
+    @app.errorhandler(ForecastingError)
+    def _domain_error(exc: ForecastingError) -> Response:
+        status, title = next(
+            (value for kind, value in DOMAIN_STATUS.items() if isinstance(exc, kind)), (400, "Bad request")
+        )
+        return problem(status, title, str(exc))
+
+    @app.errorhandler(BrokerUnavailable)
+    def _broker_down(exc: BrokerUnavailable) -> Response:
+        return problem(503, "Broker unavailable", "The job queue is unreachable; nothing was queued. Retry later.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return problem(exc.code or 500, exc.name, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "Internal server error", "The server failed to handle the request; it was logged.")

@@ -1,0 +1,67 @@
+"""Parse and check request input; every failure names the field and the problem."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Request
+
+from api.errors import ApiError, ValidationError
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise a 400 saying why not."""
+    if not request.get_data(cache=True):
+        raise ApiError(400, "Malformed request", "The request body is empty; send a JSON object.")
+    body = request.get_json(force=True, silent=True)
+    if body is None and request.get_data(cache=True).strip() != b"null":
+        raise ApiError(400, "Malformed request", "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise ApiError(400, "Malformed request", f"The request body must be a JSON object, not {_kind(body)}.")
+    return body
+
+
+def positive_int(body: dict[str, Any], name: str, *, default: int | None = None, maximum: int | None = None) -> int:
+    """Return body[name] as an integer >= 1 (and <= maximum), or raise a 422."""
+    if name not in body:
+        if default is not None:
+            return default
+        raise ValidationError(f"'{name}' is required.", name)
+    value = body[name]
+    # bool is an int in Python, and 1.0 / "1" are not what the client meant to send as ids.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"'{name}' must be an integer, got {_describe(value)}.", name)
+    if value < 1:
+        raise ValidationError(f"'{name}' must be at least 1, got {value}.", name)
+    if maximum is not None and value > maximum:
+        raise ValidationError(f"'{name}' must be at most {maximum}, got {value}.", name)
+    return value
+
+
+def path_id(value: str, name: str = "product_id") -> int:
+    """Return a positive integer path segment, or raise a 404-free 422."""
+    if not value.isdigit() or int(value) < 1:
+        raise ValidationError(f"'{name}' in the path must be a positive integer, got '{value}'.", name)
+    return int(value)
+
+
+def no_unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:
+    """Reject fields the endpoint does not know, so typos do not pass silently."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValidationError(f"Unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.")
+
+
+def _kind(value: Any) -> str:
+    return {
+        type(None): "null", bool: "a boolean", int: "an integer", float: "a number",
+        str: "a string", list: "an array", dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _describe(value: Any) -> str:
+    if value is None or isinstance(value, (list, dict)):
+        return _kind(value)
+    shown = json.dumps(value)
+    return f"{_kind(value)} {shown if len(shown) <= 40 else shown[:37] + '...'}"

@@ -1,0 +1,119 @@
+"""Command line of the service: database, demo data, CSV import, training, run."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from config.logs import configure_logging
+from config.settings import load_settings
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Demand forecasting service."""
+    ctx.obj = load_settings()
+    configure_logging("WARNING" if ctx.obj.log_level.upper() == "INFO" else ctx.obj.log_level)
+
+
+def _engine(settings):
+    from forecasting.database import init_db, make_engine
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    return engine
+
+
+@cli.command("init-db")
+@click.pass_obj
+def init_db_command(settings) -> None:
+    """Create the tables if they do not exist."""
+    _engine(settings)
+    click.echo(f"database ready: {settings.database_url.split('@')[-1]}")
+
+
+@cli.command("seed-demo")
+@click.option("--products", default=5, show_default=True, help="Demo products (ids 1..N).")
+@click.option("--days", default=3 * 365, show_default=True, help="Days of daily history each.")
+@click.option("--seed", default=7, show_default=True)
+@click.pass_obj
+def seed_demo_command(settings, products: int, days: int, seed: int) -> None:
+    """Give products 1..N a realistic daily sales history ending yesterday."""
+    from forecasting.ingest import seed_demo
+
+    ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed)
+    click.echo(f"demo data: products {ids[0]}..{ids[-1]}, {days} days each")
+
+
+@cli.command("import-csv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "keys", multiple=True, required=True, help="Column(s) naming the product; repeat for several.")
+@click.option("--date", "date_column", default="date", show_default=True)
+@click.option("--quantity", "quantity_column", default="sales", show_default=True)
+@click.pass_obj
+def import_csv_command(settings, path: Path, keys: tuple[str, ...], date_column: str, quantity_column: str) -> None:
+    """Import a long-format sales CSV (plain or .gz): one row per product and day."""
+    from forecasting.errors import InvalidSalesData
+    from forecasting.ingest import import_csv
+
+    with tqdm(desc=f"importing {path.name}", unit=" rows", unit_scale=True, disable=None) as bar:
+        try:
+            report = import_csv(_engine(settings), path, key_columns=list(keys), date_column=date_column,
+                                quantity_column=quantity_column, progress=bar.update)
+        except InvalidSalesData as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(report)
+
+
+@cli.command("train")
+@click.argument("product_ids", nargs=-1, type=int)
+@click.option("--all", "all_products", is_flag=True, help="Every product with enough history.")
+@click.option("--force", is_flag=True, help="Retrain even when the model set is fresh.")
+@click.pass_obj
+def train_command(settings, product_ids: tuple[int, ...], all_products: bool, force: bool) -> None:
+    """Train model sets here, in this process (no worker needed)."""
+    from forecasting import pipeline, sales
+    from forecasting.errors import ForecastingError
+    from forecasting.store import ModelStore
+
+    engine = _engine(settings)
+    store = ModelStore(settings.forecasting_models_path)
+    policy = pipeline.Policy(params=settings.model_params, min_samples=settings.min_training_samples,
+                             max_age=timedelta(days=settings.model_retrain_interval_days))
+    ids = list(product_ids) or ([p["id"] for p in sales.list_products(engine, limit=10**9, offset=0)]
+                                if all_products else [])
+    if not ids:
+        raise click.UsageError("Name product ids or pass --all.")
+    failed = 0
+    for pid in tqdm(ids, desc="training", unit=" products", disable=None):
+        started = time.perf_counter()
+        try:
+            history = sales.load_history(engine, product_id=pid)
+            reason = "requested" if force else pipeline.check(store=store, history=history, policy=policy)
+            if reason:
+                pipeline.train(store=store, history=history, policy=policy, reason=reason)
+            tqdm.write(f"product {pid}: {'trained (' + reason + ')' if reason else 'fresh, skipped'} "
+                       f"in {time.perf_counter() - started:.1f} s")
+        except ForecastingError as exc:
+            failed += 1
+            tqdm.write(f"product {pid}: failed: {exc}")
+    sys.exit(1 if failed else 0)
+
+
+@cli.command("run")
+@click.pass_obj
+def run_command(settings) -> None:
+    """Start Redis (unless REDIS_URL is set), the API, a worker and beat; Ctrl-C stops all."""
+    from launcher import run
+
+    sys.exit(run(settings))
+
+
+if __name__ == "__main__":
+    cli()

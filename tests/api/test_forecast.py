@@ -1,0 +1,87 @@
+import pytest
+from sqlalchemy import func, select
+
+from forecasting.database import jobs as jobs_table
+
+URL = "/api/v1/forecast"
+
+
+def job_count(app) -> int:
+    with app.extensions["forecasting"].engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(jobs_table)).scalar_one()
+
+
+def test_valid_request_queues_one_job(app, client, queued):
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 90})
+    assert response.status_code == 202
+    body = response.json
+    assert response.headers["Location"] == f"/api/v1/jobs/{body['job_id']}"
+    assert body["status"] == "queued" and body["forecast_horizon"] == 90
+    assert queued("forecast") == 1 and queued("training") == 0
+    assert job_count(app) == 1
+    job = client.get(response.headers["Location"])
+    assert job.status_code == 200
+    assert job.json["status"] == "queued" and job.json["params"] == {"horizon": 90}
+
+
+def test_horizon_defaults_to_setting(client):
+    response = client.post(URL, json={"product_id": 1})
+    assert response.status_code == 202
+    assert response.json["forecast_horizon"] == 90
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "needle"),
+    [
+        ("not json", 400, "not valid JSON"),
+        ("", 400, "empty"),
+        ("[1, 2]", 400, "must be a JSON object, not an array"),
+        ('"text"', 400, "must be a JSON object, not a string"),
+        ("null", 400, "must be a JSON object, not null"),
+        ("{}", 422, "'product_id' is required"),
+        ('{"product_id": "abc"}', 422, "'product_id' must be an integer, got a string \"abc\""),
+        ('{"product_id": -1}', 422, "'product_id' must be at least 1, got -1"),
+        ('{"product_id": 0}', 422, "'product_id' must be at least 1"),
+        ('{"product_id": 1.5}', 422, "'product_id' must be an integer, got a number 1.5"),
+        ('{"product_id": true}', 422, "'product_id' must be an integer, got a boolean true"),
+        ('{"product_id": null}', 422, "'product_id' must be an integer, got null"),
+        ('{"product_id": 1, "forecast_horizon": 0}', 422, "'forecast_horizon' must be at least 1, got 0"),
+        ('{"product_id": 1, "forecast_horizon": -5}', 422, "'forecast_horizon' must be at least 1, got -5"),
+        ('{"product_id": 1, "forecast_horizon": 366}', 422, "'forecast_horizon' must be at most 365, got 366"),
+        ('{"product_id": 1, "forecast_horizon": "x"}', 422, "'forecast_horizon' must be an integer"),
+        ('{"product_id": 1, "horizon": 5}', 422, "Unknown field(s): horizon"),
+        ('{"product_id": 999}', 404, "Product 999 does not exist"),
+    ],
+)
+def test_bad_input_is_a_clear_problem_and_writes_nothing(app, client, queued, data, status, needle):
+    response = client.post(URL, data=data, content_type="application/json")
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    problem = response.json
+    assert problem["status"] == status and problem["title"] and problem["type"]
+    assert needle in problem["detail"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert job_count(app) == 0
+    assert queued("forecast") == 0
+
+
+def test_method_not_allowed_is_problem_json(client):
+    response = client.get(URL)
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"
+
+
+def test_broker_down_is_503_and_job_marked_failed(tmp_path, redis_url):
+    from api import create_app
+    from forecasting.sales import create_product
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "REDIS_URL": "redis://127.0.0.1:1/0",
+                      "FORECASTING_MODELS_PATH": tmp_path / "m"})
+    create_product(app.extensions["forecasting"].engine, name="p", product_id=1)
+    response = app.test_client().post(URL, json={"product_id": 1})
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    with app.extensions["forecasting"].engine.connect() as conn:
+        rows = conn.execute(select(jobs_table.c.status, jobs_table.c.error)).all()
+    assert [r.status for r in rows] == ["failed"]
+    assert "broker" in rows[0].error

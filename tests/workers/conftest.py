@@ -1,0 +1,79 @@
+"""A real stack per test: API app, database, Redis broker and a Celery worker process."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api import create_app
+from forecasting.database import make_engine, metadata
+from forecasting.sales import create_product, upsert_sales
+from tests.api.conftest import history
+from tests.conftest import SMALL_MODELS
+from tests.workers.celery_process import celery_worker
+
+
+@dataclass
+class Stack:
+    app: Flask
+    client: FlaskClient
+    models: Path
+    env: dict[str, str]
+
+    def forecast(self, product_id: int, horizon: int = 90) -> dict[str, Any]:
+        """POST a forecast and poll it to the end; return the job and the progress seen."""
+        response = self.client.post("/api/v1/forecast", json={"product_id": product_id, "forecast_horizon": horizon})
+        assert response.status_code == 202, response.json
+        return self.poll(response.headers["Location"])
+
+    def poll(self, location: str, timeout: float = 240) -> dict[str, Any]:
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.client.get(location).json
+            seen.append((job["status"], job["progress"]["percent"], job["progress"]["stage"]))
+            if job["status"] in {"succeeded", "failed", "skipped"}:
+                job["seen"] = seen
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {location} did not finish in {timeout} s; last: {seen[-1]}")
+
+
+def make_stack(tmp_path: Path, database_url: str, redis_url: str, **overrides: Any) -> dict[str, str]:
+    env = {k: str(v) for k, v in SMALL_MODELS.items()}
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, FORECASTING_MODELS_PATH=str(tmp_path / "models"),
+               LOG_LEVEL="INFO", WORKER_CONCURRENCY="1")
+    env.update({k: str(v) for k, v in overrides.items()})
+    redis.Redis.from_url(redis_url).flushdb()
+    return env
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sales.db'}"
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    metadata.drop_all(engine)  # one database per session: every test starts from empty tables
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def stack(tmp_path, database_url, redis_url):
+    env = make_stack(tmp_path, database_url, redis_url)
+    app = create_app(env)
+    engine = app.extensions["forecasting"].engine
+    create_product(engine, name="long", product_id=1)
+    upsert_sales(engine, product_id=1, rows=history(400))
+    create_product(engine, name="short", product_id=2)
+    upsert_sales(engine, product_id=2, rows=history(50))
+    with celery_worker(env, log=tmp_path / "worker.log"):
+        yield Stack(app=app, client=app.test_client(), models=tmp_path / "models", env=env)

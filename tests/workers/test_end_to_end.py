@@ -1,0 +1,50 @@
+"""POST -> real Celery worker -> poll, on SQLite and on PostgreSQL."""
+
+from datetime import date
+
+from forecasting.sales import upsert_sales
+
+ARTIFACTS = {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl", "model_info.json"}
+
+
+def test_first_forecast_trains_then_later_ones_reuse(stack):
+    first = stack.forecast(1, 90)
+    assert first["status"] == "succeeded", first["error"]
+    points = first["result"]["points"]
+    assert len(points) == 90
+    assert points[0]["date"] == "2024-07-01" and points[-1]["date"] == "2024-09-28"
+    for p in points:
+        assert 0 <= p["lower"] <= p["forecast"] <= p["upper"]
+        assert {"prophet", "lstm", "random_forest"} <= set(p)
+    assert first["result"]["model"]["trained_now"] is True
+    assert any(s == "running" and 0 < pct < 100 for s, pct, _ in first["seen"]), first["seen"]
+
+    folder = stack.models / "1"
+    assert {p.name for p in folder.iterdir()} == ARTIFACTS
+    mtimes = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    second = stack.forecast(1, 30)
+    assert second["status"] == "succeeded"
+    assert len(second["result"]["points"]) == 30
+    assert second["result"]["model"]["trained_now"] is False
+    assert second["result"]["model"]["trained_at"] == first["result"]["model"]["trained_at"]
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes
+    # Same stored models, same history: the same numbers.
+    assert [p["forecast"] for p in second["result"]["points"]] == [p["forecast"] for p in points[:30]]
+
+
+def test_new_sales_change_the_fingerprint_and_retrain(stack):
+    assert stack.forecast(1, 7)["result"]["model"]["trained_now"] is True
+    upsert_sales(stack.app.extensions["forecasting"].engine, product_id=1, rows=[(date(2024, 7, 1), 99.0)])
+    job = stack.forecast(1, 7)
+    assert job["status"] == "succeeded"
+    assert job["result"]["model"]["trained_now"] is True
+    assert job["result"]["model"]["reason"] == "data_changed"
+    assert job["result"]["points"][0]["date"] == "2024-07-02"
+
+
+def test_short_history_fails_with_count_and_minimum(stack):
+    job = stack.forecast(2, 30)
+    assert job["status"] == "failed"
+    assert "50 days" in job["error"] and "at least 100" in job["error"]
+    assert not (stack.models / "2").exists()

@@ -1,0 +1,1 @@
+"""Celery side of the service: the app, its tasks and the beat schedule."""

@@ -1,0 +1,50 @@
+"""Build the Celery app from the settings; the worker and beat entry point."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from config.settings import Settings
+
+FORECAST_QUEUE = "forecast"
+TRAINING_QUEUE = "training"
+
+
+def create_celery(settings: Settings) -> Celery:
+    """Return a Celery app configured for long, crash-safe ML tasks."""
+    app = Celery("forecasting_service", include=["workers.tasks"])
+    app.conf.update(
+        broker_url=settings.broker_url,
+        task_ignore_result=True,  # job state lives in the database, not in a result backend
+        task_queues=(Queue(FORECAST_QUEUE), Queue(TRAINING_QUEUE)),
+        task_default_queue=FORECAST_QUEUE,
+        task_routes={
+            "forecast.*": {"queue": FORECAST_QUEUE},
+            "training.*": {"queue": TRAINING_QUEUE},
+        },
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        # Unacked messages come back after this; it must outlast the longest task.
+        broker_transport_options={"visibility_timeout": settings.task_time_limit + 600},
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
+        worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        broker_connection_retry_on_startup=True,
+        beat_schedule={
+            "scan-stale-models": {
+                "task": "training.scan",
+                "schedule": float(settings.retrain_scan_interval_seconds),
+                "options": {"queue": TRAINING_QUEUE, "expires": settings.retrain_scan_interval_seconds},
+            }
+        },
+        timezone="UTC",
+    )
+    app.conf.forecasting_settings = settings
+    return app
+

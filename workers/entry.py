@@ -1,0 +1,15 @@
+"""Entry point of `celery -A workers.entry worker|beat`."""
+
+from celery.signals import setup_logging
+
+from config.logs import configure_logging
+from config.settings import load_settings
+from workers.app import create_celery
+
+settings = load_settings()
+celery_app = create_celery(settings)
+
+
+@setup_logging.connect
+def _configure_logging(**kwargs: object) -> None:
+    configure_logging(settings.log_level)

@@ -1,0 +1,83 @@
+"""Keep a job record truthful around a task run: running, progress, outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Callable
+
+from billiard.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.engine import Engine
+
+from forecasting import jobs
+from forecasting.errors import ForecastingError
+from workers.locks import LockTimeout
+
+log = logging.getLogger(__name__)
+
+
+TERMINAL = frozenset({"succeeded", "failed", "skipped"})
+
+
+class NotRun(Exception):
+    """The job is not run: it already ended, or its worker kept dying."""
+
+
+class JobRun:
+    """One attempt at a job; `progress` writes (stage, percent) in steps."""
+
+    def __init__(self, engine: Engine, job: dict[str, Any], min_step: int) -> None:
+        self.engine = engine
+        self.job = job
+        self.id: str = job["id"]
+        self.min_step = min_step
+        self._last: tuple[str | None, int] = (None, -min_step)
+        self.outcome: dict[str, Any] | None = None
+        self.status = "succeeded"
+
+    def progress(self, stage: str, percent: int) -> None:
+        """Record progress when the stage changes or it moved at least min_step."""
+        last_stage, last_pct = self._last
+        if stage != last_stage or percent - last_pct >= self.min_step:
+            jobs.set_progress(self.engine, job_id=self.id, stage=stage, progress=percent)
+            self._last = (stage, percent)
+
+    def finish(self, result: dict[str, Any], status: str = "succeeded") -> None:
+        """Set what the job returns and how it ended."""
+        self.outcome, self.status = result, status
+
+
+@contextmanager
+def job_run(engine: Engine, job_id: str, *, max_attempts: int, min_step: int) -> Iterator[JobRun]:
+    """Start the job, yield a JobRun, and record success or a clear failure."""
+    if jobs.get_job(engine, job_id=job_id)["status"] in TERMINAL:
+        # A redelivered message of a job that already ended: nothing left to do.
+        raise NotRun(job_id)
+    attempts = jobs.start_job(engine, job_id=job_id)
+    job = jobs.get_job(engine, job_id=job_id)
+    if attempts > max_attempts:
+        jobs.finish_job(
+            engine, job_id=job_id, status="failed",
+            error=f"Gave up after {attempts - 1} attempts: the worker running this job was lost each time.",
+        )
+        raise NotRun(job_id)
+    run = JobRun(engine, job, min_step)
+    fields = {"job_id": job_id, "kind": job["kind"], "product_id": job["product_id"], "attempt": attempts}
+    log.info("job started", extra={"fields": fields})
+    try:
+        yield run
+    except (ForecastingError, LockTimeout) as exc:
+        jobs.finish_job(engine, job_id=job_id, status="failed", error=str(exc))
+        log.info("job failed", extra={"fields": {**fields, "error": str(exc)}})
+        return
+    except SoftTimeLimitExceeded:
+        jobs.finish_job(engine, job_id=job_id, status="failed", error="The job ran past its time limit and was stopped.")
+        log.warning("job timed out", extra={"fields": fields})
+        return
+    except Exception as exc:
+        jobs.finish_job(engine, job_id=job_id, status="failed", error=f"Internal error: {type(exc).__name__}: {exc}")
+        log.exception("job crashed", extra={"fields": fields})
+        raise
+    jobs.finish_job(engine, job_id=job_id, status=run.status, result=run.outcome)
+    log.info("job finished", extra={"fields": {**fields, "status": run.status}})

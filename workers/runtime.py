@@ -1,0 +1,58 @@
+"""Per-process resources of a worker child: engine, model store, cache, Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+import redis
+from celery import current_app
+from celery.signals import worker_process_init
+
+from config.settings import Settings
+from forecasting.database import make_engine
+from forecasting.pipeline import Policy
+from forecasting.store import LoadedCache, ModelStore
+from sqlalchemy.engine import Engine
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a task needs, built once per worker child (after the fork)."""
+
+    settings: Settings
+    engine: Engine
+    store: ModelStore
+    cache: LoadedCache
+    redis: redis.Redis
+    policy: Policy
+
+
+@cache
+def runtime() -> Runtime:
+    """Return this process's runtime, creating it on first use."""
+    settings: Settings = current_app.conf.forecasting_settings
+    return Runtime(
+        settings=settings,
+        engine=make_engine(settings.database_url),
+        store=ModelStore(settings.forecasting_models_path),
+        cache=LoadedCache(settings.model_cache_size),
+        redis=redis.Redis.from_url(settings.lock_url),
+        policy=Policy(
+            params=settings.model_params,
+            min_samples=settings.min_training_samples,
+            max_age=timedelta(days=settings.model_retrain_interval_days),
+        ),
+    )
+
+
+@worker_process_init.connect
+def _init_child(**kwargs: object) -> None:
+    # Connections must not be shared across the fork; TF is imported here, in the
+    # child, so the parent never holds TensorFlow state (children would hang).
+    runtime.cache_clear()
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(current_app.conf.forecasting_settings.worker_tf_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)

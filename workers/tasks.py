@@ -1,0 +1,84 @@
+"""Celery tasks: thin wrappers that load inputs, call forecasting/, save."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from celery import shared_task
+
+from forecasting import jobs, pipeline, sales
+from workers import locks
+from workers.jobrun import NotRun, job_run
+from workers.runtime import Runtime, runtime
+
+
+def _lock(rt: Runtime) -> pipeline.LockFactory:
+    s = rt.settings
+    return partial(locks.training_lock, rt.redis, expire=s.training_lock_seconds, wait=s.task_soft_time_limit * 0.8)
+
+
+def _run(job_id: str):
+    rt = runtime()
+    return rt, job_run(rt.engine, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
+                       min_step=rt.settings.progress_min_step)
+
+
+@shared_task(name="forecast.product", ignore_result=True)
+def forecast_product(job_id: str) -> None:
+    """Forecast one product, training its models first when missing or stale."""
+    rt, run_cm = _run(job_id)
+    try:
+        with run_cm as run:
+            product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
+            prepared = pipeline.prepare(engine=rt.engine, store=rt.store, cache=rt.cache, product_id=product_id,
+                                        policy=rt.policy, lock=_lock(rt), progress=run.progress)
+            run.progress("forecasting", 98)
+            run.finish(_forecast_result(prepared, horizon))
+    except NotRun:
+        return
+
+
+@shared_task(name="training.product", ignore_result=True)
+def train_product(job_id: str) -> None:
+    """Train one product's models unless they are fresh (or `force` was asked)."""
+    rt, run_cm = _run(job_id)
+    try:
+        with run_cm as run:
+            product_id, force = run.job["product_id"], bool(run.job["params"].get("force"))
+            try:
+                with _lock(rt)(product_id):
+                    history = sales.load_history(rt.engine, product_id=product_id)
+                    reason = "requested" if force else pipeline.check(store=rt.store, history=history, policy=rt.policy)
+                    if reason is None:
+                        run.finish({"product_id": product_id, "trained": False, "reason": "fresh"}, status="skipped")
+                        return
+                    info = pipeline.train(store=rt.store, history=history, policy=rt.policy, reason=reason,
+                                          progress=run.progress)
+                    run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
+            finally:
+                locks.clear_queued(rt.redis, product_id, job_id)
+    except NotRun:
+        return
+
+
+@shared_task(name="training.scan", ignore_result=True)
+def scan_stale() -> dict[str, int]:
+    """Find products whose model sets are missing or stale and queue their training."""
+    from workers.scan import enqueue_stale
+
+    return enqueue_stale(runtime())
+
+
+def _forecast_result(prepared: pipeline.Prepared, horizon: int) -> dict[str, Any]:
+    return {
+        "product_id": prepared.history.product_id,
+        "horizon": horizon,
+        "history_end": prepared.history.end.isoformat() if prepared.history.end else None,
+        "model": {**_summary(prepared.info), "trained_now": prepared.trained, "reason": prepared.reason},
+        "points": pipeline.forecast_points(prepared, horizon),
+    }
+
+
+def _summary(info: dict[str, Any]) -> dict[str, Any]:
+    return {key: info.get(key) for key in ("trained_at", "weights", "metrics")}
