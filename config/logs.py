@@ -40,6 +40,9 @@ def configure_logging(level: str = "INFO") -> None:
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("cmdstanpy").disabled = True
+    # Prophet warns about every short history and logs a missing optional plotting library as an error.
+    logging.getLogger("prophet").setLevel(logging.ERROR)
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
 
 
 def log_fields(**fields: object) -> dict[str, dict[str, object]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from config.settings import Settings
 
@@ -17,7 +17,7 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(
         broker_url=settings.broker_url,
         task_ignore_result=True,  # job state lives in the database, not in a result backend
-        task_queues=(Queue(FORECAST_QUEUE), Queue(TRAINING_QUEUE)),
+        task_queues=tuple(Queue(name, Exchange(name), routing_key=name) for name in (FORECAST_QUEUE, TRAINING_QUEUE)),
         task_default_queue=FORECAST_QUEUE,
         task_routes={
             "forecast.*": {"queue": FORECAST_QUEUE},
@@ -30,6 +30,8 @@ def create_celery(settings: Settings) -> Celery:
         task_time_limit=settings.task_time_limit,
         # Unacked messages come back after this; it must outlast the longest task.
         broker_transport_options={"visibility_timeout": settings.task_time_limit + 600},
+        # A child imports TensorFlow when it starts (seconds); the default 4 s would kill it.
+        worker_proc_alive_timeout=120,
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
         worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
         worker_hijack_root_logger=False,

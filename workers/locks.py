@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import time
 from contextlib import contextmanager
 
 import redis
@@ -15,16 +16,36 @@ class LockTimeout(RuntimeError):
     """The product's training lock could not be had in time."""
 
 
+# Delete the key only if it still holds our token: never release a lock another worker took over.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
 @contextmanager
-def training_lock(client: redis.Redis, product_id: int, *, expire: int, wait: float) -> Iterator[None]:
-    """Hold the product's training lock; it expires by itself if the holder dies."""
-    lock = client.lock(LOCK_KEY.format(product_id=product_id), timeout=expire, blocking_timeout=wait)
-    if not lock.acquire():
-        raise LockTimeout(f"Product {product_id} is being trained by another worker; gave up after {wait:.0f} s.")
+def training_lock(client: redis.Redis, product_id: int, *, owner: str, expire: int, wait: float) -> Iterator[None]:
+    """Hold the product's training lock as `owner` (a job id); it expires if the holder dies.
+
+    A redelivered job finds the lock under its own id when its previous attempt's worker was
+    killed; it takes the lock over instead of waiting for the expiry.
+    """
+    key = LOCK_KEY.format(product_id=product_id)
+    deadline = time.monotonic() + wait
+    while not client.set(key, owner, nx=True, ex=expire):
+        if client.get(key) == owner.encode():
+            client.expire(key, expire)
+            break
+        if time.monotonic() >= deadline:
+            raise LockTimeout(f"Product {product_id} is being trained by another worker; gave up after {wait:.0f} s.")
+        time.sleep(0.2)
     try:
         yield
     finally:
-        lock.release()
+        client.eval(_RELEASE, 1, key, owner)
+
+
+def lock_owner(client: redis.Redis, product_id: int) -> str | None:
+    """Return the job id holding the product's training lock, if any."""
+    value = client.get(LOCK_KEY.format(product_id=product_id))
+    return value.decode() if value is not None else None
 
 
 def claim_queued(client: redis.Redis, product_id: int, *, expire: int) -> bool:

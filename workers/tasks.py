@@ -13,9 +13,10 @@ from workers.jobrun import NotRun, job_run
 from workers.runtime import Runtime, runtime
 
 
-def _lock(rt: Runtime) -> pipeline.LockFactory:
+def _lock(rt: Runtime, job_id: str) -> pipeline.LockFactory:
     s = rt.settings
-    return partial(locks.training_lock, rt.redis, expire=s.training_lock_seconds, wait=s.task_soft_time_limit * 0.8)
+    return partial(locks.training_lock, rt.redis, owner=job_id, expire=s.training_lock_seconds,
+                   wait=s.task_soft_time_limit * 0.8)
 
 
 def _run(job_id: str):
@@ -32,7 +33,7 @@ def forecast_product(job_id: str) -> None:
         with run_cm as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
             prepared = pipeline.prepare(engine=rt.engine, store=rt.store, cache=rt.cache, product_id=product_id,
-                                        policy=rt.policy, lock=_lock(rt), progress=run.progress)
+                                        policy=rt.policy, lock=_lock(rt, job_id), progress=run.progress)
             run.progress("forecasting", 98)
             run.finish(_forecast_result(prepared, horizon))
     except NotRun:
@@ -47,7 +48,7 @@ def train_product(job_id: str) -> None:
         with run_cm as run:
             product_id, force = run.job["product_id"], bool(run.job["params"].get("force"))
             try:
-                with _lock(rt)(product_id):
+                with _lock(rt, job_id)(product_id):
                     history = sales.load_history(rt.engine, product_id=product_id)
                     reason = "requested" if force else pipeline.check(store=rt.store, history=history, policy=rt.policy)
                     if reason is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ class Stack:
     client: FlaskClient
     models: Path
     env: dict[str, str]
+    worker: subprocess.Popen
 
     def forecast(self, product_id: int, horizon: int = 90) -> dict[str, Any]:
         """POST a forecast and poll it to the end; return the job and the progress seen."""
@@ -75,5 +77,5 @@ def stack(tmp_path, database_url, redis_url):
     upsert_sales(engine, product_id=1, rows=history(400))
     create_product(engine, name="short", product_id=2)
     upsert_sales(engine, product_id=2, rows=history(50))
-    with celery_worker(env, log=tmp_path / "worker.log"):
-        yield Stack(app=app, client=app.test_client(), models=tmp_path / "models", env=env)
+    with celery_worker(env, log=tmp_path / "worker.log") as worker:
+        yield Stack(app=app, client=app.test_client(), models=tmp_path / "models", env=env, worker=worker)

@@ -1,0 +1,84 @@
+"""Faults leave previous models usable and jobs truthful."""
+
+import os
+import signal
+import time
+from datetime import timedelta
+
+import psutil
+import pytest
+
+from config.settings import load_settings
+from forecasting import pipeline
+from forecasting.sales import load_history
+from forecasting.training import ModelSet
+from tests.conftest import SMALL_MODELS
+from workers.locks import lock_owner
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'sales.db'}"
+
+
+def train_small(stack) -> dict:
+    svc = stack.app.extensions["forecasting"]
+    policy = pipeline.Policy(params=load_settings(overrides=SMALL_MODELS).model_params, min_samples=100,
+                             max_age=timedelta(days=7))
+    return pipeline.train(store=svc.store, history=load_history(svc.engine, product_id=1), policy=policy,
+                          reason="test")
+
+
+def wait_running(stack, location: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = stack.client.get(location).json
+        if job["status"] == "running" and job["progress"]["percent"] > 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the training never started")
+
+
+def test_worker_child_killed_mid_training_keeps_old_set_and_redelivers(stack):
+    old = train_small(stack)
+    store = stack.app.extensions["forecasting"].store
+    response = stack.client.post("/api/v1/models/1/retrain")
+    assert response.status_code == 202
+    location = response.headers["Location"]
+    wait_running(stack, location)
+
+    worker = psutil.Process(stack.worker.pid)
+    children = worker.children()
+    assert len(children) == 1
+    os.kill(children[0].pid, signal.SIGKILL)
+
+    # The dead attempt's lock names this job, so the redelivered attempt takes it over.
+    assert lock_owner(stack.app.extensions["forecasting"].redis, 1) == response.json["job_id"]
+    # The old set stays complete and loadable while the job is redelivered.
+    _, info = store.load(1, ModelSet.load)
+    assert info["trained_at"] == old["trained_at"]
+
+    job = stack.poll(location)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["attempts"] == 2
+    _, info = store.load(1, ModelSet.load)
+    assert info["trained_at"] != old["trained_at"]
+    assert not list((store.root / ".staging").glob("*")) or all(
+        p.stat().st_mtime > time.time() - 3600 for p in (store.root / ".staging").iterdir()
+    )
+
+
+def test_job_of_a_worker_lost_too_often_is_marked_failed(stack):
+    env = stack.env
+    svc = stack.app.extensions["forecasting"]
+    from forecasting import jobs
+
+    job = jobs.create_job(svc.engine, kind="forecast", product_id=1, params={"horizon": 7})
+    for _ in range(int(load_settings(overrides=env).task_max_redeliveries) + 1):
+        jobs.start_job(svc.engine, job_id=job["id"])
+    from workers.dispatch import send
+
+    send(svc.engine, svc.celery, job)
+    done = stack.poll(f"/api/v1/jobs/{job['id']}")
+    assert done["status"] == "failed"
+    assert "worker running this job was lost" in done["error"]
