@@ -48,7 +48,10 @@ def seed_demo_command(settings, products: int, days: int, seed: int) -> None:
     from forecasting.ingest import seed_demo
 
     ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed)
-    click.echo(f"demo data: products {ids[0]}..{ids[-1]}, {days} days each")
+    if not ids:
+        click.echo(f"demo data skipped: ids 1..{products} hold imported products")
+    else:
+        click.echo(f"demo data: products {ids[0]}..{ids[-1]}, {days} days each")
 
 
 @cli.command("import-csv")

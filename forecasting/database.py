@@ -1,0 +1,215 @@
+"""Tables of the sales database, its engine, and the few statements that differ by dialect."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+UPSERT_CHUNK = 10_000
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, index=True),
+    # The product's identity in imported files, e.g. "store=1|item=7"; NULL for products made by hand.
+    Column("key", String(255), unique=True, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sales = Table(
+    "sales",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("quantity", Float, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("product_id", Integer, nullable=True),
+    Column("parent_id", String(36), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("stage", String(64), nullable=True),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("params", Text, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_status", "status"),
+    Index("ix_jobs_parent_id", "parent_id"),
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for `url`, tuned for the dialect.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL, e.g. ``sqlite:///var/sales.db`` or
+        ``postgresql+psycopg2://user:pass@host:5432/db``.
+    **kwargs
+        Passed on to :func:`sqlalchemy.create_engine`.
+
+    Returns
+    -------
+    Engine
+        For SQLite: the file's folder exists, and every connection uses WAL,
+        a busy timeout and foreign keys. For PostgreSQL: connections are
+        checked before use (``pool_pre_ping``).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # API, workers and beat share one file: WAL lets readers run beside the writer, the
+    # busy timeout makes a writer wait for the lock instead of failing, and SQLite only
+    # enforces ON DELETE CASCADE when foreign keys are switched on per connection.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def init_db(engine: Engine, *, attempts: int = 3) -> None:
+    """Create every table and index that does not exist yet.
+
+    Parameters
+    ----------
+    engine : Engine
+        Database to initialise.
+    attempts : int
+        Several processes (API workers, Celery children) may start at once on a
+        fresh database; a CREATE that loses that race is retried, and the retry
+        finds the tables in place.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
+
+
+def ping(engine: Engine) -> None:
+    """Run a trivial query; raise the driver's error when the database is unreachable.
+
+    Parameters
+    ----------
+    engine : Engine
+        Database to check.
+    """
+    with engine.connect() as conn:
+        conn.execute(select(1)).scalar_one()
+
+
+def sync_product_ids(conn: Connection) -> None:
+    """Move PostgreSQL's products id sequence past ids that were inserted explicitly.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside the transaction that inserted the rows. On SQLite this
+        does nothing: a new rowid is always above the largest one.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence('products', 'id')")).scalar_one()
+    # Only ever moves forward, so ids of deleted products are not handed out again.
+    conn.execute(
+        text(
+            "SELECT setval(CAST(:seq AS regclass), GREATEST("
+            "(SELECT COALESCE(MAX(id), 1) FROM products), "
+            "COALESCE(pg_sequence_last_value(CAST(:seq AS regclass)), 1)))"
+        ),
+        {"seq": sequence},
+    )
+
+
+def bulk_upsert(
+    conn: Connection, *, product_ids: Sequence[int], dates: Sequence[date], quantities: Sequence[float]
+) -> None:
+    """Insert-or-update already validated sales rows inside the caller's transaction.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside a transaction.
+    product_ids, dates, quantities : sequence
+        Columns of the rows, of equal length; no (product_id, date) twice.
+    """
+    if conn.dialect.name == "postgresql":
+        # One INSERT ... SELECT unnest(arrays) per chunk: a round trip per row
+        # (plain executemany) is several times slower on PostgreSQL.
+        source = select(
+            func.unnest(bindparam("product_ids", type_=postgresql.ARRAY(Integer))),
+            func.unnest(bindparam("dates", type_=postgresql.ARRAY(Date))),
+            func.unnest(bindparam("quantities", type_=postgresql.ARRAY(Float))),
+        )
+        stmt = postgresql.insert(sales).from_select(["product_id", "date", "quantity"], source)
+    elif conn.dialect.name == "sqlite":
+        stmt = sqlite.insert(sales)
+    else:
+        raise NotImplementedError(f"Sales upserts support SQLite and PostgreSQL, not {conn.dialect.name}.")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[sales.c.product_id, sales.c.date], set_={"quantity": stmt.excluded.quantity}
+    )
+    for lo in range(0, len(product_ids), UPSERT_CHUNK):
+        hi = lo + UPSERT_CHUNK
+        columns = (list(product_ids[lo:hi]), list(dates[lo:hi]), [float(q) for q in quantities[lo:hi]])
+        if conn.dialect.name == "postgresql":
+            conn.execute(stmt, dict(zip(("product_ids", "dates", "quantities"), columns, strict=True)))
+        else:
+            conn.execute(stmt, [{"product_id": p, "date": d, "quantity": q} for p, d, q in zip(*columns, strict=True)])

@@ -1,0 +1,104 @@
+"""Decide whether a stored model set must be retrained."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from importlib import metadata
+from typing import Any
+
+# Libraries whose version changes what a model set is, by the name we record them
+# under, with the distributions that can provide them.
+LIBRARIES: dict[str, tuple[str, ...]] = {
+    "prophet": ("prophet",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
+    "keras": ("keras",),
+    "scikit-learn": ("scikit-learn",),
+    "numpy": ("numpy",),
+    "pandas": ("pandas",),
+}
+
+REASONS = ("missing", "data_changed", "library_versions", "age")
+
+
+def library_versions() -> dict[str, str]:
+    """Return the installed versions of the modelling libraries, without importing them.
+
+    Returns
+    -------
+    dict of str to str
+        E.g. ``{"prophet": "1.1.5", "tensorflow": "2.16.1", ...}``; a library
+        that is not installed is left out.
+    """
+    versions: dict[str, str] = {}
+    for name, distributions in LIBRARIES.items():
+        for distribution in distributions:
+            try:
+                versions[name] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def _trained_at(info: dict[str, Any]) -> datetime | None:
+    value = info.get("trained_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _fingerprint(info: dict[str, Any]) -> str | None:
+    data = info.get("data")
+    if isinstance(data, dict) and data.get("fingerprint"):
+        return str(data["fingerprint"])
+    return info.get("fingerprint")
+
+
+def stale_reason(
+    info: dict[str, Any] | None,
+    *,
+    fingerprint: str,
+    versions: dict[str, str],
+    now: datetime,
+    max_age: timedelta,
+) -> str | None:
+    """Return why a model set must be retrained, or None when it is fresh.
+
+    Parameters
+    ----------
+    info : dict or None
+        The set's model_info.json (None when no set is stored). The fingerprint
+        is read from ``info["data"]["fingerprint"]`` (or ``info["fingerprint"]``),
+        the versions from ``info["versions"]``, the age from ``info["trained_at"]``.
+    fingerprint : str
+        The product's current data fingerprint.
+    versions : dict
+        The running worker's :func:`library_versions`.
+    now : datetime
+        The current time (naive means UTC).
+    max_age : timedelta
+        Age at which a set is retrained.
+
+    Returns
+    -------
+    str or None
+        The first that applies of ``'missing'``, ``'data_changed'``,
+        ``'library_versions'`` (any recorded or running version differs) and
+        ``'age'`` (also when trained_at is absent or unreadable); None when fresh.
+    """
+    if info is None:
+        return "missing"
+    if _fingerprint(info) != fingerprint:
+        return "data_changed"
+    recorded = info.get("versions") if isinstance(info.get("versions"), dict) else {}
+    if any(recorded.get(name) != versions.get(name) for name in set(recorded) | set(versions)):
+        return "library_versions"
+    trained = _trained_at(info)
+    current = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    if trained is None or current - trained >= max_age:
+        return "age"
+    return None

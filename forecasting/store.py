@@ -1,0 +1,467 @@
+"""Model sets on disk, one folder per product: atomic save, verified load, list, delete."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import hashlib
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from forecasting.errors import ModelIntegrityError, ModelSetNotFound
+
+T = TypeVar("T")
+
+INFO_FILE = "model_info.json"
+FORMAT_VERSION = 1
+STAGING = ".staging"  # hidden: `rm -rf <root>/*` and listings leave it alone
+STALE_SECONDS = 3600
+RESTORE_AFTER_SECONDS = 60  # a set moved aside longer ago than this was left by a crash
+LOAD_ATTEMPTS = 8
+
+
+class ModelSetLike(Protocol):
+    """What the store needs of a model set (forecasting.training.ModelSet has it)."""
+
+    def save(self, directory: Path) -> None:
+        """Write the set's files into an existing, empty `directory`."""
+
+    def describe(self) -> dict[str, Any]:
+        """Return JSON-able facts about the set (weights, metrics, ...)."""
+
+
+class ModelStore:
+    """Model sets under ``<root>/<product_id>/``: the files plus ``model_info.json``.
+
+    Parameters
+    ----------
+    root : Path
+        E.g. ``./ml_models/forecasting``; created on the first save.
+
+    Notes
+    -----
+    A set is built in ``<root>/.staging/`` and swapped in with one atomic rename
+    (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere rename-aside + rename-in),
+    so a reader sees the old set or the new one, never a mix, and a crash leaves
+    the previous set in place. Loading verifies every file's sha256 against
+    model_info.json before any pickle is opened.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, product_id: int) -> Path:
+        """Return the folder of a product's model set."""
+        if isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1:
+            raise ValueError(f"Product id must be a positive integer, got {product_id!r}.")
+        return self.root / str(product_id)
+
+    def save(self, product_id: int, model_set: ModelSetLike, info: dict[str, Any]) -> dict[str, Any]:
+        """Write a new model set for the product and swap it in atomically.
+
+        Parameters
+        ----------
+        product_id : int
+            The product.
+        model_set : ModelSetLike
+            Writes its files with ``save(directory)``; ``describe()`` is merged into the info.
+        info : dict
+            JSON-able facts from the caller (trained_at, data, versions, ...).
+
+        Returns
+        -------
+        dict
+            The model_info.json written: ``info``, ``describe()``, ``files``
+            (name -> sha256 and bytes), ``total_bytes``, ``format_version``,
+            ``product_id``, ``set_id`` and ``saved_at``.
+        """
+        live = self.path(product_id)
+        staging_root = self.root / STAGING
+        staging_root.mkdir(parents=True, exist_ok=True)
+        self._clean_staging()
+        staging = staging_root / f"{product_id}.new.{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            model_set.save(staging)
+            files = _file_table(staging)
+            if not files:
+                raise ModelIntegrityError(f"Saving product {product_id}: the model set wrote no files.")
+            full = {
+                **info, **model_set.describe(), "product_id": product_id, "format_version": FORMAT_VERSION,
+                "set_id": uuid.uuid4().hex, "saved_at": datetime.now(timezone.utc).isoformat(),
+                "files": files, "total_bytes": sum(f["bytes"] for f in files.values()),
+            }
+            text = json.dumps(full, indent=2, default=_json_default)
+            with open(staging / INFO_FILE, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _fsync_dir(staging)
+            self._swap_in(staging, live)
+        finally:
+            # After an exchange the old set sits in `staging`; after a failure, the partial new one.
+            shutil.rmtree(staging, ignore_errors=True)
+        return json.loads(text)
+
+    def _swap_in(self, staging: Path, live: Path) -> None:
+        for _ in range(10):
+            try:
+                if not live.exists():
+                    os.rename(staging, live)
+                elif not _exchange(staging, live):
+                    self._swap_aside(staging, live)
+                break
+            except FileNotFoundError:
+                continue  # the live set was deleted between the check and the swap
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                # another writer put a set in place first: exchange with that one
+        else:
+            raise OSError(f"Could not move the new model set into {live}: it kept changing.")
+        _fsync_dir(self.root)
+
+    @staticmethod
+    def _swap_aside(staging: Path, live: Path) -> None:
+        # No atomic exchange here: readers that find no set while the old one is
+        # aside wait for it (see _swap_pending); a crash in between is undone by
+        # _clean_staging, which puts the old set back.
+        aside = staging.parent / f"{live.name}.old.{uuid.uuid4().hex}"
+        os.rename(live, aside)
+        try:
+            os.rename(staging, live)
+        except OSError:
+            os.rename(aside, live)
+            raise
+        os.rename(aside, staging)  # save() removes it
+
+    def read_info(self, product_id: int) -> dict[str, Any] | None:
+        """Return the product's model_info.json, or None when no set is stored.
+
+        Raises
+        ------
+        ModelIntegrityError
+            When the file is not a JSON object.
+        """
+        raw = self._raw_info(product_id)
+        return None if raw is None else _parse_info(product_id, raw)
+
+    def info_digest(self, product_id: int) -> str | None:
+        """Return the sha256 of the product's model_info.json, or None when absent."""
+        raw = self._raw_info(product_id)
+        return None if raw is None else hashlib.sha256(raw).hexdigest()
+
+    def load(self, product_id: int, loader: Callable[[Path, dict[str, Any]], T]) -> tuple[T, dict[str, Any]]:
+        """Verify the product's set and return ``(loader(folder, info), info)``.
+
+        Every file listed in model_info.json must exist and match its sha256
+        before `loader` runs, so a tampered pickle is never unpickled. A set
+        swapped in while this runs is detected and the new one is loaded.
+
+        Raises
+        ------
+        ModelSetNotFound
+            When no set is stored.
+        ModelIntegrityError
+            Naming the file that is missing or does not match.
+        """
+        loaded, info, _ = self.load_with_digest(product_id, loader)
+        return loaded, info
+
+    def load_with_digest(
+        self, product_id: int, loader: Callable[[Path, dict[str, Any]], T]
+    ) -> tuple[T, dict[str, Any], str]:
+        """Like :meth:`load`, also returning the sha256 of the model_info.json loaded."""
+        folder = self.path(product_id)
+        for attempt in range(LOAD_ATTEMPTS):
+            raw = self._raw_info(product_id)
+            if raw is None:
+                # Mid-way through a fallback swap the folder is briefly absent: wait for it.
+                if attempt + 1 < LOAD_ATTEMPTS and (self._swap_pending(product_id) or folder.exists()):
+                    time.sleep(0.02 * attempt)
+                    continue
+                raise ModelSetNotFound(product_id)
+            info = _parse_info(product_id, raw)
+            problem = _verify(folder, info)
+            if problem is None:
+                try:
+                    loaded = loader(folder, info)
+                except Exception:
+                    if self._raw_info(product_id) == raw:
+                        raise  # a real failure of the loader, not a swap under it
+                    continue
+                # Unchanged info after loading means no swap happened since it was read.
+                if self._raw_info(product_id) == raw:
+                    return loaded, info, hashlib.sha256(raw).hexdigest()
+            elif self._raw_info(product_id) == raw:
+                raise ModelIntegrityError(f"Model set of product {product_id}: {problem}; it was not loaded.")
+            time.sleep(0.005 * attempt)  # a new set was swapped in meanwhile: read that one
+        raise ModelIntegrityError(f"Model set of product {product_id} kept changing during {LOAD_ATTEMPTS} loads.")
+
+    def list_infos(self) -> list[dict[str, Any]]:
+        """Summarise every stored set (folders named by an integer), in product id order.
+
+        Returns
+        -------
+        list of dict
+            product_id, status ('ok', 'incomplete' or 'corrupt'), trained_at,
+            saved_at, fingerprint, sizes (file -> bytes on disk), total_bytes,
+            and error when the status is not 'ok'.
+        """
+        if not self.root.is_dir():
+            return []
+        ids = sorted(int(e.name) for e in os.scandir(self.root) if e.is_dir() and _is_id(e.name))
+        return [self._summary(pid) for pid in ids]
+
+    def _summary(self, product_id: int) -> dict[str, Any]:
+        folder = self.path(product_id)
+        try:
+            sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
+        except FileNotFoundError:
+            sizes = {}  # deleted while listing
+        out: dict[str, Any] = {"product_id": product_id, "status": "ok", "trained_at": None, "saved_at": None,
+                               "fingerprint": None, "sizes": sizes, "total_bytes": sum(sizes.values())}
+        try:
+            info = self.read_info(product_id)
+        except ModelIntegrityError as exc:
+            return {**out, "status": "corrupt", "error": str(exc)}
+        if info is None:
+            return {**out, "status": "incomplete", "error": f"{INFO_FILE} is missing."}
+        data = info.get("data") if isinstance(info.get("data"), dict) else {}
+        out.update(trained_at=info.get("trained_at"), saved_at=info.get("saved_at"),
+                   fingerprint=data.get("fingerprint"))
+        missing = sorted(set(info.get("files") or {}) - set(sizes))
+        if missing:
+            out.update(status="incomplete", error=f"Missing files: {', '.join(missing)}.")
+        return out
+
+    def delete(self, product_id: int) -> bool:
+        """Remove the product's set atomically; return False when there was none."""
+        live = self.path(product_id)
+        if not live.exists():
+            return False
+        trash = self.root / STAGING / f"{product_id}.del.{uuid.uuid4().hex}"
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(live, trash)
+        except FileNotFoundError:
+            return False
+        shutil.rmtree(trash)
+        return True
+
+    def total_bytes(self, product_id: int) -> int:
+        """Return the bytes on disk of the product's set (0 when absent)."""
+        folder = self.path(product_id)
+        if not folder.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+    def writable(self) -> bool:
+        """Return whether a file can be created (and fsynced) under the root."""
+        try:
+            probe_dir = self.root / STAGING
+            probe_dir.mkdir(parents=True, exist_ok=True)
+            probe = probe_dir / f"probe.{uuid.uuid4().hex}"
+            with open(probe, "wb") as handle:
+                handle.write(b"ok")
+                os.fsync(handle.fileno())
+            probe.unlink()
+            return True
+        except OSError:
+            return False
+
+    def free_bytes(self) -> int:
+        """Return the free bytes of the filesystem holding the root."""
+        path = self.root.resolve()
+        while not path.exists():
+            path = path.parent
+        return shutil.disk_usage(path).free
+
+    def _raw_info(self, product_id: int) -> bytes | None:
+        try:
+            return (self.path(product_id) / INFO_FILE).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _swap_pending(self, product_id: int) -> bool:
+        staging = self.root / STAGING
+        return staging.is_dir() and any(p.name.startswith(f"{product_id}.old.") for p in staging.iterdir())
+
+    def _clean_staging(self) -> None:
+        now = time.time()
+        for entry in list(os.scandir(self.root / STAGING)):
+            pid, _, kind = entry.name.partition(".")
+            live = self.root / pid
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+                if kind.startswith("old.") and age > RESTORE_AFTER_SECONDS and _is_id(pid) and not live.exists():
+                    os.rename(entry.path, live)  # a crash between the two renames of a fallback swap
+                elif age > STALE_SECONDS and entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                elif age > STALE_SECONDS:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue  # another process cleaned it first
+
+
+class LoadedCache:
+    """Loaded model sets of a warm worker, LRU, keyed by (product id, sha256 of model_info.json).
+
+    A new set for a product changes its model_info.json, so the next ``load``
+    misses and loads (and verifies) the new files; the stale entry is dropped.
+    """
+
+    def __init__(self, max_entries: int = 8) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[int, str], tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def load(
+        self, store: ModelStore, product_id: int, loader: Callable[[Path, dict[str, Any]], T]
+    ) -> tuple[T, dict[str, Any]]:
+        """Return ``(model_set, info)`` from the cache, or through ``store.load``."""
+        key = (product_id, store.info_digest(product_id))
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return self._entries[key]
+        try:
+            loaded, info, digest = store.load_with_digest(product_id, loader)
+        except ModelSetNotFound:
+            self.discard(product_id)
+            raise
+        with self._lock:
+            self.misses += 1
+            for key in [k for k in self._entries if k[0] == product_id]:
+                del self._entries[key]
+            if self.max_entries > 0:
+                self._entries[(product_id, digest)] = (loaded, info)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return loaded, info
+
+    def discard(self, product_id: int) -> None:
+        """Forget every cached set of the product."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == product_id]:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _is_id(name: str) -> bool:
+    return name.isdigit() and not name.startswith("0")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_table(folder: Path) -> dict[str, dict[str, Any]]:
+    table = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if name == INFO_FILE:
+            continue
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+        table[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    return table
+
+
+def _parse_info(product_id: int, raw: bytes) -> dict[str, Any]:
+    try:
+        info = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelIntegrityError(f"{INFO_FILE} of product {product_id} is not valid JSON: {exc}.") from exc
+    if not isinstance(info, dict):
+        raise ModelIntegrityError(f"{INFO_FILE} of product {product_id} is not a JSON object.")
+    if info.get("format_version") != FORMAT_VERSION:
+        raise ModelIntegrityError(
+            f"{INFO_FILE} of product {product_id} has format_version {info.get('format_version')!r}; "
+            f"this code reads {FORMAT_VERSION}."
+        )
+    return info
+
+
+def _verify(folder: Path, info: dict[str, Any]) -> str | None:
+    files = info.get("files")
+    if not isinstance(files, dict) or not files:
+        return f"{INFO_FILE} lists no files"
+    for name, meta in files.items():
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or not isinstance(meta, dict):
+            return f"{INFO_FILE} has an invalid entry {name!r}"
+        path = folder / name
+        if not path.is_file():
+            return f"file {name} listed in {INFO_FILE} is missing"
+        size = path.stat().st_size
+        if size != meta.get("bytes"):  # cheap first check before hashing megabytes
+            return f"file {name} has {size} bytes, {INFO_FILE} says {meta.get('bytes')}"
+        actual = _sha256(path)
+        if actual != meta.get("sha256"):
+            return f"file {name} does not match its checksum (sha256 {actual}, expected {meta.get('sha256')})"
+    return None
+
+
+def _json_default(value: Any) -> Any:
+    # describe() may hand back numpy scalars or arrays.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (Path, datetime)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _renameat2() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # glibc older than 2.28, musl
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step; False when the OS or filesystem cannot."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))

@@ -1,0 +1,100 @@
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from forecasting import jobs
+from forecasting.errors import JobNotFound
+from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
+
+
+def moment(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    assert value.utcoffset() == timedelta(0), text
+    return value
+
+
+def test_job_lifecycle(engine):
+    before = datetime.now(timezone.utc)
+    job = jobs.create_job(engine, kind="forecast", product_id=3, params={"horizon": 90})
+    assert uuid.UUID(job["id"]).version == 4
+    assert (job["status"], job["progress"], job["attempts"], job["stage"]) == ("queued", 0, 0, None)
+    assert job["params"] == {"horizon": 90} and job["result"] is None and job["started_at"] is None
+    assert moment(job["created_at"]) >= before - timedelta(seconds=1)
+
+    assert jobs.start_job(engine, job_id=job["id"]) == 1
+    running = jobs.get_job(engine, job_id=job["id"])
+    assert running["status"] == "running" and moment(running["started_at"]) >= moment(job["created_at"])
+
+    assert jobs.set_progress(engine, job_id=job["id"], stage="fitting prophet", progress=40)
+    assert jobs.set_progress(engine, job_id=job["id"], stage="fitting lstm", progress=30)
+    job_now = jobs.get_job(engine, job_id=job["id"])
+    assert (job_now["stage"], job_now["progress"]) == ("fitting lstm", 40)  # never goes down
+
+    done = jobs.finish_job(engine, job_id=job["id"], status="succeeded", result={"points": [1.5, 2]})
+    assert (done["status"], done["progress"], done["error"]) == ("succeeded", 100, None)
+    assert done["result"] == {"points": [1.5, 2]}
+    assert moment(done["finished_at"]) >= moment(done["started_at"])
+    # A late progress report from a lost worker does not reopen the job.
+    assert jobs.set_progress(engine, job_id=job["id"], stage="late", progress=10) is False
+    assert jobs.get_job(engine, job_id=job["id"])["stage"] == "done"
+
+
+def test_redelivered_job_counts_attempts_and_restarts_progress(engine):
+    job = jobs.create_job(engine, kind="train", product_id=1, params={})
+    jobs.start_job(engine, job_id=job["id"])
+    jobs.set_progress(engine, job_id=job["id"], stage="fitting", progress=70)
+    assert jobs.start_job(engine, job_id=job["id"]) == 2
+    again = jobs.get_job(engine, job_id=job["id"])
+    assert (again["attempts"], again["progress"], again["stage"]) == (2, 0, "started")
+
+
+def test_failed_job_keeps_its_progress_and_error(engine):
+    job = jobs.create_job(engine, kind="train", product_id=1, params={"force": True})
+    jobs.start_job(engine, job_id=job["id"])
+    jobs.set_progress(engine, job_id=job["id"], stage="fitting lstm", progress=74)
+    failed = jobs.fail_job(engine, job_id=job["id"], error="Product 1 has 20 days of sales history")
+    assert (failed["status"], failed["progress"], failed["stage"]) == ("failed", 74, "fitting lstm")
+    assert failed["error"] == "Product 1 has 20 days of sales history" and failed["result"] is None
+
+
+@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", "", "1; DROP TABLE jobs"])
+def test_unknown_or_malformed_ids_are_not_found(engine, job_id):
+    with pytest.raises(JobNotFound, match="does not exist"):
+        jobs.get_job(engine, job_id=job_id)
+    with pytest.raises(JobNotFound):
+        jobs.start_job(engine, job_id=job_id)
+    with pytest.raises(JobNotFound):
+        jobs.set_progress(engine, job_id=job_id, stage="x", progress=1)
+    with pytest.raises(JobNotFound):
+        jobs.finish_job(engine, job_id=job_id, status="failed", error="x")
+
+
+def test_ids_are_found_whatever_their_case(engine):
+    job = jobs.create_job(engine, kind="forecast", params={})
+    assert jobs.get_job(engine, job_id=job["id"].upper())["id"] == job["id"]
+
+
+def test_invalid_kind_and_status_are_refused(engine):
+    with pytest.raises(ValueError, match="Job kind must be one of"):
+        jobs.create_job(engine, kind="cook", params={})
+    job = jobs.create_job(engine, kind="forecast", params={})
+    with pytest.raises(ValueError, match="A job ends as one of"):
+        jobs.finish_job(engine, job_id=job["id"], status="running")
+
+
+def test_batch_children(engine):
+    batch = jobs.create_job(engine, kind="batch", params={"all": True})
+    children = [jobs.create_job(engine, kind="train", product_id=p, parent_id=batch["id"], params={})
+                for p in range(1, 6)]
+    jobs.create_job(engine, kind="train", product_id=9, params={})  # not in the batch
+    jobs.finish_job(engine, job_id=children[0]["id"], status="succeeded", result={"trained": True})
+    jobs.finish_job(engine, job_id=children[1]["id"], status="skipped", result={"reason": "fresh"})
+    jobs.start_job(engine, job_id=children[2]["id"])
+    jobs.fail_job(engine, job_id=children[3]["id"], error="boom")
+    assert jobs.count_children(engine, parent_id=batch["id"]) == {
+        "queued": 1, "running": 1, "succeeded": 1, "failed": 1, "skipped": 1,
+    }
+    failed = jobs.list_children_failed(engine, parent_id=batch["id"])
+    assert [(f["id"], f["product_id"], f["error"]) for f in failed] == [(children[3]["id"], 4, "boom")]
+    assert jobs.count_children(engine, parent_id=str(uuid.uuid4())) == dict.fromkeys(jobs.STATUSES, 0)
