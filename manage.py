@@ -45,7 +45,7 @@ def init_db_command(settings) -> None:
 @click.pass_obj
 def seed_demo_command(settings, products: int, days: int, seed: int) -> None:
     """Give products 1..N a realistic daily sales history ending yesterday."""
-    from forecasting.ingest import seed_demo
+    from forecasting.demo import seed_demo
 
     ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed)
     if not ids:
@@ -81,7 +81,7 @@ def import_csv_command(settings, path: Path, keys: tuple[str, ...], date_column:
 @click.pass_obj
 def train_command(settings, product_ids: tuple[int, ...], all_products: bool, force: bool) -> None:
     """Train model sets here, in this process (no worker needed)."""
-    from forecasting import pipeline, sales
+    from forecasting import pipeline, products, sales
     from forecasting.errors import ForecastingError
     from forecasting.store import ModelStore
 
@@ -89,7 +89,7 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
     store = ModelStore(settings.forecasting_models_path)
     policy = pipeline.Policy(params=settings.model_params, min_samples=settings.min_training_samples,
                              max_age=timedelta(days=settings.model_retrain_interval_days))
-    ids = list(product_ids) or ([p["id"] for p in sales.list_products(engine, limit=10**9, offset=0)]
+    ids = list(product_ids) or ([p["id"] for p in products.list_products(engine, limit=10**9, offset=0)]
                                 if all_products else [])
     if not ids:
         raise click.UsageError("Name product ids or pass --all.")
@@ -100,7 +100,7 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
             history = sales.load_history(engine, product_id=pid)
             reason = "requested" if force else pipeline.check(store=store, history=history, policy=policy)
             if reason:
-                pipeline.train(store=store, history=history, policy=policy, reason=reason)
+                pipeline.train(engine=engine, store=store, history=history, policy=policy, reason=reason)
             tqdm.write(f"product {pid}: {'trained (' + reason + ')' if reason else 'fresh, skipped'} "
                        f"in {time.perf_counter() - started:.1f} s")
         except ForecastingError as exc:

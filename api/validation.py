@@ -46,6 +46,21 @@ def path_id(value: str, name: str = "product_id") -> int:
     return int(value)
 
 
+def query_int(request: Request, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
+    """Return the integer query parameter `name`, or raise a 422 saying what is wrong."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"'{name}' must be an integer, got {raw!r}.", name) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ValidationError(f"'{name}' must be {bound}, got {value}.", name)
+    return value
+
+
 def no_unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:
     """Reject fields the endpoint does not know, so typos do not pass silently."""
     unknown = sorted(set(body) - allowed)

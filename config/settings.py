@@ -60,6 +60,7 @@ class Settings:
     worker_concurrency: int = 2
     worker_tf_threads: int = 1
     progress_min_step: int = 5
+    max_batch_products: int = 10_000
     embedded_redis_port: int = 6390
     api_host: str = "127.0.0.1"
     api_port: int = 8000

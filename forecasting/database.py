@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,33 @@ jobs = Table(
     Index("ix_jobs_status", "status"),
     Index("ix_jobs_parent_id", "parent_id"),
 )
+
+
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product_id", Integer, nullable=False),
+    Column("job_id", String(36), nullable=True),
+    Column("reason", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("seconds", Float, nullable=True),
+    Column("metrics", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_training_runs_product", "product_id", "started_at"),
+)
+
+
+def utc_iso(value: datetime | None) -> str | None:
+    """Return a stored timestamp as ISO 8601 in UTC (SQLite drops the offset; we only store UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.engine import Engine
 
-from forecasting.database import jobs
+from forecasting.database import jobs, utc_iso
 from forecasting.errors import JobNotFound
 
 KINDS = frozenset({"forecast", "train", "batch"})
@@ -20,14 +20,6 @@ TERMINAL = frozenset({"succeeded", "failed", "skipped"})
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)  # SQLite drops the offset; we only ever store UTC
-    return value.astimezone(timezone.utc).isoformat()
 
 
 def _job_id(job_id: Any) -> str:
@@ -44,8 +36,8 @@ def _as_dict(row: Any) -> dict[str, Any]:
         "status": row.status, "stage": row.stage, "progress": row.progress,
         "params": json.loads(row.params), "result": json.loads(row.result) if row.result is not None else None,
         "error": row.error, "attempts": row.attempts,
-        "created_at": _iso(row.created_at), "started_at": _iso(row.started_at),
-        "finished_at": _iso(row.finished_at), "updated_at": _iso(row.updated_at),
+        "created_at": utc_iso(row.created_at), "started_at": utc_iso(row.started_at),
+        "finished_at": utc_iso(row.finished_at), "updated_at": utc_iso(row.updated_at),
     }
 
 
@@ -205,5 +197,30 @@ def list_children_failed(engine: Engine, *, parent_id: str, limit: int = 100) ->
             .order_by(jobs.c.finished_at, jobs.c.id).limit(limit)
         ).all()
     return [
-        {"id": r.id, "product_id": r.product_id, "error": r.error, "finished_at": _iso(r.finished_at)} for r in rows
+        {"id": r.id, "product_id": r.product_id, "error": r.error, "finished_at": utc_iso(r.finished_at)} for r in rows
     ]
+
+
+def set_result(engine: Engine, *, job_id: str, result: dict[str, Any]) -> None:
+    """Record a running job's interim result (a batch's totals) without ending it."""
+    with engine.begin() as conn:
+        if not conn.execute(
+            update(jobs).where(jobs.c.id == _job_id(job_id)).values(result=json.dumps(result), updated_at=_now())
+        ).rowcount:
+            raise JobNotFound(str(job_id))
+
+
+def child_product_ids(engine: Engine, *, parent_id: str) -> set[int]:
+    """Return the products a batch already has a job for."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(jobs.c.product_id).where(jobs.c.parent_id == str(parent_id))).scalars()
+        return {int(pid) for pid in rows if pid is not None}
+
+
+def batch_counts(engine: Engine, batch: dict[str, Any]) -> dict[str, int]:
+    """Return total, queued, running, succeeded, failed and skipped of a batch job."""
+    by_status = count_children(engine, parent_id=batch["id"])
+    total = int((batch["result"] or {}).get("total", sum(by_status.values())))
+    # Children not created yet (the batch is still queueing them) count as queued.
+    by_status["queued"] += max(0, total - sum(by_status.values()))
+    return {"total": total, **by_status}

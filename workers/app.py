@@ -22,6 +22,7 @@ def create_celery(settings: Settings) -> Celery:
         task_routes={
             "forecast.*": {"queue": FORECAST_QUEUE},
             "training.*": {"queue": TRAINING_QUEUE},
+            "batch.*": {"queue": FORECAST_QUEUE},
         },
         task_acks_late=True,
         task_reject_on_worker_lost=True,

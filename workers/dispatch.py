@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 TASKS = {
     "forecast": ("forecast.product", FORECAST_QUEUE),
     "train": ("training.product", TRAINING_QUEUE),
+    # Queueing a batch is quick bookkeeping: it must not wait behind the trainings it queues.
+    "batch": ("batch.dispatch", FORECAST_QUEUE),
 }
 
 

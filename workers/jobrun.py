@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.engine import Engine

@@ -12,8 +12,9 @@ from celery.signals import worker_process_init
 
 from config.settings import Settings
 from forecasting.database import make_engine
+from forecasting.model_cache import LoadedCache
 from forecasting.pipeline import Policy
-from forecasting.store import LoadedCache, ModelStore
+from forecasting.store import ModelStore
 from sqlalchemy.engine import Engine
 
 

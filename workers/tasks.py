@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from celery import shared_task
+from celery import current_app, shared_task
 
-from forecasting import jobs, pipeline, sales
-from workers import locks
-from workers.jobrun import NotRun, job_run
+from forecasting import pipeline, sales
+from workers import batch, locks
+from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
 
 
@@ -19,21 +19,21 @@ def _lock(rt: Runtime, job_id: str) -> pipeline.LockFactory:
                    wait=s.task_soft_time_limit * 0.8)
 
 
-def _run(job_id: str):
-    rt = runtime()
-    return rt, job_run(rt.engine, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
-                       min_step=rt.settings.progress_min_step)
+def _run(rt: Runtime, job_id: str):
+    return job_run(rt.engine, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
+                   min_step=rt.settings.progress_min_step)
 
 
 @shared_task(name="forecast.product", ignore_result=True)
 def forecast_product(job_id: str) -> None:
     """Forecast one product, training its models first when missing or stale."""
-    rt, run_cm = _run(job_id)
+    rt = runtime()
     try:
-        with run_cm as run:
+        with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
             prepared = pipeline.prepare(engine=rt.engine, store=rt.store, cache=rt.cache, product_id=product_id,
-                                        policy=rt.policy, lock=_lock(rt, job_id), progress=run.progress)
+                                        policy=rt.policy, lock=_lock(rt, job_id), job_id=job_id,
+                                        progress=run.progress)
             run.progress("forecasting", 98)
             run.finish(_forecast_result(prepared, horizon))
     except NotRun:
@@ -43,28 +43,43 @@ def forecast_product(job_id: str) -> None:
 @shared_task(name="training.product", ignore_result=True)
 def train_product(job_id: str) -> None:
     """Train one product's models unless they are fresh (or `force` was asked)."""
-    rt, run_cm = _run(job_id)
+    rt = runtime()
+    parent_id = None
     try:
-        with run_cm as run:
-            product_id, force = run.job["product_id"], bool(run.job["params"].get("force"))
+        with _run(rt, job_id) as run:
+            parent_id = run.job["parent_id"]
             try:
-                with _lock(rt, job_id)(product_id):
-                    history = sales.load_history(rt.engine, product_id=product_id)
-                    reason = "requested" if force else pipeline.check(store=rt.store, history=history, policy=rt.policy)
-                    if reason is None:
-                        run.finish({"product_id": product_id, "trained": False, "reason": "fresh"}, status="skipped")
-                        return
-                    info = pipeline.train(store=rt.store, history=history, policy=rt.policy, reason=reason,
-                                          progress=run.progress)
-                    run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
+                _train(rt, run)
             finally:
-                locks.clear_queued(rt.redis, product_id, job_id)
+                locks.clear_queued(rt.redis, run.job["product_id"], job_id)
     except NotRun:
         return
+    finally:
+        if parent_id:
+            batch.settle(rt, parent_id)
+
+
+def _train(rt: Runtime, run: JobRun) -> None:
+    product_id, force = run.job["product_id"], bool(run.job["params"].get("force"))
+    with _lock(rt, run.id)(product_id):
+        history = sales.load_history(rt.engine, product_id=product_id)
+        reason = "requested" if force else pipeline.check(store=rt.store, history=history, policy=rt.policy)
+        if reason is None:
+            run.finish({"product_id": product_id, "trained": False, "reason": "fresh"}, status="skipped")
+            return
+        info = pipeline.train(engine=rt.engine, store=rt.store, history=history, policy=rt.policy,
+                              reason=reason, job_id=run.id, progress=run.progress)
+        run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
+
+
+@shared_task(name="batch.dispatch", ignore_result=True)
+def dispatch_batch(job_id: str) -> None:
+    """Queue the trainings of a bulk retrain."""
+    batch.dispatch(runtime(), current_app, job_id)
 
 
 @shared_task(name="training.scan", ignore_result=True)
-def scan_stale() -> dict[str, int]:
+def scan_stale() -> dict[str, float]:
     """Find products whose model sets are missing or stale and queue their training."""
     from workers.scan import enqueue_stale
 

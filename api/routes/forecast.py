@@ -6,7 +6,7 @@ from flask import Blueprint, request, url_for
 
 from api.services import services
 from api.validation import json_object, no_unknown_fields, positive_int
-from forecasting.sales import get_product
+from forecasting.products import get_product
 from workers.dispatch import submit
 
 bp = Blueprint("forecast", __name__)

@@ -24,5 +24,7 @@ def get_job(job_id: str):
         "links": {"self": url_for("jobs.get_job", job_id=job["id"])},
     }
     if job["kind"] == "batch":
-        body["counts"] = jobs.count_children(svc.engine, parent_id=job["id"])
+        body["counts"] = jobs.batch_counts(svc.engine, job)
+        body["failures"] = [{"product_id": f["product_id"], "error": f["error"], "job_id": f["id"]}
+                            for f in jobs.list_children_failed(svc.engine, parent_id=job["id"])]
     return body

@@ -1,27 +1,95 @@
-"""Products and their sales history."""
+"""Products and their sales history: create, list, append or correct sales."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from datetime import date
+from typing import Any
 
+from flask import Blueprint, request, url_for
+
+from api.errors import ValidationError
 from api.services import services
-from api.validation import path_id, positive_int
-from forecasting.sales import get_product, list_products
+from api.validation import json_object, no_unknown_fields, path_id, positive_int, query_int
+from forecasting.products import create_product, get_product, list_products
+from forecasting.sales import load_history, read_sales, upsert_sales
 
 bp = Blueprint("products", __name__)
+
+MAX_ROWS_PER_REQUEST = 100_000
 
 
 @bp.get("/products")
 def list_all():
-    """List products with their history span, a page at a time."""
-    args = {k: int(v) for k, v in request.args.items() if k in {"limit", "offset"} and v.isdigit()}
-    limit = positive_int(args, "limit", default=100, maximum=1000)
-    offset = args.get("offset", 0)
+    """List products with their history span, a page at a time (?limit=&offset=)."""
+    limit = query_int(request, "limit", default=100, minimum=1, maximum=1000)
+    offset = query_int(request, "offset", default=0, minimum=0)
     rows = list_products(services().engine, limit=limit, offset=offset)
     return {"count": len(rows), "limit": limit, "offset": offset, "products": rows}
+
+
+@bp.post("/products")
+def create():
+    """Create a product: {"name": ..., "key"?: ..., "product_id"?: ...}."""
+    body = json_object(request)
+    no_unknown_fields(body, {"name", "key", "product_id"})
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("'name' is required and must be a non-empty string.", "name")
+    key = body.get("key")
+    if key is not None and (not isinstance(key, str) or not key.strip()):
+        raise ValidationError("'key' must be a non-empty string when given.", "key")
+    product_id = positive_int(body, "product_id") if "product_id" in body else None
+    product = create_product(services().engine, name=name.strip(), key=key, product_id=product_id)
+    location = url_for("products.get_one", product_id=product["id"])
+    return product, 201, {"Location": location}
 
 
 @bp.get("/products/<product_id>")
 def get_one(product_id: str):
     """Return one product."""
     return get_product(services().engine, product_id=path_id(product_id))
+
+
+@bp.get("/products/<product_id>/sales")
+def get_sales(product_id: str):
+    """Return the product's stored sales rows, optionally within ?start=&end= (YYYY-MM-DD)."""
+    svc = services()
+    pid = path_id(product_id)
+    get_product(svc.engine, product_id=pid)
+    start, end = _date_arg("start"), _date_arg("end")
+    rows = read_sales(svc.engine, product_id=pid, start=start, end=end)
+    return {"product_id": pid, "count": len(rows), "sales": rows}
+
+
+@bp.post("/products/<product_id>/sales")
+def put_sales(product_id: str):
+    """Insert or update daily sales: a list of {"date", "quantity"} (or {"sales": [...]}); all or nothing."""
+    svc = services()
+    pid = path_id(product_id)
+    body = request.get_json(force=True, silent=True)
+    items = body.get("sales") if isinstance(body, dict) else body
+    if not isinstance(items, list) or not items:
+        raise ValidationError('Send a non-empty JSON array of {"date": "YYYY-MM-DD", "quantity": n} objects.')
+    if len(items) > MAX_ROWS_PER_REQUEST:
+        raise ValidationError(f"At most {MAX_ROWS_PER_REQUEST} rows per request, got {len(items)}.")
+    written = upsert_sales(svc.engine, product_id=pid, rows=[_pair(n, item) for n, item in enumerate(items, 1)])
+    history = load_history(svc.engine, product_id=pid)
+    return {"product_id": pid, "written": written, "rows": history.rows, "fingerprint": history.fingerprint,
+            "start": history.start.isoformat() if history.start else None,
+            "end": history.end.isoformat() if history.end else None}
+
+
+def _pair(number: int, item: Any) -> tuple[Any, Any]:
+    if not isinstance(item, dict) or set(item) != {"date", "quantity"}:
+        raise ValidationError(f'Row {number} must be an object with exactly "date" and "quantity", got {item!r:.60}.')
+    return item["date"], item["quantity"]
+
+
+def _date_arg(name: str) -> date | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"'{name}' must be a YYYY-MM-DD date, got {value!r}.", name) from None

@@ -8,7 +8,8 @@ import pytest
 import redis
 
 from api import create_app
-from forecasting.sales import create_product, upsert_sales
+from forecasting.sales import upsert_sales
+from forecasting.products import create_product
 
 
 def history(days: int, end: date = date(2024, 6, 30)) -> list[tuple[date, float]]:

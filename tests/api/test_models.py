@@ -16,7 +16,7 @@ def trained(app):
     params = load_settings(overrides=SMALL_MODELS).model_params
     policy = pipeline.Policy(params=params, min_samples=100, max_age=timedelta(days=7))
     history = load_history(svc.engine, product_id=1)
-    return pipeline.train(store=svc.store, history=history, policy=policy, reason="test")
+    return pipeline.train(engine=svc.engine, store=svc.store, history=history, policy=policy, reason="test")
 
 
 def test_no_models_yet(client):

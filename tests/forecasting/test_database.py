@@ -5,7 +5,8 @@ from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
 from forecasting.database import init_db, make_engine, ping, products, sales
-from forecasting.sales import create_product, upsert_sales
+from forecasting.sales import upsert_sales
+from forecasting.products import create_product
 from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
 
 

@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from forecasting.database import make_engine, metadata
-from forecasting.sales import create_product, upsert_sales
+from forecasting.sales import upsert_sales
+from forecasting.products import create_product
 from tests.api.conftest import history
 from tests.conftest import SMALL_MODELS
 from tests.workers.celery_process import celery_worker

@@ -25,7 +25,7 @@ def train_small(stack) -> dict:
     svc = stack.app.extensions["forecasting"]
     policy = pipeline.Policy(params=load_settings(overrides=SMALL_MODELS).model_params, min_samples=100,
                              max_age=timedelta(days=7))
-    return pipeline.train(store=svc.store, history=load_history(svc.engine, product_id=1), policy=policy,
+    return pipeline.train(engine=svc.engine, store=svc.store, history=load_history(svc.engine, product_id=1), policy=policy,
                           reason="test")
 
 

@@ -1,0 +1,84 @@
+"""Bulk retraining: one batch job whose children are ordinary training jobs.
+
+The batch holds no chord and no list in memory: its counts are read from the
+children's rows in the database, so they survive any worker restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+from forecasting import jobs
+from forecasting.pipeline import stale_products
+from forecasting.products import list_products
+from workers.dispatch import queue_training
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 50
+
+
+def select_products(rt: Runtime, params: dict[str, Any]) -> list[tuple[int, str]]:
+    """Return (product_id, reason) for every product the batch covers."""
+    if params["selection"] == "stale":
+        return stale_products(engine=rt.engine, store=rt.store, policy=rt.policy)[0]
+    if params["selection"] == "all":
+        ids = [p["id"] for p in list_products(rt.engine, limit=10**9, offset=0)]
+    else:
+        ids = list(params["product_ids"])
+    return [(pid, "requested") for pid in ids]
+
+
+def dispatch(rt: Runtime, celery: Celery, batch_id: str) -> None:
+    """Queue one training job per product of the batch (again safe after a redelivery)."""
+    batch = jobs.get_job(rt.engine, job_id=batch_id)
+    if batch["status"] in jobs.TERMINAL:
+        return
+    jobs.start_job(rt.engine, job_id=batch_id)
+    items = select_products(rt, batch["params"])
+    jobs.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": False})
+    done = jobs.child_product_ids(rt.engine, parent_id=batch_id)  # from an attempt that was cut short
+    force = bool(batch["params"].get("force"))
+    for n, (product_id, reason) in enumerate(items, 1):
+        if product_id not in done:
+            _queue_child(rt, celery, batch_id, product_id, {"reason": reason, "force": force, "source": "batch"})
+        if n % PROGRESS_EVERY == 0:
+            jobs.set_progress(rt.engine, job_id=batch_id, stage="queueing", progress=int(50 * n / len(items)))
+    jobs.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": True})
+    jobs.set_progress(rt.engine, job_id=batch_id, stage="training", progress=50)
+    log.info("batch queued", extra={"fields": {"job_id": batch_id, "total": len(items)}})
+    settle(rt, batch_id)
+
+
+def _queue_child(rt: Runtime, celery: Celery, batch_id: str, product_id: int, params: dict[str, Any]) -> None:
+    job, created = queue_training(rt.engine, celery, rt.redis, product_id=product_id, params=params,
+                                  expire=rt.settings.training_lock_seconds, parent_id=batch_id)
+    if not created:
+        # Another job trains this product already: the batch counts it, nothing runs twice.
+        child = jobs.create_job(rt.engine, kind="train", product_id=product_id, parent_id=batch_id, params=params)
+        jobs.finish_job(rt.engine, job_id=child["id"], status="skipped",
+                        result={"product_id": product_id, "trained": False, "reason": "already_queued",
+                                "queued_job_id": job["id"] if job else None})
+
+
+def settle(rt: Runtime, batch_id: str) -> None:
+    """End the batch once every child has ended; failed if any child failed."""
+    batch = jobs.get_job(rt.engine, job_id=batch_id)
+    if batch["status"] in jobs.TERMINAL or not (batch["result"] or {}).get("dispatched"):
+        return
+    tally = jobs.batch_counts(rt.engine, batch)
+    if tally["queued"] or tally["running"]:
+        finished = tally["succeeded"] + tally["failed"] + tally["skipped"]
+        jobs.set_progress(rt.engine, job_id=batch_id, stage="training",
+                          progress=50 + int(50 * finished / max(1, tally["total"])))
+        return
+    result = {**tally, "dispatched": True}
+    if tally["failed"]:
+        jobs.finish_job(rt.engine, job_id=batch_id, status="failed", result=result,
+                        error=f"{tally['failed']} of {tally['total']} products failed to train.")
+    else:
+        jobs.finish_job(rt.engine, job_id=batch_id, status="succeeded", result=result)
