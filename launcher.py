@@ -67,9 +67,12 @@ def commands(settings: Settings) -> dict[str, list[str]]:
     return {
         "api": [str(bindir / "gunicorn"), "--bind", f"{settings.api_host}:{settings.api_port}", "--workers", "2",
                 "--timeout", "60", "--access-logfile", "-", "api:create_app()"],
-        "worker": [python, "-m", "celery", "-A", "workers.entry", "worker", "--queues", "forecast,training",
-                   "--concurrency", str(settings.worker_concurrency), "--loglevel", settings.log_level,
-                   "--hostname", "worker@%h"],
+        # Forecasts get a worker of their own, so they never wait behind a bulk retrain.
+        "forecast-worker": [python, "-m", "celery", "-A", "workers.entry", "worker", "--queues", "forecast",
+                            "--concurrency", "1", "--loglevel", settings.log_level, "--hostname", "forecast@%h"],
+        "training-worker": [python, "-m", "celery", "-A", "workers.entry", "worker", "--queues", "training",
+                            "--concurrency", str(settings.worker_concurrency), "--loglevel", settings.log_level,
+                            "--hostname", "training@%h"],
         "beat": [python, "-m", "celery", "-A", "workers.entry", "beat", "--loglevel", settings.log_level,
                  "--schedule", str(VAR / "celerybeat-schedule")],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import date, timedelta
@@ -107,6 +108,54 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
             failed += 1
             tqdm.write(f"product {pid}: failed: {exc}")
     sys.exit(1 if failed else 0)
+
+
+@cli.command("retrain")
+@click.argument("product_ids", nargs=-1, type=int)
+@click.option("--all", "all_products", is_flag=True, help="Every product.")
+@click.option("--only-stale", is_flag=True, help="Only products whose model set is missing or stale.")
+@click.option("--force/--no-force", default=None, help="Retrain fresh sets too (default: yes, except --only-stale).")
+@click.option("--no-wait", is_flag=True, help="Queue the batch and return at once.")
+@click.pass_obj
+def retrain_command(settings, product_ids: tuple[int, ...], all_products: bool, only_stale: bool,
+                    force: bool | None, no_wait: bool) -> None:
+    """Queue a bulk retrain on the workers and follow it with a progress bar."""
+    from forecasting import jobs
+    from forecasting.products import known_product_ids
+    from workers.app import create_celery
+    from workers.dispatch import submit
+
+    if sum([bool(product_ids), all_products, only_stale]) != 1:
+        raise click.UsageError("Name product ids, or pass exactly one of --all / --only-stale.")
+    engine = _engine(settings)
+    if product_ids:
+        unknown = sorted(set(product_ids) - known_product_ids(engine, product_ids=product_ids))
+        if unknown:
+            raise click.UsageError(f"Unknown product ids: {', '.join(map(str, unknown))}")
+    selection = "ids" if product_ids else ("all" if all_products else "stale")
+    params = {"selection": selection, "force": (selection != "stale") if force is None else force}
+    if product_ids:
+        params["product_ids"] = list(dict.fromkeys(product_ids))
+    batch = submit(engine, create_celery(settings), kind="batch", product_id=None, params=params)
+    click.echo(f"batch job {batch['id']}")
+    if no_wait:
+        return
+    with tqdm(desc="retraining", unit=" products", disable=None) as bar:
+        while True:
+            batch = jobs.get_job(engine, job_id=batch["id"])
+            tally = jobs.batch_counts(engine, batch)
+            bar.total = tally["total"]
+            bar.n = tally["succeeded"] + tally["failed"] + tally["skipped"]
+            bar.set_postfix(ok=tally["succeeded"], failed=tally["failed"], skipped=tally["skipped"],
+                            running=tally["running"], refresh=False)
+            bar.refresh()
+            if batch["status"] in jobs.TERMINAL:
+                break
+            time.sleep(1)
+    for failure in jobs.list_children_failed(engine, parent_id=batch["id"]):
+        click.echo(f"product {failure['product_id']}: {failure['error']}")
+    click.echo(f"batch {batch['status']}: {json.dumps(tally)}")
+    sys.exit(0 if batch["status"] == "succeeded" else 1)
 
 
 @cli.command("run")

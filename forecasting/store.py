@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import functools
 import hashlib
 import json
 import os
 import shutil
-import sys
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from forecasting.atomic import exchange, file_table, fsync_dir, sha256_file
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound
 
 T = TypeVar("T")
@@ -94,7 +90,7 @@ class ModelStore:
         staging.mkdir()
         try:
             model_set.save(staging)
-            files = _file_table(staging)
+            files = file_table(staging, exclude={INFO_FILE})
             if not files:
                 raise ModelIntegrityError(f"Saving product {product_id}: the model set wrote no files.")
             full = {
@@ -107,7 +103,7 @@ class ModelStore:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            _fsync_dir(staging)
+            fsync_dir(staging)
             self._swap_in(staging, live)
         finally:
             # After an exchange the old set sits in `staging`; after a failure, the partial new one.
@@ -119,7 +115,7 @@ class ModelStore:
             try:
                 if not live.exists():
                     os.rename(staging, live)
-                elif not _exchange(staging, live):
+                elif not exchange(staging, live):
                     self._swap_aside(staging, live)
                 break
             except FileNotFoundError:
@@ -130,7 +126,7 @@ class ModelStore:
                 # another writer put a set in place first: exchange with that one
         else:
             raise OSError(f"Could not move the new model set into {live}: it kept changing.")
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     @staticmethod
     def _swap_aside(staging: Path, live: Path) -> None:
@@ -315,77 +311,8 @@ class ModelStore:
                 continue  # another process cleaned it first
 
 
-class LoadedCache:
-    """Loaded model sets of a warm worker, LRU, keyed by (product id, sha256 of model_info.json).
-
-    A new set for a product changes its model_info.json, so the next ``load``
-    misses and loads (and verifies) the new files; the stale entry is dropped.
-    """
-
-    def __init__(self, max_entries: int = 8) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[int, str], tuple[Any, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def load(
-        self, store: ModelStore, product_id: int, loader: Callable[[Path, dict[str, Any]], T]
-    ) -> tuple[T, dict[str, Any]]:
-        """Return ``(model_set, info)`` from the cache, or through ``store.load``."""
-        key = (product_id, store.info_digest(product_id))
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key]
-        try:
-            loaded, info, digest = store.load_with_digest(product_id, loader)
-        except ModelSetNotFound:
-            self.discard(product_id)
-            raise
-        with self._lock:
-            self.misses += 1
-            for key in [k for k in self._entries if k[0] == product_id]:
-                del self._entries[key]
-            if self.max_entries > 0:
-                self._entries[(product_id, digest)] = (loaded, info)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-        return loaded, info
-
-    def discard(self, product_id: int) -> None:
-        """Forget every cached set of the product."""
-        with self._lock:
-            for key in [k for k in self._entries if k[0] == product_id]:
-                del self._entries[key]
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 def _is_id(name: str) -> bool:
     return name.isdigit() and not name.startswith("0")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _file_table(folder: Path) -> dict[str, dict[str, Any]]:
-    table = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        name = path.relative_to(folder).as_posix()
-        if name == INFO_FILE:
-            continue
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-        table[name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
-    return table
 
 
 def _parse_info(product_id: int, raw: bytes) -> dict[str, Any]:
@@ -417,7 +344,7 @@ def _verify(folder: Path, info: dict[str, Any]) -> str | None:
         size = path.stat().st_size
         if size != meta.get("bytes"):  # cheap first check before hashing megabytes
             return f"file {name} has {size} bytes, {INFO_FILE} says {meta.get('bytes')}"
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if actual != meta.get("sha256"):
             return f"file {name} does not match its checksum (sha256 {actual}, expected {meta.get('sha256')})"
     return None
@@ -430,38 +357,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (Path, datetime)):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@functools.cache
-def _renameat2() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):  # glibc older than 2.28, musl
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two existing paths in one step; False when the OS or filesystem cannot."""
-    renameat2 = _renameat2()
-    if renameat2 is None:
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(a), None, str(b))

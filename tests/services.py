@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-REDIS_DB = 13  # a database of its own, so a developer's data in db 0 is never touched
+CLAIM_KEY = "forecasting-tests:claimed"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -26,10 +26,20 @@ def _port_open(host: str, port: int) -> bool:
 @contextmanager
 def redis_server() -> Iterator[str]:
     """Yield the URL of a reachable Redis: the local one on 6379, else one started here."""
-    url = f"redis://127.0.0.1:6379/{REDIS_DB}"
     if _port_open("127.0.0.1", 6379):
-        redis.Redis.from_url(url).flushdb()
-        yield url
+        # A database of its own (never db 0, a developer's), claimed so that two test
+        # runs at once never consume each other's Celery messages.
+        for db in range(15, 0, -1):
+            client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+            if client.set(CLAIM_KEY, str(uuid.uuid4()), nx=True, ex=4 * 3600):
+                break
+        else:
+            raise RuntimeError("every Redis database 1-15 on 127.0.0.1:6379 is claimed by another test run")
+        _flush_keeping_claim(client)
+        try:
+            yield f"redis://127.0.0.1:6379/{db}"
+        finally:
+            client.flushdb()
         return
     binary = Path(sys.executable).parent / "redis-server"
     with socket.socket() as sock:
@@ -37,7 +47,7 @@ def redis_server() -> Iterator[str]:
         port = sock.getsockname()[1]
     proc = subprocess.Popen([str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/{REDIS_DB}"
+    url = f"redis://127.0.0.1:{port}/1"
     client = redis.Redis.from_url(url)
     for _ in range(200):
         try:
@@ -50,6 +60,18 @@ def redis_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def flush(url: str) -> None:
+    """Empty the test Redis database, keeping its claim."""
+    _flush_keeping_claim(redis.Redis.from_url(url))
+
+
+def _flush_keeping_claim(client: redis.Redis) -> None:
+    claim = client.get(CLAIM_KEY)
+    client.flushdb()
+    if claim is not None:
+        client.set(CLAIM_KEY, claim, ex=4 * 3600)
 
 
 @contextmanager

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 from sqlalchemy.engine import Engine
 
 from forecasting import jobs
-import redis
-
 from workers import locks
 from workers.app import FORECAST_QUEUE, TRAINING_QUEUE
 

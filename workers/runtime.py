@@ -9,13 +9,13 @@ from functools import cache
 import redis
 from celery import current_app
 from celery.signals import worker_process_init
+from sqlalchemy.engine import Engine
 
 from config.settings import Settings
 from forecasting.database import make_engine
 from forecasting.model_cache import LoadedCache
 from forecasting.pipeline import Policy
 from forecasting.store import ModelStore
-from sqlalchemy.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -29,23 +29,27 @@ class Runtime:
     redis: redis.Redis
     policy: Policy
 
+    @classmethod
+    def create(cls, settings: Settings) -> "Runtime":
+        """Connect everything a task needs from `settings`."""
+        return cls(
+            settings=settings,
+            engine=make_engine(settings.database_url),
+            store=ModelStore(settings.forecasting_models_path),
+            cache=LoadedCache(settings.model_cache_size),
+            redis=redis.Redis.from_url(settings.lock_url),
+            policy=Policy(
+                params=settings.model_params,
+                min_samples=settings.min_training_samples,
+                max_age=timedelta(days=settings.model_retrain_interval_days),
+            ),
+        )
+
 
 @cache
 def runtime() -> Runtime:
     """Return this process's runtime, creating it on first use."""
-    settings: Settings = current_app.conf.forecasting_settings
-    return Runtime(
-        settings=settings,
-        engine=make_engine(settings.database_url),
-        store=ModelStore(settings.forecasting_models_path),
-        cache=LoadedCache(settings.model_cache_size),
-        redis=redis.Redis.from_url(settings.lock_url),
-        policy=Policy(
-            params=settings.model_params,
-            min_samples=settings.min_training_samples,
-            max_age=timedelta(days=settings.model_retrain_interval_days),
-        ),
-    )
+    return Runtime.create(current_app.conf.forecasting_settings)
 
 
 @worker_process_init.connect

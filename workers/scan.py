@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from celery import current_app
+from celery import Celery
 
 from forecasting.pipeline import stale_products
 from workers.dispatch import queue_training
@@ -14,14 +14,14 @@ from workers.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def enqueue_stale(rt: Runtime) -> dict[str, float]:
+def enqueue_stale(rt: Runtime, celery: Celery) -> dict[str, float]:
     """Queue one training per stale product with enough history; return counts."""
     started = time.perf_counter()
     stale, counts = stale_products(engine=rt.engine, store=rt.store, policy=rt.policy)
     scanned = time.perf_counter() - started
     out: dict[str, float] = {**counts, "queued": 0, "already_queued": 0}
     for product_id, reason in stale:
-        _, created = queue_training(rt.engine, current_app, rt.redis, product_id=product_id,
+        _, created = queue_training(rt.engine, celery, rt.redis, product_id=product_id,
                                     params={"reason": reason, "force": False, "source": "scan"},
                                     expire=rt.settings.training_lock_seconds)
         out["queued" if created else "already_queued"] += 1

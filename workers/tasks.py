@@ -83,7 +83,7 @@ def scan_stale() -> dict[str, float]:
     """Find products whose model sets are missing or stale and queue their training."""
     from workers.scan import enqueue_stale
 
-    return enqueue_stale(runtime())
+    return enqueue_stale(runtime(), current_app)
 
 
 def _forecast_result(prepared: pipeline.Prepared, horizon: int) -> dict[str, Any]:

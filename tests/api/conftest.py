@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import redis
 
 from api import create_app
 from forecasting.sales import upsert_sales
 from forecasting.products import create_product
+from tests import services
 
 
 def history(days: int, end: date = date(2024, 6, 30)) -> list[tuple[date, float]]:
@@ -31,7 +31,7 @@ def app(tmp_path, redis_url):
     upsert_sales(engine, product_id=1, rows=history(200))
     create_product(engine, name="short", product_id=2)
     upsert_sales(engine, product_id=2, rows=history(30))
-    redis.Redis.from_url(redis_url).flushdb()
+    services.flush(redis_url)
     yield app
 
 

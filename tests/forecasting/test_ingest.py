@@ -1,15 +1,15 @@
 import gzip
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import func, select
 
 from forecasting.database import products, sales
 from forecasting.errors import InvalidSalesData
-from forecasting.ingest import import_csv, seed_demo
-from forecasting.sales import all_fingerprints, create_product, get_product, list_products, load_history
+from forecasting.ingest import import_csv
+from forecasting.products import create_product, get_product, list_products
+from forecasting.sales import all_fingerprints, load_history
 from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -126,32 +126,3 @@ def test_import_store_item_demand(engine):
     history = load_history(engine, product_id=first["id"])
     assert history.series.iloc[:4].tolist() == [13.0, 11.0, 14.0, 13.0]  # the file's first rows
     assert history.fingerprint == summaries[first["id"]].fingerprint
-
-
-def test_seed_demo_is_realistic_and_idempotent(engine):
-    end = date(2024, 6, 30)
-    assert seed_demo(engine, products=3, days=3 * 365, end=end, seed=7) == [1, 2, 3]
-    first = all_fingerprints(engine)
-    history = load_history(engine, product_id=1)
-    series = history.series
-    assert history.rows == 3 * 365 and history.end == end and len(series) >= 730
-    assert np.all(series == series.round()) and series.min() == 0 and (series == 0).mean() < 0.05
-    by_weekday = series.groupby(series.index.dayofweek).mean()
-    assert by_weekday[5] > by_weekday[1] * 1.2  # Saturdays sell more than Tuesdays
-    assert seed_demo(engine, products=3, days=3 * 365, end=end, seed=7) == [1, 2, 3]
-    assert all_fingerprints(engine) == first and counts(engine) == (3, 3 * 365 * 3)
-    seed_demo(engine, products=3, days=400, end=end, seed=8)
-    assert counts(engine) == (3, 400 * 3)
-    assert all_fingerprints(engine)[1].fingerprint != first[1].fingerprint
-
-
-def test_seed_demo_leaves_real_products_alone(engine):
-    create_product(engine, name="real", key="Store=2", product_id=2)
-    real_rows = [(date(2024, 1, 1) + timedelta(days=i), 5.0) for i in range(3)]
-    from forecasting.sales import upsert_sales
-
-    upsert_sales(engine, product_id=2, rows=real_rows)
-    assert seed_demo(engine, products=3, days=30, end=date(2024, 6, 30), seed=1) == [1, 3]
-    assert load_history(engine, product_id=2).rows == 3
-    assert get_product(engine, product_id=3)["key"] == "demo=3"
-    assert create_product(engine, name="next")["id"] == 4

@@ -1,6 +1,5 @@
 import json
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -9,7 +8,7 @@ import pytest
 
 from forecasting import store as store_module
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound
-from forecasting.store import INFO_FILE, LoadedCache, ModelStore
+from forecasting.store import INFO_FILE, ModelStore
 
 FILES = ("prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl")
 
@@ -108,24 +107,14 @@ def test_a_crash_during_the_swap_leaves_the_previous_set(store, monkeypatch):
     def crash(a: Path, b: Path) -> bool:
         raise OSError("power cut")
 
-    monkeypatch.setattr(store_module, "_exchange", crash)
+    monkeypatch.setattr(store_module, "exchange", crash)
     with pytest.raises(OSError, match="power cut"):
         store.save(1, FakeModelSet(2), {})
     assert store.load(1, Loader()) == (1, first)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux-only")
-def test_exchange_swaps_two_folders_in_one_step(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "x").write_text("a")
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "x").write_text("b")
-    assert store_module._exchange(tmp_path / "a", tmp_path / "b") is True
-    assert (tmp_path / "a" / "x").read_text() == "b" and (tmp_path / "b" / "x").read_text() == "a"
-
-
 def test_fallback_without_exchange_still_replaces(store, monkeypatch):
-    monkeypatch.setattr(store_module, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(store_module, "exchange", lambda a, b: False)
     store.save(1, FakeModelSet(1), {})
     store.save(1, FakeModelSet(2), {})
     assert store.load(1, Loader())[0] == 2
@@ -188,7 +177,7 @@ def test_absent_sets(store):
 @pytest.mark.parametrize("exchange", ["renameat2", "fallback"])
 def test_readers_never_see_a_mixed_set_while_sets_are_swapped(store, monkeypatch, exchange):
     if exchange == "fallback":
-        monkeypatch.setattr(store_module, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(store_module, "exchange", lambda a, b: False)
     store.save(1, FakeModelSet(0), {})
     stop = threading.Event()
     saved = []
@@ -271,27 +260,6 @@ def test_health_helpers(store, tmp_path):
 def test_product_ids_must_be_positive_integers(store, bad):
     with pytest.raises(ValueError, match="positive integer"):
         store.read_info(bad)
-
-
-def test_loaded_cache_reuses_and_invalidates(store):
-    cache, loader = LoadedCache(max_entries=2), Loader()
-    store.save(1, FakeModelSet(1), {})
-    store.save(2, FakeModelSet(2), {})
-    store.save(3, FakeModelSet(3), {})
-    assert cache.load(store, 1, loader)[0] == 1
-    assert cache.load(store, 1, loader)[0] == 1
-    assert loader.calls == 1 and cache.hits == 1
-    store.save(1, FakeModelSet(11), {})  # a retrained set: new model_info.json
-    assert cache.load(store, 1, loader)[0] == 11 and loader.calls == 2 and len(cache) == 1
-    cache.load(store, 2, loader)
-    cache.load(store, 3, loader)  # evicts product 1, the least recently used
-    assert len(cache) == 2
-    cache.load(store, 1, loader)
-    assert loader.calls == 5
-    store.delete(1)
-    with pytest.raises(ModelSetNotFound):
-        cache.load(store, 1, loader)
-    assert len(cache) == 1
 
 
 def test_truncated_file_is_refused(store):

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -17,6 +16,7 @@ from api import create_app
 from forecasting.database import make_engine, metadata
 from forecasting.sales import upsert_sales
 from forecasting.products import create_product
+from tests import services
 from tests.api.conftest import history
 from tests.conftest import SMALL_MODELS
 from tests.workers.celery_process import celery_worker
@@ -54,7 +54,7 @@ def make_stack(tmp_path: Path, database_url: str, redis_url: str, **overrides: A
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, FORECASTING_MODELS_PATH=str(tmp_path / "models"),
                LOG_LEVEL="INFO", WORKER_CONCURRENCY="1")
     env.update({k: str(v) for k, v in overrides.items()})
-    redis.Redis.from_url(redis_url).flushdb()
+    services.flush(redis_url)
     return env
 
 
