@@ -21,8 +21,9 @@ def database_url(tmp_path):
     return f"sqlite:///{tmp_path / 'sales.db'}"
 
 
-def train_small(stack) -> dict:
-    svc = stack.app.extensions["forecasting"]
+def train_small(app) -> dict:
+    """Train product 1 in this process with small settings; return its model_info."""
+    svc = app.extensions["forecasting"]
     policy = pipeline.Policy(params=load_settings(overrides=SMALL_MODELS).model_params, min_samples=100,
                              max_age=timedelta(days=7))
     return pipeline.train(engine=svc.engine, store=svc.store, history=load_history(svc.engine, product_id=1), policy=policy,
@@ -40,7 +41,7 @@ def wait_running(stack, location: str) -> None:
 
 
 def test_worker_child_killed_mid_training_keeps_old_set_and_redelivers(stack):
-    old = train_small(stack)
+    old = train_small(stack.app)
     store = stack.app.extensions["forecasting"].store
     response = stack.client.post("/api/v1/models/1/retrain")
     assert response.status_code == 202
