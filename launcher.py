@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from config.settings import ROOT, Settings
+from config.settings import EMBEDDED_REDIS_FILE, ROOT, Settings
 
 VAR = ROOT / "var"
 
@@ -82,9 +82,11 @@ def run(settings: Settings) -> int:
     """Start everything, stop everything on Ctrl-C or when one process dies."""
     env = dict(os.environ)
     procs: dict[str, subprocess.Popen] = {}
-    if not (settings.redis_url or settings.celery_broker_url):
+    recorded = EMBEDDED_REDIS_FILE.read_text().strip() if EMBEDDED_REDIS_FILE.exists() else None
+    if not settings.celery_broker_url and settings.redis_url in (None, recorded):
         port = free_port(settings.embedded_redis_port)
         procs["redis"], env["REDIS_URL"] = start_redis(port, VAR / "redis")
+        EMBEDDED_REDIS_FILE.write_text(env["REDIS_URL"])
         print(f"started redis-server on 127.0.0.1:{port}", flush=True)
     stopping = False
 
@@ -106,6 +108,7 @@ def run(settings: Settings) -> int:
             break
         time.sleep(0.5)
     _shutdown(procs)
+    EMBEDDED_REDIS_FILE.unlink(missing_ok=True)
     return code
 
 

@@ -12,6 +12,8 @@ from dotenv import dotenv_values
 from forecasting.params import ModelParams
 
 ROOT = Path(__file__).resolve().parent.parent
+# `make run` records the URL of the Redis it started here, so other commands find it.
+EMBEDDED_REDIS_FILE = ROOT / "var" / "redis.url"
 
 
 def _model_params(**overrides: Any) -> ModelParams:
@@ -132,6 +134,8 @@ def load_settings(
     if "rf_max_depth" in params and params["rf_max_depth"] <= 0:
         params["rf_max_depth"] = None
     values["model_params"] = _model_params(**params)
+    if not (values.get("redis_url") or values.get("celery_broker_url")) and EMBEDDED_REDIS_FILE.exists():
+        values["redis_url"] = EMBEDDED_REDIS_FILE.read_text().strip()
     settings = Settings(**values)
     _check(settings)
     return settings
