@@ -9,9 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from celery import Celery
 
 from config.settings import EMBEDDED_REDIS_FILE, ROOT, Settings
 
@@ -58,6 +61,29 @@ def start_redis(port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
                 proc.kill()
                 raise SystemExit(f"redis-server did not start on port {port}.")
             time.sleep(0.05)
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], *, queues: str, concurrency: int = 1, name: str = "worker",
+                  log: Path | None = None, timeout: float = 120) -> Iterator[subprocess.Popen]:
+    """Run one `celery -A workers.entry worker` with `env` until the block ends; wait until it answers."""
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.entry", "worker", "--queues", queues,
+         "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+    )
+    try:
+        app, me = Celery(broker=env["REDIS_URL"]), f"{name}@{socket.gethostname()}"
+        deadline = time.monotonic() + timeout
+        while not app.control.ping(timeout=0.5, destination=[me]):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker {name} did not start (exit code {proc.poll()})")
+        yield proc
+    finally:
+        _stop([proc], grace=60)
+        if log:
+            out.close()
 
 
 def commands(settings: Settings) -> dict[str, list[str]]:

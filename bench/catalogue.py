@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psutil
 from celery import Celery
@@ -31,33 +27,13 @@ from forecasting import jobs
 from forecasting.ingest import import_csv
 from forecasting.pipeline import stale_products
 from forecasting.sales import all_fingerprints
-from launcher import free_port, start_redis
+from launcher import celery_worker, free_port, start_redis
 from workers.app import create_celery
 from workers.dispatch import submit
 from workers.runtime import Runtime
 
 DATA = ROOT.parent / "shared" / "data" / "rossmann-store-sales" / "train.csv.gz"
 RESULTS = ROOT / "bench" / "results"
-
-
-@contextmanager
-def worker(env: dict[str, str], queues: str, concurrency: int, name: str, log: Path) -> Iterator[psutil.Process]:
-    """Run a real Celery worker until the block ends."""
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.entry", "worker", "--queues", queues,
-             "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
-        app = Celery(broker=env["REDIS_URL"])
-        deadline = time.monotonic() + 120
-        while not app.control.ping(timeout=0.5, destination=[f"{name}@{os.uname().nodename}"]):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"worker {name} did not start; see {log}")
-        try:
-            yield psutil.Process(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(60)
 
 
 class PeakRss:
@@ -166,9 +142,10 @@ def measure(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
     ids = sorted(pid for pid, _ in stale)[: args.products]
     sample = ids[: args.sample]
     for procs in (1, 2):
-        with worker(env, "forecast", 1, "forecast", work / "forecast.log"), \
-                worker(env, "training", procs, f"training{procs}", work / "training.log") as training, \
-                PeakRss(training) as rss:
+        with celery_worker(env, queues="forecast", name="forecast", log=work / "forecast.log"), \
+                celery_worker(env, queues="training", concurrency=procs, name=f"training{procs}",
+                              log=work / "training.log") as training, \
+                PeakRss(psutil.Process(training.pid)) as rss:
             train_s, batch = run_batch(rt, celery, sample, force=True)
             trained = jobs.batch_counts(rt.engine, batch)
             clone_fresh_sets(rt, sample[0], ids)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-import time
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+
+import launcher
 
 CLAIM_KEY = "forecasting-tests:claimed"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -41,25 +41,13 @@ def redis_server() -> Iterator[str]:
         finally:
             client.flushdb()
         return
-    binary = Path(sys.executable).parent / "redis-server"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/1"
-    client = redis.Redis.from_url(url)
-    for _ in range(200):
+    with tempfile.TemporaryDirectory() as workdir:
+        proc, url = launcher.start_redis(launcher.free_port(6392), Path(workdir))
         try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+            yield url.rsplit("/", 1)[0] + "/1"
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def flush(url: str) -> None:
