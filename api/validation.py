@@ -10,13 +10,20 @@ from flask import Request
 from api.errors import ApiError, ValidationError
 
 
+def json_body(request: Request) -> Any:
+    """Return the parsed JSON body (any JSON value), or raise a 400 saying why there is none."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ApiError(400, "Malformed request", "The request body is empty; send JSON.")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "Malformed request", "The request body is not valid JSON.") from None
+
+
 def json_object(request: Request) -> dict[str, Any]:
     """Return the request body as a JSON object, or raise a 400 saying why not."""
-    if not request.get_data(cache=True):
-        raise ApiError(400, "Malformed request", "The request body is empty; send a JSON object.")
-    body = request.get_json(force=True, silent=True)
-    if body is None and request.get_data(cache=True).strip() != b"null":
-        raise ApiError(400, "Malformed request", "The request body is not valid JSON.")
+    body = json_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, "Malformed request", f"The request body must be a JSON object, not {_kind(body)}.")
     return body

@@ -9,7 +9,7 @@ from flask import Blueprint, request, url_for
 
 from api.errors import ValidationError
 from api.services import services
-from api.validation import json_object, no_unknown_fields, path_id, positive_int, query_int
+from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
 from forecasting.products import create_product, get_product, list_products
 from forecasting.sales import load_history, read_sales, upsert_sales
 
@@ -66,7 +66,7 @@ def put_sales(product_id: str):
     """Insert or update daily sales: a list of {"date", "quantity"} (or {"sales": [...]}); all or nothing."""
     svc = services()
     pid = path_id(product_id)
-    body = request.get_json(force=True, silent=True)
+    body = json_body(request)
     items = body.get("sales") if isinstance(body, dict) else body
     if not isinstance(items, list) or not items:
         raise ValidationError('Send a non-empty JSON array of {"date": "YYYY-MM-DD", "quantity": n} objects.')

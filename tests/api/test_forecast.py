@@ -35,6 +35,7 @@ def test_horizon_defaults_to_setting(client):
     [
         ("not json", 400, "not valid JSON"),
         ("", 400, "empty"),
+        ("   ", 400, "empty"),
         ("[1, 2]", 400, "must be a JSON object, not an array"),
         ('"text"', 400, "must be a JSON object, not a string"),
         ("null", 400, "must be a JSON object, not null"),

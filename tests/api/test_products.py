@@ -48,6 +48,11 @@ def test_bad_sales_rows_write_nothing(app, client, rows, needle):
     assert load_history(engine, product_id=1).fingerprint == before
 
 
+def test_sales_body_that_is_not_json_is_400(client):
+    response = client.post("/api/v1/products/1/sales", data="date,quantity", content_type="application/json")
+    assert response.status_code == 400 and "not valid JSON" in response.json["detail"]
+
+
 def test_sales_of_unknown_product_is_404(client):
     assert client.post("/api/v1/products/999/sales", json=[{"date": "2024-01-01", "quantity": 1}]).status_code == 404
     assert client.get("/api/v1/products/999/sales").status_code == 404
