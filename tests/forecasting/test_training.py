@@ -204,3 +204,32 @@ def test_production_configuration_on_three_years(history_factory, tmp_path):
     assert forecast_seconds < 10
     sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
     assert sizes["rf_model.pkl"] < 5_000_000 and sizes["lstm_model.h5"] < 2_000_000
+
+
+def test_two_years_of_history_train_the_lstm_on_the_yearly_baseline(small_params, history_factory):
+    from forecasting.lstm import YEARLY_MIN_DAYS
+
+    history = history_factory(YEARLY_MIN_DAYS + 100, seed=5)
+
+    model_set = training.train_model_set(history, params=small_params, min_samples=100, product_id=4)
+    frame = training.forecast(model_set, history, 92)
+
+    assert model_set.members["lstm"].yearly_
+    assert len(frame) == 92 and np.isfinite(frame.to_numpy()).all() and (frame.to_numpy() >= 0).all()
+
+
+def test_a_forecast_from_a_cutoff_ignores_every_later_day(small_params, history_factory):
+    # The bench's protocol: train on the days through the cutoff, forecast the next ones in one shot.
+    full = history_factory(500, seed=6)
+    cutoff = full.index[-60]
+    tampered = full.copy()
+    tampered.loc[tampered.index > cutoff] = 10_000.0
+
+    frames = []
+    for series in (full, tampered):
+        train = series.loc[:cutoff]
+        model_set = training.train_model_set(train, params=small_params, min_samples=100, product_id=5)
+        frames.append(training.forecast(model_set, train, 59))
+
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert frames[0].index[0] == cutoff + pd.Timedelta(days=1)
