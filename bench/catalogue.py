@@ -148,6 +148,9 @@ def measure(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
                 PeakRss(psutil.Process(training.pid)) as rss:
             train_s, batch = run_batch(rt, celery, sample, force=True)
             trained = jobs.batch_counts(rt.engine, batch)
+            if not trained["succeeded"]:
+                failures = jobs.list_children_failed(rt.engine, parent_id=batch["id"], limit=3)
+                raise SystemExit(f"no product trained with {procs} process(es): {trained}; {failures}")
             clone_fresh_sets(rt, sample[0], ids)
             noop_s, noop_batch = run_batch(rt, celery, ids, force=False)
         report[f"procs_{procs}"] = {

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,9 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
+from forecasting.lstm_network import SHARED_LOCK, SharedNetwork, build_network, recursive_forecast, shared_network
 from forecasting.params import ModelParams
+from forecasting.seasonal_baseline import BASELINE_START, yearly_baseline
 
 MODEL_FILE = "lstm_model.h5"
 SCALER_FILE = "scaler.pkl"
@@ -44,68 +44,7 @@ VALIDATION_SHARE = 0.1
 MIN_WINDOWS_FOR_SPLIT = 20
 #: Histories at least this long train on the deviation from the yearly baseline.
 YEARLY_MIN_DAYS = 730
-#: The same weekday a year before (52 weeks).
-YEAR = 364
-#: Weeks on each side of the same weekday a year before that the baseline averages.
-BASELINE_WEEKS = 3
-#: The first day with a complete baseline.
-BASELINE_START = YEAR + 7 * BASELINE_WEEKS
 SCALER_FORMAT_VERSION = 2
-
-
-def yearly_baseline(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Return the yearly baseline of the days at `positions` (see the module docstring).
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        Observed daily demand, oldest first.
-    positions : numpy.ndarray
-        Integer day positions, possibly past ``len(values)`` (forecast days). Only
-        observed values are averaged; a day with none of its 7 values observed takes
-        the baseline of the day a year before it, and NaN when that is unknown too.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(len(positions),)``.
-    """
-    values = np.asarray(values, dtype=float)
-    positions = np.asarray(positions, dtype=np.int64)
-    offsets = YEAR + 7 * np.arange(-BASELINE_WEEKS, BASELINE_WEEKS + 1)
-    index = positions[:, None] - offsets[None, :]
-    valid = (index >= 0) & (index < len(values))
-    total = np.where(valid, values[np.clip(index, 0, len(values) - 1)], 0.0).sum(axis=1)
-    count = valid.sum(axis=1)
-    out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    # Past the 343rd forecast day: repeat the baseline of a year before (forecasts beyond a year).
-    known = dict(zip(positions.tolist(), out.tolist()))
-    for i in np.flatnonzero(~np.isfinite(out) & (positions >= len(values))):
-        before = known.get(int(positions[i]) - YEAR)
-        if before is not None:
-            out[i] = before
-            known[int(positions[i])] = before
-    return out
-
-
-@dataclass
-class _Shared:
-    """One compiled network per architecture and process, shared by every LSTMModel of that shape.
-
-    Keras traces a training function (and this module a forecast loop) per network
-    object: about 1.5 s of every fit, more than the epochs themselves. A worker trains
-    and forecasts many products of the same shape, so the traced network is kept and
-    each product's weights are copied in and out of it (well under a millisecond).
-    """
-
-    network: Any
-    optimizer_start: list[np.ndarray]
-    forecast_fn: Any = None
-
-
-_SHARED: dict[tuple[Any, ...], _Shared] = {}
-# Training and forecasting swap weights in and out of a shared network: one at a time.
-_SHARED_LOCK = threading.RLock()
 
 
 class _DropMessage(logging.Filter):
@@ -123,39 +62,6 @@ def _calendar_channels(dates: pd.DatetimeIndex) -> np.ndarray:
     """Return the day-of-week sin/cos of `dates`, shape (n, 2)."""
     angle = 2 * np.pi * pd.DatetimeIndex(dates).day_of_week.to_numpy(dtype=float) / 7
     return np.column_stack([np.sin(angle), np.cos(angle)])
-
-
-def _recursive_forecast(model: Any, first: Any, future: Any) -> Any:
-    """Feed `model` its own predictions for ``len(future)`` steps (traced by tf.function).
-
-    `first` is the last input window (1, window, channels); `future` holds the
-    calendar channels of the forecast days (steps, channels - 1).
-    """
-    import tensorflow as tf
-
-    steps = tf.shape(future)[0]
-
-    def body(i: Any, window: Any, out: Any) -> tuple[Any, Any, Any]:
-        value = tf.cast(model(window, training=False), tf.float32)  # (1, 1)
-        day = tf.concat([value, future[i : i + 1]], axis=1)[:, None, :]
-        return i + 1, tf.concat([window[:, 1:, :], day], axis=1), out.write(i, value[0, 0])
-
-    out = tf.TensorArray(tf.float32, size=steps)
-    _, _, out = tf.while_loop(lambda i, window, out: i < steps, body, [tf.constant(0), first, out])
-    return out.stack()
-
-
-def _network(keras: Any, window: int, channels: int, units: tuple[int, ...]) -> Any:
-    """Return a new, uncompiled network: LSTM, LSTM, Dense, Dense, Dense(1)."""
-    if len(units) != 4:
-        raise ValueError(f"lstm_units must give 4 layer sizes, got {units}.")
-    inputs = keras.Input(shape=(window, channels))
-    x = keras.layers.LSTM(units[0], return_sequences=True)(inputs)
-    x = keras.layers.LSTM(units[1])(x)
-    x = keras.layers.Dense(units[2], activation="relu")(x)
-    x = keras.layers.Dense(units[3], activation="relu")(x)
-    outputs = keras.layers.Dense(1)(x)
-    return keras.Model(inputs, outputs, name="demand_lstm")
 
 
 class LSTMModel:
@@ -204,7 +110,7 @@ class LSTMModel:
         scaler = StandardScaler().fit(target.reshape(-1, 1))
         self.scaler_, self.window_, self.day_of_week_ = scaler, window, self.day_of_week
         keras.utils.set_random_seed(params.seed)
-        self.model_ = _network(keras, window, 3 if self.day_of_week else 1, params.lstm_units)
+        self.model_ = build_network(keras, window, 3 if self.day_of_week else 1, params.lstm_units)
         self._forecast_fn, self.optimizer_state_ = None, None
         self.epochs_trained_ = self._train(history, params.lstm_epochs, early_stopping=True)
         return self
@@ -234,22 +140,10 @@ class LSTMModel:
         self.epochs_trained_ = getattr(self, "epochs_trained_", 0) + self._train(history, epochs, early_stopping=False)
         return self
 
-    def _shared(self) -> _Shared:
+    def _shared(self) -> SharedNetwork:
         """Return the process's shared compiled network of this model's shape (built on first use)."""
-        import keras
-
         units = tuple(layer.units for layer in self.model_.layers if hasattr(layer, "units"))[:4]
-        key = (self.window_, int(self.model_.input_shape[-1]), units)
-        with _SHARED_LOCK:
-            if key not in _SHARED:
-                network = _network(keras, *key)
-                # A loss object, not the string "mse": Keras 3 cannot deserialise the string from h5.
-                network.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                                loss=keras.losses.MeanSquaredError())
-                network.optimizer.build(network.trainable_variables)
-                start = [np.array(v.numpy()) for v in network.optimizer.variables]
-                _SHARED[key] = _Shared(network=network, optimizer_start=start)
-            return _SHARED[key]
+        return shared_network(self.window_, int(self.model_.input_shape[-1]), units)
 
     def _train(self, history: pd.Series, epochs: int, early_stopping: bool) -> int:
         """Run `epochs` epochs on the most recent windows and return how many ran.
@@ -261,7 +155,7 @@ class LSTMModel:
         import keras
 
         params = self._params()
-        with _SHARED_LOCK:
+        with SHARED_LOCK:
             shared = self._shared()
             shared.network.set_weights(self.model_.get_weights())
             state = getattr(self, "optimizer_state_", None) or shared.optimizer_start
@@ -385,7 +279,7 @@ class LSTMModel:
 
         if getattr(self, "_forecast_fn", None) is None:
             shared = self._shared()
-            with _SHARED_LOCK:
+            with SHARED_LOCK:
                 if shared.forecast_fn is None:
                     width = 3 if self.day_of_week_ else 1
                     signature = [
@@ -394,13 +288,13 @@ class LSTMModel:
                     ]
                     # A partial, not a closure: TensorFlow counts retracing per code object.
                     shared.forecast_fn = tf.function(
-                        functools.partial(_recursive_forecast, shared.network), input_signature=signature
+                        functools.partial(recursive_forecast, shared.network), input_signature=signature
                     )
             weights = self.model_.get_weights()
 
             def run(first: Any, future: Any) -> Any:
                 # The traced loop runs the shared network: copy this model's weights in first.
-                with _SHARED_LOCK:
+                with SHARED_LOCK:
                     shared.network.set_weights(weights)
                     return shared.forecast_fn(first, future)
 

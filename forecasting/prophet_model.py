@@ -22,14 +22,14 @@ MIN_DAYS_FOR_YEARLY = 365
 
 @contextmanager
 def _quiet_stan() -> Iterator[None]:
-    """Lower cmdstanpy's and prophet's loggers to WARNING for the duration of a fit."""
+    """Keep cmdstanpy's and prophet's loggers at WARNING or quieter for the duration of a fit."""
     from cmdstanpy.utils import get_logger
 
     # get_logger() sets the level to DEBUG on its first call, so call it before overriding.
     loggers = [get_logger(), logging.getLogger("prophet")]
     levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(max(level, logging.WARNING))
     try:
         yield
     finally:
