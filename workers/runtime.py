@@ -9,6 +9,7 @@ from functools import cache
 import redis
 from celery import current_app
 from celery.signals import worker_process_init
+from threadpoolctl import threadpool_limits
 from sqlalchemy.engine import Engine
 
 from config.settings import Settings
@@ -57,7 +58,11 @@ def _init_child(**kwargs: object) -> None:
     # Connections must not be shared across the fork; TF is imported here, in the
     # child, so the parent never holds TensorFlow state (children would hang).
     runtime.cache_clear()
+    threads = current_app.conf.forecasting_settings.worker_tf_threads
+    # One pool of threads per child: children share the machine's cores, and BLAS/OpenMP
+    # pools sized to every core would make concurrent children slow each other down.
+    threadpool_limits(limits=threads)
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(current_app.conf.forecasting_settings.worker_tf_threads)
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
