@@ -83,9 +83,9 @@ def run(n_series: int | None, params: Any = None, log: Any = print) -> dict[str,
         log(f"accuracy: skipped, {DATA_FILE} is absent.")
         return None
     if params is None:
-        from config.settings import _model_params
+        from config.settings import default_model_params
 
-        params = _model_params()
+        params = default_model_params()
     return evaluate(series, params, log=log)
 
 
@@ -109,10 +109,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="{}", help="JSON overrides of the production model params")
     parser.add_argument("--out", default=None, help="write the result as JSON here")
     args = parser.parse_args(argv)
-    from config.settings import _model_params
+    from config.settings import default_model_params
 
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.params).items()}
-    result = run(args.series, _model_params(**overrides))
+    result = run(args.series, default_model_params(**overrides))
     if result is None:
         sys.exit(0)
     print(format_table(result))

@@ -52,10 +52,10 @@ def _ours_engine(work: Path) -> Any:
 def _ours_policy() -> Any:
     from datetime import timedelta
 
-    from config.settings import _model_params
+    from config.settings import default_model_params
     from forecasting.pipeline import Policy
 
-    return Policy(params=_model_params(), min_samples=100, max_age=timedelta(days=7))
+    return Policy(params=default_model_params(), min_samples=100, max_age=timedelta(days=7))
 
 
 def train_ours(work: Path) -> dict[str, Any]:

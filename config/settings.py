@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_REDIS_FILE = ROOT / "var" / "redis.url"
 
 
-def _model_params(**overrides: Any) -> ModelParams:
+def default_model_params(**overrides: Any) -> ModelParams:
+    """Return the production model parameters, with `overrides` applied."""
     values = dict(
         validation_days=90,
         lstm_window=14,
@@ -68,7 +69,7 @@ class Settings:
     api_port: int = 8000
     log_level: str = "INFO"
     min_free_disk_mb: int = 500
-    model_params: ModelParams = field(default_factory=_model_params)
+    model_params: ModelParams = field(default_factory=default_model_params)
 
     @property
     def broker_url(self) -> str:
@@ -134,7 +135,7 @@ def load_settings(
     params = {name: int(source[key]) for key, name in _PARAM_ENV.items() if key in source}
     if "rf_max_depth" in params and params["rf_max_depth"] <= 0:
         params["rf_max_depth"] = None
-    values["model_params"] = _model_params(**params)
+    values["model_params"] = default_model_params(**params)
     if not (values.get("redis_url") or values.get("celery_broker_url")) and EMBEDDED_REDIS_FILE.exists():
         values["redis_url"] = EMBEDDED_REDIS_FILE.read_text().strip()
     settings = Settings(**values)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from config.settings import default_model_params
 from forecasting.params import ModelParams
 
 
@@ -23,23 +24,11 @@ def make_history(days: int, *, seed: int = 0, level: float = 40.0, start: str = 
 def tiny_params(**overrides: object) -> ModelParams:
     """Return ModelParams small enough for a fit in about a second."""
     values: dict[str, object] = dict(
-        validation_days=28,
-        lstm_window=14,
-        lstm_units=(16, 8, 8, 4),
-        lstm_epochs=3,
-        lstm_batch_size=32,
-        lstm_patience=2,
-        lstm_max_train_windows=300,
-        rf_trees=10,
-        rf_max_depth=8,
-        rf_min_samples_leaf=2,
-        rf_compress=3,
-        prophet_uncertainty_samples=0,
-        interval_levels=(0.8, 0.95),
-        seed=7,
+        validation_days=28, lstm_units=(16, 8, 8, 4), lstm_epochs=3, lstm_batch_size=32,
+        lstm_max_train_windows=300, rf_trees=10, rf_max_depth=8, rf_min_samples_leaf=2, seed=7,
     )
     values.update(overrides)
-    return ModelParams(**values)  # type: ignore[arg-type]
+    return default_model_params(**values)
 
 
 @pytest.fixture(scope="session")

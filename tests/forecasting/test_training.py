@@ -179,9 +179,9 @@ def test_horizon_must_be_positive(trained, history):
 
 @pytest.mark.slow
 def test_production_configuration_on_three_years(history_factory, tmp_path):
-    from config.settings import _model_params
+    from config.settings import default_model_params
 
-    params = _model_params()
+    params = default_model_params()
     history = history_factory(1100, seed=11)
 
     model_set = training.train_model_set(history.iloc[:-90], params=params, min_samples=100, product_id=1)
