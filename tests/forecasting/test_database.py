@@ -5,9 +5,8 @@ from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
 from forecasting.database import init_db, make_engine, ping, products, sales
-from forecasting.sales import upsert_sales
 from forecasting.products import create_product
-from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
+from forecasting.sales import upsert_sales
 
 
 def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path):
@@ -23,8 +22,8 @@ def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path):
         eng.dispose()
 
 
-def test_postgres_engine_pings_before_use(pg_url):
-    eng = make_engine(pg_url)
+def test_postgres_engine_pings_before_use(postgres_url):
+    eng = make_engine(postgres_url)
     try:
         assert eng.pool._pre_ping is True
     finally:

@@ -8,7 +8,6 @@ from forecasting.database import products, sales
 from forecasting.demo import demo_demand, seed_demo
 from forecasting.products import create_product, get_product
 from forecasting.sales import all_fingerprints, load_history, upsert_sales
-from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
 
 
 def counts(engine) -> tuple[int, int]:

@@ -10,7 +10,6 @@ from forecasting.errors import InvalidSalesData
 from forecasting.ingest import import_csv
 from forecasting.products import create_product, get_product, list_products
 from forecasting.sales import all_fingerprints, load_history
-from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 STORE_ITEM = DATA / "store-item-demand" / "train_stores_1_2.csv"

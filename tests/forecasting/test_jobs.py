@@ -5,7 +5,6 @@ import pytest
 
 from forecasting import jobs
 from forecasting.errors import JobNotFound
-from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
 
 
 def moment(text: str) -> datetime:

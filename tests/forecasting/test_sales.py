@@ -8,9 +8,18 @@ from sqlalchemy import event, func, select
 
 from forecasting.database import sales
 from forecasting.errors import InvalidSalesData, ProductNotFound
-from forecasting.sales import all_fingerprints, fingerprint_rows, load_history, upsert_sales
-from forecasting.products import create_product, get_product, list_products, product_exists
-from tests.forecasting.db_fixtures import engine, pg_url  # noqa: F401
+from forecasting.products import (
+    create_product,
+    get_product,
+    list_products,
+    product_exists,
+)
+from forecasting.sales import (
+    all_fingerprints,
+    fingerprint_rows,
+    load_history,
+    upsert_sales,
+)
 
 D0 = date(2024, 1, 1)
 
