@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from forecasting.jobs import TERMINAL
+
 SEED_PROMISE = {"first_s": "60-120", "later_s": "< 5", "disk_mb": "~25"}
 
 
@@ -36,7 +38,7 @@ def forecast(base: str, product: int, horizon: int) -> tuple[float, dict[str, An
         sys.exit(f"POST /forecast answered {status}: {body}")
     while True:
         _, job = call("GET", f"{base}/jobs/{body['job_id']}")
-        if job["status"] in {"succeeded", "failed", "skipped"}:
+        if job["status"] in TERMINAL:
             return time.perf_counter() - started, job
         time.sleep(0.02)
 

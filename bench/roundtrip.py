@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import synthetic_history
+from forecasting.jobs import TERMINAL
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_ID = 1
@@ -128,7 +129,7 @@ def measure(work: Path, repeats: int = 30) -> dict[str, Any]:
             location = response.headers["Location"]
             while True:
                 job = client.get(location).json
-                if job["status"] in {"succeeded", "failed", "skipped"}:
+                if job["status"] in TERMINAL:
                     return time.perf_counter() - clock, job
                 time.sleep(0.001)
 

@@ -17,9 +17,6 @@ from workers.locks import LockTimeout
 log = logging.getLogger(__name__)
 
 
-TERMINAL = frozenset({"succeeded", "failed", "skipped"})
-
-
 class NotRun(Exception):
     """The job is not run: it already ended, or its worker kept dying."""
 
@@ -51,7 +48,7 @@ class JobRun:
 @contextmanager
 def job_run(engine: Engine, job_id: str, *, max_attempts: int, min_step: int) -> Iterator[JobRun]:
     """Start the job, yield a JobRun, and record success or a clear failure."""
-    if jobs.get_job(engine, job_id=job_id)["status"] in TERMINAL:
+    if jobs.get_job(engine, job_id=job_id)["status"] in jobs.TERMINAL:
         # A redelivered message of a job that already ended: nothing left to do.
         raise NotRun(job_id)
     attempts = jobs.start_job(engine, job_id=job_id)
