@@ -10,9 +10,8 @@ from typing import Any
 # under, with the distributions that can provide them.
 LIBRARIES: dict[str, tuple[str, ...]] = {
     "prophet": ("prophet",),
-    "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-intel", "tensorflow-macos"),
-    "keras": ("keras",),
     "scikit-learn": ("scikit-learn",),
+    "scipy": ("scipy",),
     "numpy": ("numpy",),
     "pandas": ("pandas",),
 }
@@ -26,7 +25,7 @@ def library_versions() -> dict[str, str]:
     Returns
     -------
     dict of str to str
-        E.g. ``{"prophet": "1.1.5", "tensorflow": "2.16.1", ...}``; a library
+        E.g. ``{"prophet": "1.1.5", "numpy": "2.1.3", ...}``; a library
         that is not installed is left out.
     """
     versions: dict[str, str] = {}

@@ -42,15 +42,23 @@ LSTM_UPDATE_EPOCHS = 1
 MIN_FOREST_ROWS = 14
 
 Progress = Callable[[str, int], None]
-# Percent reported when each stage starts, spaced by its measured share of the time (LSTM the bulk).
+
+
+def import_model_libraries() -> None:
+    """Import the libraries the members import lazily (Prophet alone takes about a second)."""
+    import h5py  # noqa: F401
+    import prophet  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+
+# Percent reported when each stage starts, spaced by its measured share of the time.
 STAGES: dict[str, int] = {
     "validating prophet": 0,
-    "validating lstm": 5,
-    "validating random_forest": 55,
-    "weighting": 68,
-    "fitting prophet": 70,
-    "fitting lstm": 74,
-    "fitting random_forest": 84,
+    "validating lstm": 7,
+    "validating random_forest": 27,
+    "weighting": 55,
+    "fitting prophet": 55,
+    "fitting lstm": 63,
+    "fitting random_forest": 69,
     "done": 100,
 }
 

@@ -11,19 +11,21 @@ def lstm(small_params, history):
     return LSTMModel(small_params).fit(history)
 
 
-def test_network_is_two_lstm_and_two_dense_layers_with_the_configured_units(lstm, small_params):
-    layers = [layer for layer in lstm.model_.layers if layer.__class__.__name__ in {"LSTM", "Dense"}]
+def test_network_is_two_lstm_and_three_dense_layers_with_the_configured_units(lstm, small_params):
+    network = lstm.network_
+    shapes = [w.shape for w in network.weights]
+    u1, u2, u3, u4 = small_params.lstm_units
 
-    assert [layer.__class__.__name__ for layer in layers] == ["LSTM", "LSTM", "Dense", "Dense", "Dense"]
-    assert [layer.units for layer in layers] == [*small_params.lstm_units, 1]
-    assert layers[0].return_sequences and not layers[1].return_sequences
-    assert lstm.model_.input_shape == (None, small_params.lstm_window, 3)
+    assert network.units == small_params.lstm_units
+    assert shapes == [(3, 4 * u1), (u1, 4 * u1), (4 * u1,), (u1, 4 * u2), (u2, 4 * u2), (4 * u2,),
+                      (u2, u3), (u3,), (u3, u4), (u4,), (u4, 1), (1,)]
+    assert (network.window, network.channels) == (small_params.lstm_window, 3)
 
 
 def test_without_day_of_week_the_input_has_one_channel(small_params, short_history):
     model = LSTMModel(small_params, day_of_week=False).fit(short_history)
 
-    assert model.model_.input_shape == (None, small_params.lstm_window, 1)
+    assert model.network_.channels == 1
     assert model.predict(short_history, 5).shape == (5,)
 
 
@@ -51,12 +53,12 @@ def test_windows_end_the_day_before_their_target(lstm, history):
     np.testing.assert_allclose(y[-1], scaled[-1], rtol=1e-6)
 
 
-def test_graph_forecast_equals_feeding_predictions_back_by_hand(lstm, history):
+def test_forecast_equals_feeding_predictions_back_by_hand(lstm, history):
     days = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=5, freq="D")
     channels = lstm._channels(history.iloc[-lstm.window_ :])
     expected = []
     for day in days:
-        scaled = float(lstm.model_(channels[None, :, :], training=False).numpy()[0, 0])
+        scaled = float(lstm.network_.predict(channels[None, :, :])[0])
         angle = 2 * np.pi * day.day_of_week / 7
         channels = np.vstack([channels[1:], [[scaled, np.sin(angle), np.cos(angle)]]]).astype(np.float32)
         expected.append(lstm.scaler_.inverse_transform([[scaled]])[0, 0])

@@ -26,8 +26,8 @@ def trained(small_params, history):
     return model_set, stages
 
 
-def test_importing_the_models_starts_neither_tensorflow_nor_prophet():
-    # A Celery prefork parent imports these modules; TensorFlow must wait for the child.
+def test_importing_the_models_starts_neither_prophet_nor_the_web_or_queue_libraries():
+    # Prophet is imported on first use (or by a worker on purpose, before it forks).
     code = (
         "import sys, forecasting.training\n"
         "loaded = [m for m in ('tensorflow', 'keras', 'prophet', 'flask', 'celery') if m in sys.modules]\n"
@@ -37,6 +37,23 @@ def test_importing_the_models_starts_neither_tensorflow_nor_prophet():
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
 
     assert done.stdout.strip() == ""
+
+
+def test_training_and_forecasting_a_model_set_never_imports_tensorflow(tmp_path):
+    # TensorFlow's import alone costs a worker about 3 s and 600 MB: the LSTM runs in NumPy.
+    code = (
+        "import sys\n"
+        "from tests.forecasting.conftest import make_history, tiny_params\n"
+        "from forecasting.training import train_model_set, forecast\n"
+        "history = make_history(200)\n"
+        "model_set = train_model_set(history, params=tiny_params(), min_samples=100, product_id=1)\n"
+        "forecast(model_set, history, 5)\n"
+        "print('loaded:' + ','.join(m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+
+    assert done.stdout.strip().splitlines()[-1] == "loaded:"
 
 
 def test_members_are_prophet_lstm_and_forest_in_order():
