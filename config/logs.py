@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import datetime, timezone
 
-NOISY = ("cmdstanpy", "prophet", "tensorflow", "absl", "h5py", "matplotlib", "kombu", "amqp")
+NOISY = ("cmdstanpy", "prophet", "h5py", "matplotlib", "kombu", "amqp")
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,9 +28,6 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO") -> None:
     """Send JSON lines to stderr at `level`; keep third-party chatter at WARNING."""
-    # TensorFlow reads these once, at import: they must be set before any worker child imports it.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

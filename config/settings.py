@@ -61,7 +61,7 @@ class Settings:
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
     worker_concurrency: int = 2
-    worker_tf_threads: int = 1
+    worker_threads: int = 1
     progress_min_step: int = 5
     max_batch_products: int = 10_000
     embedded_redis_port: int = 6390

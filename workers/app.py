@@ -31,8 +31,8 @@ def create_celery(settings: Settings) -> Celery:
         task_time_limit=settings.task_time_limit,
         # Unacked messages come back after this; it must outlast the longest task.
         broker_transport_options={"visibility_timeout": settings.task_time_limit + 600},
-        # A child imports TensorFlow when it starts (seconds); the default 4 s would kill it.
-        worker_proc_alive_timeout=120,
+        # A child's start on a busy machine can take longer than the default 4 s.
+        worker_proc_alive_timeout=60,
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
         worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
         worker_hijack_root_logger=False,

@@ -8,7 +8,7 @@ from functools import cache
 
 import redis
 from celery import current_app
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from threadpoolctl import threadpool_limits
 from sqlalchemy.engine import Engine
 
@@ -17,6 +17,7 @@ from forecasting.database import make_engine
 from forecasting.model_cache import LoadedCache
 from forecasting.pipeline import Policy
 from forecasting.store import ModelStore
+from forecasting.training import import_model_libraries
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,18 @@ def runtime() -> Runtime:
     return Runtime.create(current_app.conf.forecasting_settings)
 
 
+@worker_init.connect
+def _import_model_libraries(**kwargs: object) -> None:
+    # In the parent, before the fork: every child then starts with Prophet, scikit-learn
+    # and h5py already imported (shared pages) instead of importing them on its first task.
+    # None of them starts threads at import, so they are safe to fork with.
+    import_model_libraries()
+
+
 @worker_process_init.connect
 def _init_child(**kwargs: object) -> None:
-    # Connections must not be shared across the fork; TF is imported here, in the
-    # child, so the parent never holds TensorFlow state (children would hang).
+    # Connections must not be shared across the fork.
     runtime.cache_clear()
-    threads = current_app.conf.forecasting_settings.worker_tf_threads
     # One pool of threads per child: children share the machine's cores, and BLAS/OpenMP
     # pools sized to every core would make concurrent children slow each other down.
-    threadpool_limits(limits=threads)
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    threadpool_limits(limits=current_app.conf.forecasting_settings.worker_threads)
