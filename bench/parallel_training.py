@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.parallel_training [--products 4]
 
-Each process limits TensorFlow, BLAS and OpenMP to one thread (as a worker child does),
+Each process limits BLAS and OpenMP to one thread (as a worker child does),
 trains one warm-up product, then `--products` more with the production configuration.
 The ratio is the ceiling the bulk retrain's 1-vs-2-process scaling can reach here.
 """
@@ -20,9 +20,6 @@ CHILD = """
 import json, sys, time
 from threadpoolctl import threadpool_limits
 threadpool_limits(1)
-import tensorflow as tf
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 import numpy as np, pandas as pd
 from config.settings import default_model_params
 from forecasting.training import train_model_set

@@ -98,7 +98,7 @@ def measure(work: Path, repeats: int = 30) -> dict[str, Any]:
     url = f"redis://127.0.0.1:{port}/0"
     os.environ["BENCH_BROKER_URL"] = url  # read by bench.noop_app, here and in its worker
     env = {"DATABASE_URL": f"sqlite:///{work / 'sales.db'}", "REDIS_URL": url,
-           "FORECASTING_MODELS_PATH": str(work / "models"), "WORKER_CONCURRENCY": "1", "WORKER_TF_THREADS": "1",
+           "FORECASTING_MODELS_PATH": str(work / "models"), "WORKER_CONCURRENCY": "1", "WORKER_THREADS": "1",
            "LOG_LEVEL": "WARNING", "BENCH_BROKER_URL": url, "OMP_NUM_THREADS": "1"}
     with ExitStack() as stack:
         stack.enter_context(_process([str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",

@@ -27,12 +27,17 @@ WARM_REPEATS = {"ours": 30, "reference": 3}
 PRODUCT_ID = 1
 
 
-def _limit_threads() -> None:
-    # The same one-thread TensorFlow a worker child gets (WORKER_TF_THREADS=1), for both sides.
-    import tensorflow as tf
+def _limit_threads(side: str) -> None:
+    # One BLAS/OpenMP thread, as a worker child has (WORKER_THREADS=1); the reference's
+    # TensorFlow gets one thread too.
+    from threadpoolctl import threadpool_limits
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    threadpool_limits(limits=1)
+    if side == "reference":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def _peak_rss_mb() -> float:
@@ -69,9 +74,8 @@ def train_ours(work: Path) -> dict[str, Any]:
     from forecasting.sales import load_history, upsert_sales
     from forecasting.store import ModelStore
 
-    _limit_threads()
-    import keras  # noqa: F401
-    import prophet  # noqa: F401
+    _limit_threads("ours")
+    forecasting.training.import_model_libraries()
 
     imported = time.perf_counter() - STARTED
     engine = _ours_engine(work)
@@ -129,7 +133,7 @@ def train_reference(work: Path) -> dict[str, Any]:
     from bench import reference
     from bench.data import synthetic_history
 
-    _limit_threads()
+    _limit_threads("reference")
     import keras  # noqa: F401
     import prophet  # noqa: F401
 
@@ -176,7 +180,7 @@ def cold(side: str, work: Path) -> dict[str, Any]:
     if side == "reference":
         from bench import reference
 
-        _limit_threads()
+        _limit_threads("reference")
         models = reference.load(work / "reference")
         reference.forecast(models, series, HORIZON)
     else:
@@ -184,7 +188,7 @@ def cold(side: str, work: Path) -> dict[str, Any]:
         from forecasting.model_cache import LoadedCache
         from forecasting.store import ModelStore
 
-        _limit_threads()
+        _limit_threads("ours")
         prepared = pipeline.prepare(engine=_ours_engine(work), store=ModelStore(work / "models"), cache=LoadedCache(1),
                                     product_id=PRODUCT_ID, policy=_ours_policy())
         assert not prepared.trained
