@@ -171,6 +171,9 @@ class LSTMNetwork:
     def forecast(self, first: np.ndarray, future: np.ndarray) -> np.ndarray:
         """Feed the network its own predictions for ``len(future)`` steps.
 
+        The same arithmetic as :meth:`predict` on each window, without what training
+        keeps for the backward pass, and each day's input projection computed once.
+
         Parameters
         ----------
         first : numpy.ndarray
@@ -183,10 +186,28 @@ class LSTMNetwork:
         numpy.ndarray
             The scaled predictions, shape (steps,).
         """
-        window = np.array(first, dtype=self.weights[0].dtype)
-        out = np.empty(len(future), dtype=window.dtype)
+        w = self.weights
+        projected = np.asarray(first, dtype=w[0].dtype) @ w[0] + w[2]
+        out = np.empty(len(future), dtype=w[0].dtype)
         for step, calendar in enumerate(future):
-            value = self.predict(window[None])[0]
-            out[step] = value
-            window = np.vstack([window[1:], np.concatenate([[value], calendar]).astype(window.dtype)[None]])
+            first_hidden = _sequence(projected, w[1])
+            last = _sequence(first_hidden @ w[3] + w[5], w[4])[-1]
+            dense = np.maximum(np.maximum(last @ w[6] + w[7], 0) @ w[8] + w[9], 0)
+            out[step] = value = (dense @ w[10] + w[11])[0]
+            day = np.concatenate([[value], calendar]).astype(w[0].dtype)
+            projected = np.vstack([projected[1:], day @ w[0] + w[2]])
         return out
+
+
+def _sequence(projected: np.ndarray, recurrent: np.ndarray) -> np.ndarray:
+    """Return the hidden states (steps, units) of one LSTM layer over one sequence of input projections."""
+    units = recurrent.shape[0]
+    h = np.zeros(units, dtype=projected.dtype)
+    c = np.zeros(units, dtype=projected.dtype)
+    hidden = np.empty((len(projected), units), dtype=projected.dtype)
+    for t in range(len(projected)):
+        z = projected[t] + h @ recurrent
+        a = expit(z)
+        c = a[units : 2 * units] * c + a[:units] * np.tanh(z[2 * units : 3 * units])
+        h = hidden[t] = a[3 * units :] * np.tanh(c)
+    return hidden
