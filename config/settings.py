@@ -60,6 +60,7 @@ class Settings:
     worker_max_tasks_per_child: int = 100
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
+    forecast_memo_size: int = 64
     worker_concurrency: int = 2
     worker_threads: int = 1
     progress_min_step: int = 5

@@ -1,10 +1,10 @@
-"""Loaded model sets kept in a warm worker, invalidated when a product's set is replaced."""
+"""What a warm worker keeps in memory: loaded model sets, and the forecasts it made from them."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,6 +63,44 @@ class LoadedCache:
         with self._lock:
             for key in [k for k in self._entries if k[0] == product_id]:
                 del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class ForecastMemo:
+    """Forecasts a worker already computed, LRU, by an exact key of what determines them.
+
+    The caller's key names the model set (its ``set_id``, new with every save), the
+    data (its fingerprint) and the horizon, so an entry is never stale: a new set or
+    new sales make another key, and old keys age out.
+
+    Parameters
+    ----------
+    max_entries : int
+        Forecasts kept at most; 0 or less keeps none.
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return the value kept under `key`, or compute, keep and return it."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return self._entries[key]
+        value = compute()
+        with self._lock:
+            if self.max_entries > 0:
+                self._entries[key] = value
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return value
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from typing import Any
@@ -22,12 +23,21 @@ REASONS = ("missing", "data_changed", "library_versions", "age")
 def library_versions() -> dict[str, str]:
     """Return the installed versions of the modelling libraries, without importing them.
 
+    Read once per process (reading package metadata costs milliseconds, on every
+    forecast): a library upgraded on disk takes effect when the process restarts,
+    which is also when its new code is imported.
+
     Returns
     -------
     dict of str to str
         E.g. ``{"prophet": "1.1.5", "numpy": "2.1.3", ...}``; a library
         that is not installed is left out.
     """
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
     versions: dict[str, str] = {}
     for name, distributions in LIBRARIES.items():
         for distribution in distributions:

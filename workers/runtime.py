@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from config.settings import Settings
 from forecasting.database import make_engine
-from forecasting.model_cache import LoadedCache
+from forecasting.model_cache import ForecastMemo, LoadedCache
 from forecasting.pipeline import Policy
 from forecasting.store import ModelStore
 from forecasting.training import import_model_libraries
@@ -28,6 +28,7 @@ class Runtime:
     engine: Engine
     store: ModelStore
     cache: LoadedCache
+    forecasts: ForecastMemo
     redis: redis.Redis
     policy: Policy
 
@@ -39,6 +40,7 @@ class Runtime:
             engine=make_engine(settings.database_url),
             store=ModelStore(settings.forecasting_models_path),
             cache=LoadedCache(settings.model_cache_size),
+            forecasts=ForecastMemo(settings.forecast_memo_size),
             redis=redis.Redis.from_url(settings.lock_url),
             policy=Policy(
                 params=settings.model_params,

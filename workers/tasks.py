@@ -8,6 +8,7 @@ from typing import Any
 from celery import current_app, shared_task
 
 from forecasting import pipeline, sales
+from forecasting.model_cache import ForecastMemo
 from workers import batch, locks
 from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
@@ -35,7 +36,7 @@ def forecast_product(job_id: str) -> None:
                                         policy=rt.policy, lock=_lock(rt, job_id), job_id=job_id,
                                         progress=run.progress)
             run.progress("forecasting", 98)
-            run.finish(_forecast_result(prepared, horizon))
+            run.finish(_forecast_result(prepared, horizon, rt.forecasts))
     except NotRun:
         return
 
@@ -86,13 +87,13 @@ def scan_stale() -> dict[str, float]:
     return enqueue_stale(runtime(), current_app)
 
 
-def _forecast_result(prepared: pipeline.Prepared, horizon: int) -> dict[str, Any]:
+def _forecast_result(prepared: pipeline.Prepared, horizon: int, memo: ForecastMemo) -> dict[str, Any]:
     return {
         "product_id": prepared.history.product_id,
         "horizon": horizon,
         "history_end": prepared.history.end.isoformat() if prepared.history.end else None,
         "model": {**_summary(prepared.info), "trained_now": prepared.trained, "reason": prepared.reason},
-        "points": pipeline.forecast_points(prepared, horizon),
+        "points": pipeline.forecast_points(prepared, horizon, memo),
     }
 
 

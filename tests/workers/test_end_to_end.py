@@ -31,6 +31,8 @@ def test_first_forecast_trains_then_later_ones_reuse(stack):
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes
     # Same stored models, same history: the same numbers.
     assert [p["forecast"] for p in second["result"]["points"]] == [p["forecast"] for p in points[:30]]
+    # Asked again, the same forecast (this time from the worker's memo of it).
+    assert stack.forecast(1, 90)["result"]["points"] == points
 
 
 def test_new_sales_change_the_fingerprint_and_retrain(stack):
