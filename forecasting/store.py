@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from forecasting.atomic import exchange, file_table, fsync_dir, sha256_file
+from forecasting import model_info
+from forecasting.atomic import exchange, file_table, fsync_dir
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound
+from forecasting.model_info import FORMAT_VERSION, INFO_FILE
 
 T = TypeVar("T")
 
-INFO_FILE = "model_info.json"
-FORMAT_VERSION = 1
 STAGING = ".staging"  # hidden: `rm -rf <root>/*` and listings leave it alone
 STALE_SECONDS = 3600
 RESTORE_AFTER_SECONDS = 60  # a set moved aside longer ago than this was left by a crash
@@ -98,7 +98,7 @@ class ModelStore:
                 "set_id": uuid.uuid4().hex, "saved_at": datetime.now(timezone.utc).isoformat(),
                 "files": files, "total_bytes": sum(f["bytes"] for f in files.values()),
             }
-            text = json.dumps(full, indent=2, default=_json_default)
+            text = model_info.dumps(full)
             with open(staging / INFO_FILE, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
@@ -151,7 +151,7 @@ class ModelStore:
             When the file is not a JSON object.
         """
         raw = self._raw_info(product_id)
-        return None if raw is None else _parse_info(product_id, raw)
+        return None if raw is None else model_info.parse(product_id, raw)
 
     def info_digest(self, product_id: int) -> str | None:
         """Return the sha256 of the product's model_info.json, or None when absent."""
@@ -188,8 +188,8 @@ class ModelStore:
                     time.sleep(0.02 * attempt)
                     continue
                 raise ModelSetNotFound(product_id)
-            info = _parse_info(product_id, raw)
-            problem = _verify(folder, info)
+            info = model_info.parse(product_id, raw)
+            problem = model_info.verify(folder, info)
             if problem is None:
                 try:
                     loaded = loader(folder, info)
@@ -313,47 +313,3 @@ class ModelStore:
 
 def _is_id(name: str) -> bool:
     return name.isdigit() and not name.startswith("0")
-
-
-def _parse_info(product_id: int, raw: bytes) -> dict[str, Any]:
-    try:
-        info = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelIntegrityError(f"{INFO_FILE} of product {product_id} is not valid JSON: {exc}.") from exc
-    if not isinstance(info, dict):
-        raise ModelIntegrityError(f"{INFO_FILE} of product {product_id} is not a JSON object.")
-    if info.get("format_version") != FORMAT_VERSION:
-        raise ModelIntegrityError(
-            f"{INFO_FILE} of product {product_id} has format_version {info.get('format_version')!r}; "
-            f"this code reads {FORMAT_VERSION}."
-        )
-    return info
-
-
-def _verify(folder: Path, info: dict[str, Any]) -> str | None:
-    files = info.get("files")
-    if not isinstance(files, dict) or not files:
-        return f"{INFO_FILE} lists no files"
-    for name, meta in files.items():
-        parts = Path(name).parts
-        if Path(name).is_absolute() or ".." in parts or not isinstance(meta, dict):
-            return f"{INFO_FILE} has an invalid entry {name!r}"
-        path = folder / name
-        if not path.is_file():
-            return f"file {name} listed in {INFO_FILE} is missing"
-        size = path.stat().st_size
-        if size != meta.get("bytes"):  # cheap first check before hashing megabytes
-            return f"file {name} has {size} bytes, {INFO_FILE} says {meta.get('bytes')}"
-        actual = sha256_file(path)
-        if actual != meta.get("sha256"):
-            return f"file {name} does not match its checksum (sha256 {actual}, expected {meta.get('sha256')})"
-    return None
-
-
-def _json_default(value: Any) -> Any:
-    # describe() may hand back numpy scalars or arrays.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (Path, datetime)):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
