@@ -11,7 +11,16 @@ from api.errors import ApiError, ValidationError
 
 
 def json_body(request: Request) -> Any:
-    """Return the parsed JSON body (any JSON value), or raise a 400 saying why there is none."""
+    """Return the parsed JSON body (any JSON value), or raise a 4xx saying why there is none.
+
+    A body declared as another media type (e.g. curl's default form encoding) is a 415
+    that names the header to send; a body without a Content-Type is read as JSON.
+    """
+    declared = request.mimetype
+    if declared and declared != "application/json" and not declared.endswith("+json"):
+        raise ApiError(415, "Unsupported media type",
+                       f"The request body is sent as {declared}; send JSON with the header "
+                       "'Content-Type: application/json'.")
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise ApiError(400, "Malformed request", "The request body is empty; send JSON.")

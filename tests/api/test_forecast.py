@@ -66,6 +66,22 @@ def test_bad_input_is_a_clear_problem_and_writes_nothing(app, client, queued, da
     assert queued("forecast") == 0
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_a_body_of_another_media_type_is_415_naming_the_header(app, client, queued, content_type):
+    response = client.post(URL, data='{"product_id": 1}', content_type=content_type)
+
+    assert response.status_code == 415
+    assert response.mimetype == "application/problem+json"
+    assert "Content-Type: application/json" in response.json["detail"] and content_type in response.json["detail"]
+    assert job_count(app) == 0 and queued("forecast") == 0
+
+
+def test_a_body_without_content_type_is_read_as_json(client):
+    response = client.post(URL, data='{"product_id": 999}')
+
+    assert response.status_code == 404  # read, validated, and the product looked up
+
+
 def test_method_not_allowed_is_problem_json(client):
     response = client.get(URL)
     assert response.status_code == 405
