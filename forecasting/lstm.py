@@ -95,7 +95,7 @@ class LSTMModel:
         self.scaler_, self.window_, self.day_of_week_ = scaler, window, self.day_of_week
         rng = np.random.default_rng(params.seed)
         self.network_ = LSTMNetwork.create(window, 3 if self.day_of_week else 1, params.lstm_units, rng)
-        self.optimizer_ = Adam()
+        self.optimizer_, self.epochs_trained_ = Adam(), 0
         self.epochs_trained_ = self._train(history, params.lstm_epochs, early_stopping=True)
         return self
 
