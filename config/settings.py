@@ -28,7 +28,8 @@ def default_model_params(**overrides: Any) -> ModelParams:
         lstm_max_train_windows=365,
         rf_trees=200,
         rf_max_depth=12,
-        rf_min_samples_leaf=3,
+        # Leaves of 10 days average the noise of single days (validation SMAPE 10.72 against 10.79 with 3).
+        rf_min_samples_leaf=10,
         rf_compress=3,
         prophet_uncertainty_samples=0,
         # A stiff trend on log demand: 0.01 against Prophet's 0.05 took SMAPE from 11.8 to 11.76
