@@ -36,8 +36,9 @@ from forecasting.staleness import MODEL_SET_VERSION, recorded_set_version
 MEMBERS: dict[str, type] = {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
 MIN_VALIDATION_DAYS = 7
 #: Extra epochs the validated LSTM trains on the whole history (see the module docstring).
-#: One: on the yearly-baseline deviations the validation loss is usually best after the
-#: first epochs, and each further epoch costs a tenth of the LSTM's training time.
+#: One: the validation loss is usually best after the first epochs (measured on the
+#: yearly-baseline deviations the LSTM learned before the seasonal profile), and each
+#: further epoch costs a tenth of the LSTM's training time.
 LSTM_UPDATE_EPOCHS = 1
 #: Rows the forest needs after its feature context, in the validation fit.
 MIN_FOREST_ROWS = 14
