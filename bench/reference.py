@@ -82,9 +82,11 @@ def _forest_predict(model: Any, history: pd.Series, horizon: int) -> np.ndarray:
     values = list(history.to_numpy(dtype=float))
     dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
     for date in dates:
-        row = features.next_features(np.array(values), date=date)
+        # The service's feature code (targets relative to the level), on raw demand: the
+        # seed's cost profile (pandas row, unbounded trees, one predict call per day).
+        row, level = features.next_features(np.array(values), date=date)
         frame = pd.DataFrame([row], columns=list(features.FEATURE_NAMES))
-        values.append(max(float(model.predict(frame)[0]), 0.0))
+        values.append(max(level + float(model.predict(frame)[0]), 0.0))
     return np.array(values[-horizon:])
 
 

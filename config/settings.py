@@ -28,9 +28,15 @@ def default_model_params(**overrides: Any) -> ModelParams:
         lstm_max_train_windows=365,
         rf_trees=200,
         rf_max_depth=12,
-        rf_min_samples_leaf=3,
+        # Leaves of 10 days average the noise of single days (validation SMAPE 10.72 against 10.79 with 3).
+        rf_min_samples_leaf=10,
         rf_compress=3,
         prophet_uncertainty_samples=0,
+        # A stiff trend on log demand: 0.01 against Prophet's 0.05 took SMAPE from 11.8 to 11.76
+        # on 10 store-item series and halved the December bias.
+        prophet_changepoint_prior_scale=0.01,
+        # Order 10 (Prophet's default) with month regressors; 20 without them, 5 blurred the year.
+        prophet_yearly_order=10,
         interval_levels=(0.8, 0.95),
         seed=42,
     )

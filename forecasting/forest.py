@@ -1,4 +1,12 @@
-"""RandomForest member: engineered features, recursive day-by-day forecast."""
+"""RandomForest member: deseasonalised log demand, engineered features, recursive day-by-day forecast.
+
+The forest learns ``z``, log demand minus the product's seasonal profile
+(:mod:`forecasting.decomposition`), relative to its level (:mod:`forecasting.features`),
+and the forecast is turned back into demand with the profile of the forecast days.
+Month and weekday effects of retail demand are multiplicative; on raw demand the
+forest carried the summer's absolute swings into December and over-forecast it by
+about 13 % on the store-item series.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +20,12 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
 from forecasting import features
+from forecasting.decomposition import SeasonalProfile
 from forecasting.params import ModelParams
 
 FILE_NAME = "rf_model.pkl"
-FORMAT_VERSION = 1
+#: 2: the forest models deseasonalised log demand and the payload holds the seasonal profile.
+FORMAT_VERSION = 2
 #: Share of the features each split considers. Measured on 15 real daily series (3 years,
 #: 90-day recursive forecasts): 0.5 fits 45 % faster than all features and its MAE was
 #: 5 % lower on average (more decorrelated trees).
@@ -25,6 +35,9 @@ MAX_FEATURES = 0.5
 MAX_SAMPLES = 0.5
 #: Fewer training rows than this use every row in each bootstrap (subsamples would be tiny).
 MIN_ROWS_FOR_SUBSAMPLE = 200
+#: Histories with this many days train only on rows whose level spans a full year: levels of
+#: shorter spans lag the product's growth less and would bias the forecast upwards.
+FULL_LEVEL_DAYS = 2 * features.LEVEL_DAYS
 
 
 class ForestModel:
@@ -58,7 +71,11 @@ class ForestModel:
         """
         if self.params is None:
             raise ValueError("ForestModel needs ModelParams to be fitted.")
-        X, y = features.training_frame(history)
+        profile = SeasonalProfile.fit(history)
+        z = pd.Series(profile.deseasonalise(history), index=history.index)
+        X, y = features.training_frame(z)
+        skip = features.LEVEL_DAYS - features.MIN_CONTEXT if len(history) >= FULL_LEVEL_DAYS else 0
+        X, y = X.iloc[skip:], y.iloc[skip:]
         forest = RandomForestRegressor(
             n_estimators=self.params.rf_trees,
             max_depth=self.params.rf_max_depth,
@@ -70,7 +87,7 @@ class ForestModel:
         )
         # Fitted on a bare array: predicting on arrays then raises no feature-name warnings.
         forest.fit(X.to_numpy(), y.to_numpy())
-        self.forest_, self._walk = forest, None
+        self.forest_, self.profile_, self._walk = forest, profile, None
         return self
 
     def predict(self, history: pd.Series, horizon: int) -> np.ndarray:
@@ -93,16 +110,18 @@ class ForestModel:
             raise ValueError(f"horizon must be at least 1, got {horizon}.")
         if len(history) < features.MIN_CONTEXT:
             raise ValueError(f"Need at least {features.MIN_CONTEXT} days of history, got {len(history)}.")
-        tail = history.to_numpy(dtype=float)[-features.MAX_LOOKBACK :]
+        profile = self.profile_
+        recent = history.iloc[-features.MAX_LOOKBACK :]
+        tail = profile.deseasonalise(recent)
         dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
         calendar = features.calendar_features(dates)
         values = np.concatenate([tail, np.zeros(horizon)])
         walk = self._walker()
         for step in range(horizon):
             end = len(tail) + step
-            row = features.next_features(values[:end], calendar_row=calendar[step])
-            values[end] = max(walk(row), 0.0)
-        return values[len(tail) :].copy()
+            row, level = features.next_features(values[:end], calendar_row=calendar[step])
+            values[end] = level + walk(row)
+        return profile.restore(values[len(tail) :], dates)
 
     def _walker(self) -> Callable[[np.ndarray], float]:
         """Return a function predicting one feature row with all trees at once (cached).
@@ -147,7 +166,9 @@ class ForestModel:
         """Write ``rf_model.pkl`` (joblib, compressed at ``params.rf_compress``) into `directory`."""
         forest = self._fitted()
         compress = self.params.rf_compress if self.params is not None else 3
-        payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "forest": forest}
+        payload: dict[str, Any] = {
+            "format_version": FORMAT_VERSION, "forest": forest, "profile": self.profile_.to_dict(),
+        }
         joblib.dump(payload, Path(directory) / FILE_NAME, compress=compress)
 
     @classmethod
@@ -169,7 +190,7 @@ class ForestModel:
         if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{FILE_NAME} has an unknown format (expected version {FORMAT_VERSION}).")
         model = cls(params)
-        model.forest_ = payload["forest"]
+        model.forest_, model.profile_ = payload["forest"], SeasonalProfile.from_dict(payload["profile"])
         return model
 
     def __getstate__(self) -> dict[str, Any]:

@@ -32,6 +32,10 @@ class ModelParams:
         joblib compression level of ``rf_model.pkl``.
     prophet_uncertainty_samples : int
         Prophet's own interval samples (0 = off; intervals come from validation).
+    prophet_changepoint_prior_scale : float
+        Flexibility of Prophet's trend (its ``changepoint_prior_scale``).
+    prophet_yearly_order : int
+        Fourier order of Prophet's yearly seasonality.
     interval_levels : tuple of float
         Nominal coverages of the forecast intervals, e.g. (0.8, 0.95).
     seed : int
@@ -50,6 +54,8 @@ class ModelParams:
     rf_min_samples_leaf: int
     rf_compress: int
     prophet_uncertainty_samples: int
+    prophet_changepoint_prior_scale: float
+    prophet_yearly_order: int
     interval_levels: tuple[float, ...]
     seed: int
 

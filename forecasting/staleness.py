@@ -17,7 +17,18 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "pandas": ("pandas",),
 }
 
-REASONS = ("missing", "data_changed", "library_versions", "age")
+#: What the members of a set model and which files they write. A set saved with another
+#: (or, before it was recorded, none: version 1) is retrained. 2: the members model log
+#: demand on a seasonal profile and the LSTM's set has ``lstm_profile.json``.
+MODEL_SET_VERSION = 2
+
+REASONS = ("missing", "data_changed", "model_set_version", "library_versions", "age")
+
+
+def recorded_set_version(info: dict[str, Any]) -> int:
+    """Return the model set version in a model_info.json (1 when it records none)."""
+    value = info.get("model_set_version", 1)
+    return value if isinstance(value, int) else 1
 
 
 def library_versions() -> dict[str, str]:
@@ -82,7 +93,8 @@ def stale_reason(
     info : dict or None
         The set's model_info.json (None when no set is stored). The fingerprint
         is read from ``info["data"]["fingerprint"]`` (or ``info["fingerprint"]``),
-        the versions from ``info["versions"]``, the age from ``info["trained_at"]``.
+        the model set version from ``info["model_set_version"]``, the library
+        versions from ``info["versions"]``, the age from ``info["trained_at"]``.
     fingerprint : str
         The product's current data fingerprint.
     versions : dict
@@ -96,6 +108,7 @@ def stale_reason(
     -------
     str or None
         The first that applies of ``'missing'``, ``'data_changed'``,
+        ``'model_set_version'`` (not ``MODEL_SET_VERSION``),
         ``'library_versions'`` (any recorded or running version differs) and
         ``'age'`` (also when trained_at is absent or unreadable); None when fresh.
     """
@@ -103,6 +116,8 @@ def stale_reason(
         return "missing"
     if _fingerprint(info) != fingerprint:
         return "data_changed"
+    if recorded_set_version(info) != MODEL_SET_VERSION:
+        return "model_set_version"
     recorded = info.get("versions") if isinstance(info.get("versions"), dict) else {}
     if any(recorded.get(name) != versions.get(name) for name in set(recorded) | set(versions)):
         return "library_versions"

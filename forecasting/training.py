@@ -26,17 +26,19 @@ import numpy as np
 import pandas as pd
 
 from forecasting import ensemble, features, metrics
-from forecasting.errors import InsufficientHistory
+from forecasting.deseasonalised import DeseasonalisedLSTM
+from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from forecasting.forest import ForestModel
-from forecasting.lstm import LSTMModel
 from forecasting.params import ModelParams
 from forecasting.prophet_model import ProphetModel
+from forecasting.staleness import MODEL_SET_VERSION, recorded_set_version
 
-MEMBERS: dict[str, type] = {"prophet": ProphetModel, "lstm": LSTMModel, "random_forest": ForestModel}
+MEMBERS: dict[str, type] = {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
 MIN_VALIDATION_DAYS = 7
 #: Extra epochs the validated LSTM trains on the whole history (see the module docstring).
-#: One: on the yearly-baseline deviations the validation loss is usually best after the
-#: first epochs, and each further epoch costs a tenth of the LSTM's training time.
+#: One: the validation loss is usually best after the first epochs (measured on the
+#: yearly-baseline deviations the LSTM learned before the seasonal profile), and each
+#: further epoch costs a tenth of the LSTM's training time.
 LSTM_UPDATE_EPOCHS = 1
 #: Rows the forest needs after its feature context, in the validation fit.
 MIN_FOREST_ROWS = 14
@@ -110,7 +112,19 @@ class ModelSet:
         Returns
         -------
         ModelSet
+
+        Raises
+        ------
+        ModelIntegrityError
+            When the set was saved by models of another ``MODEL_SET_VERSION`` (its files
+            are not what these members read; the pipeline retrains it).
         """
+        version = recorded_set_version(info)
+        if version != MODEL_SET_VERSION:
+            raise ModelIntegrityError(
+                f"The model set in {directory} has model set version {version}; this code reads "
+                f"{MODEL_SET_VERSION}. Retrain it."
+            )
         params = params_from_dict(info["params"])
         members = {name: member.load(Path(directory), params) for name, member in MEMBERS.items()}
         return cls(
@@ -126,6 +140,7 @@ class ModelSet:
     def describe(self) -> dict[str, Any]:
         """Return weights, metrics, intervals, timings and params as JSON-able values (NaN as None)."""
         return {
+            "model_set_version": MODEL_SET_VERSION,
             "members": list(self.members),
             "weights": dict(self.weights),
             "metrics": {name: {k: _to_json(v) for k, v in values.items()} for name, values in self.metrics.items()},

@@ -30,11 +30,22 @@ def test_predict_gives_one_non_negative_value_per_day(forest, history):
 
 
 def test_first_step_equals_the_sklearn_prediction_of_the_next_row(forest, history):
-    row = features.next_features(history.to_numpy(), history.index[-1] + np.timedelta64(1, "D"))
+    day = history.index[-1] + np.timedelta64(1, "D")
+    row, level = features.next_features(forest.profile_.deseasonalise(history), day)
 
-    expected = forest.forest_.predict(row[None, :])[0]
+    z = level + forest.forest_.predict(row[None, :])[0]
+    expected = forest.profile_.restore(np.array([z]), pd.DatetimeIndex([day]))[0]
 
     assert forest.predict(history, 1)[0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_forest_learns_deseasonalised_log_demand(forest, history):
+    # A multiplicative weekly pattern: the forecast's weekday ratios follow the history's.
+    forecast = pd.Series(forest.predict(history, 28), index=pd.date_range(history.index[-1], periods=29)[1:])
+    recent = history.iloc[-364:]
+    history_ratio = recent.groupby(recent.index.day_of_week).mean()
+    forecast_ratio = forecast.groupby(forecast.index.day_of_week).mean()
+    assert np.corrcoef(history_ratio, forecast_ratio)[0, 1] > 0.9
 
 
 def test_forecast_is_recursive_so_a_longer_horizon_extends_a_shorter_one(forest, history):
@@ -88,12 +99,13 @@ def test_horizon_must_be_positive(forest, history, horizon):
 
 def test_every_recursive_step_equals_sklearn_on_the_same_row(forest, history):
     horizon = 20
-    forecast = forest.predict(history, horizon)
-    values = np.concatenate([history.to_numpy(dtype=float), forecast])
     dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
     calendar = features.calendar_features(dates)
-    rows = np.array([features.next_features(values[: len(history) + i], calendar_row=calendar[i])
-                     for i in range(horizon)])
+    z = list(forest.profile_.deseasonalise(history))
+    for step in range(horizon):
+        row, level = features.next_features(np.array(z), calendar_row=calendar[step])
+        z.append(level + forest.forest_.predict(row[None, :])[0])
+    expected = forest.profile_.restore(np.array(z[-horizon:]), dates)
 
-    np.testing.assert_allclose(forecast, np.clip(forest.forest_.predict(rows), 0, None), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(forest.predict(history, horizon), expected, rtol=1e-10, atol=1e-10)
 

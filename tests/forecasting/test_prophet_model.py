@@ -28,7 +28,25 @@ def test_predict_gives_one_non_negative_value_per_day(prophet, history):
 def test_forecast_starts_the_day_after_the_history(prophet, history):
     frame = prophet.prophet_.predict(pd.DataFrame({"ds": [history.index[-1] + pd.Timedelta(days=1)]}))
 
-    assert prophet.predict(history, 3)[0] == pytest.approx(max(frame["yhat"].iloc[0], 0.0))
+    # Prophet models log1p(demand); the forecast is its mean-corrected expm1.
+    expected = max(np.expm1(frame["yhat"].iloc[0] + prophet.mean_shift_), 0.0)
+    assert prophet.predict(history, 3)[0] == pytest.approx(expected)
+
+
+def test_prophet_fits_log_demand_with_a_small_mean_correction(prophet, history):
+    assert prophet.prophet_.history["y"].max() == pytest.approx(np.log1p(history.max()))
+    # Poisson noise around ~45 a day: expm1 of the mean log is about 1 % below the mean.
+    assert 0 < prophet.mean_shift_ < 0.05
+
+
+def test_month_regressors_only_with_two_years_of_history(prophet, small_params, history_factory):
+    assert not prophet.prophet_.extra_regressors
+    two_years = history_factory(730)
+
+    model = ProphetModel(small_params).fit(two_years)
+
+    assert sorted(model.prophet_.extra_regressors) == [f"month_{m:02d}" for m in range(2, 13)]
+    assert model.predict(two_years, 400).shape == (400,)
 
 
 def test_yearly_seasonality_only_with_a_year_of_history(prophet, small_params, short_history):
@@ -58,13 +76,14 @@ def test_holidays_are_passed_to_prophet(small_params, history):
     assert forecast[2] > max(forecast[1], forecast[3]) + 50
 
 
-def test_negative_trend_is_clipped_at_zero(small_params, history_factory):
+def test_a_collapsing_product_is_forecast_falling_and_never_negative(small_params, history_factory):
     falling = history_factory(120)
-    falling[:] = np.linspace(100, 5, 120)
+    falling[:] = np.linspace(100, 0, 120)
 
     forecast = ProphetModel(small_params).fit(falling).predict(falling, 60)
 
-    assert forecast.min() == 0.0
+    assert forecast.min() >= 0.0
+    assert forecast[-1] < forecast[0] < falling.iloc[-30:].mean()
 
 
 def test_uncertainty_samples_come_from_params(params_factory, short_history):

@@ -7,7 +7,7 @@ import numpy
 import pandas
 import pytest
 
-from forecasting.staleness import library_versions, stale_reason
+from forecasting.staleness import MODEL_SET_VERSION, library_versions, stale_reason
 
 NOW = datetime(2024, 7, 1, 12, 0, tzinfo=timezone.utc)
 VERSIONS = {"numpy": "2.0.0", "pandas": "2.2.0", "prophet": "1.1.5"}
@@ -16,7 +16,7 @@ WEEK = timedelta(days=7)
 
 def info(**overrides):
     base = {"trained_at": (NOW - timedelta(days=1)).isoformat(), "data": {"fingerprint": "abc"},
-            "versions": dict(VERSIONS)}
+            "versions": dict(VERSIONS), "model_set_version": MODEL_SET_VERSION}
     base.update(overrides)
     return base
 
@@ -51,6 +51,10 @@ def test_fresh_set():
         (None, {}, "missing"),
         (info(), {"fingerprint": "changed"}, "data_changed"),
         (info(data={}), {}, "data_changed"),
+        # Sets of the previous models record no version: they are retrained.
+        ({k: v for k, v in info().items() if k != "model_set_version"}, {}, "model_set_version"),
+        (info(model_set_version=MODEL_SET_VERSION + 1), {}, "model_set_version"),
+        (info(model_set_version=1, versions={}), {}, "model_set_version"),
         (info(versions={**VERSIONS, "numpy": "1.26.4"}), {}, "library_versions"),
         (info(versions={"numpy": "2.0.0", "pandas": "2.2.0"}), {}, "library_versions"),  # prophet not recorded
         (info(), {"versions": {**VERSIONS, "tensorflow": "2.16.1"}}, "library_versions"),

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from forecasting import training
-from forecasting.errors import InsufficientHistory
+from forecasting.deseasonalised import DeseasonalisedLSTM
+from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from forecasting.forest import ForestModel
-from forecasting.lstm import LSTMModel
 from forecasting.prophet_model import ProphetModel
 
 COLUMNS = ["forecast", "lower", "upper", "lower_95", "upper_95", "prophet", "lstm", "random_forest"]
@@ -57,7 +57,7 @@ def test_training_and_forecasting_a_model_set_never_imports_tensorflow(tmp_path)
 
 
 def test_members_are_prophet_lstm_and_forest_in_order():
-    assert training.MEMBERS == {"prophet": ProphetModel, "lstm": LSTMModel, "random_forest": ForestModel}
+    assert training.MEMBERS == {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
 
 
 def test_too_short_history_names_the_count_and_the_minimum(small_params, history):
@@ -129,7 +129,7 @@ def test_final_members_have_seen_the_whole_history(trained, history):
 
     assert model_set.members["prophet"].prophet_.history["ds"].max() == history.index[-1]
     assert model_set.members["random_forest"].forest_.n_features_in_ > 0
-    assert model_set.members["lstm"].epochs_trained_ > 0
+    assert model_set.members["lstm"].lstm_.epochs_trained_ > 0
 
 
 def test_forecast_frame_has_the_dates_columns_and_ordered_bounds(trained, history):
@@ -173,6 +173,7 @@ def test_save_and_load_round_trip_gives_the_same_forecast(trained, history, tmp_
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "lstm_model.h5",
+        "lstm_profile.json",
         "prophet_model.pkl",
         "rf_model.pkl",
         "scaler.pkl",
@@ -180,6 +181,16 @@ def test_save_and_load_round_trip_gives_the_same_forecast(trained, history, tmp_
     assert loaded.weights == pytest.approx(model_set.weights)
     assert loaded.params == model_set.params
     pd.testing.assert_frame_equal(training.forecast(loaded, history, 20), training.forecast(model_set, history, 20))
+
+
+def test_a_set_of_another_model_set_version_is_refused(trained, tmp_path):
+    model_set, _ = trained
+    model_set.save(tmp_path)
+    old = {k: v for k, v in json.loads(json.dumps(model_set.describe())).items() if k != "model_set_version"}
+
+    assert json.loads(json.dumps(model_set.describe()))["model_set_version"] == training.MODEL_SET_VERSION
+    with pytest.raises(ModelIntegrityError, match="model set version 1"):
+        training.ModelSet.load(tmp_path, old)
 
 
 def test_same_seed_same_forecast(trained, small_params, history):
@@ -223,15 +234,17 @@ def test_production_configuration_on_three_years(history_factory, tmp_path):
     assert sizes["rf_model.pkl"] < 5_000_000 and sizes["lstm_model.h5"] < 2_000_000
 
 
-def test_two_years_of_history_train_the_lstm_on_the_yearly_baseline(small_params, history_factory):
-    from forecasting.lstm import YEARLY_MIN_DAYS
+def test_two_years_of_history_give_the_members_a_month_profile(small_params, history_factory):
+    from forecasting.decomposition import MONTHS_MIN_DAYS
 
-    history = history_factory(YEARLY_MIN_DAYS + 100, seed=5)
+    history = history_factory(MONTHS_MIN_DAYS + 100, seed=5)
 
     model_set = training.train_model_set(history, params=small_params, min_samples=100, product_id=4)
     frame = training.forecast(model_set, history, 92)
 
-    assert model_set.members["lstm"].yearly_
+    lstm = model_set.members["lstm"]
+    assert not lstm.lstm_.yearly_  # the profile replaces the LSTM's own yearly baseline
+    assert np.ptp(lstm.profile_.month) > 0 and np.ptp(model_set.members["random_forest"].profile_.month) > 0
     assert len(frame) == 92 and np.isfinite(frame.to_numpy()).all() and (frame.to_numpy() >= 0).all()
 
 

@@ -1,0 +1,128 @@
+"""Multiplicative seasonal profile of daily demand, on the log scale.
+
+Retail demand is multiplicative: a product's level times a month-of-year factor times a
+day-of-week factor (times noise). On ``log1p(demand)`` those factors add up, so a
+profile of 12 month and 7 weekday offsets, subtracted from the log demand, leaves a
+deseasonalised series that a model can forecast without learning the calendar from
+the noise of single days (the forest and the LSTM do; see their modules).
+
+Estimation
+    The log demand minus its centred moving mean (``TREND_DAYS`` days, so the trend
+    and the yearly level drop out) is averaged per calendar month, then what is left
+    per weekday. Both sets are centred on 0. Month offsets need every month seen with
+    a complete moving mean, so they are estimated only from ``MONTHS_MIN_DAYS`` of
+    history (0 below it); weekday offsets use a ``SHORT_TREND_DAYS`` moving mean below it.
+
+Back from the log scale
+    ``expm1`` of a forecast of mean log demand is a median, below the mean demand (by
+    about half a unit for Poisson counts: 2 % at 25 a day), and the mean is what
+    minimises the expected SMAPE of Poisson demand as well as the MAE of a sum.
+    ``mean_shift`` is the smearing correction ``log(mean(exp(e)))`` of the last
+    ``SHIFT_DAYS`` residuals ``e`` of the decomposition (centred), added on the log
+    scale before ``expm1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Centred moving mean that removes trend and yearly level before the month offsets are averaged.
+TREND_DAYS = 365
+#: History needed for month offsets: two years give every month a complete moving mean.
+MONTHS_MIN_DAYS = 730
+#: Moving mean used for the weekday offsets of shorter histories.
+SHORT_TREND_DAYS = 28
+#: Most recent residuals the smearing correction averages: the noise of the current level.
+SHIFT_DAYS = 364
+
+
+def to_log(values: np.ndarray) -> np.ndarray:
+    """Return ``log1p`` of demand (negative demand counts as 0)."""
+    return np.log1p(np.clip(np.asarray(values, dtype=float), 0.0, None))
+
+
+def from_log(values: np.ndarray) -> np.ndarray:
+    """Return demand from its ``log1p``, clipped at 0."""
+    return np.clip(np.expm1(np.asarray(values, dtype=float)), 0.0, None)
+
+
+@dataclass(frozen=True)
+class SeasonalProfile:
+    """Additive month-of-year and day-of-week offsets of log demand.
+
+    Attributes
+    ----------
+    month : tuple of float
+        Offsets of January .. December.
+    weekday : tuple of float
+        Offsets of Monday .. Sunday.
+    mean_shift : float
+        Log-scale correction from the median to the mean (see the module docstring).
+    """
+
+    month: tuple[float, ...] = (0.0,) * 12
+    weekday: tuple[float, ...] = (0.0,) * 7
+    mean_shift: float = 0.0
+
+    @classmethod
+    def fit(cls, history: pd.Series) -> SeasonalProfile:
+        """Estimate the offsets from daily demand (see the module docstring).
+
+        Parameters
+        ----------
+        history : pandas.Series
+            Daily demand on a contiguous daily DatetimeIndex.
+
+        Returns
+        -------
+        SeasonalProfile
+            All offsets 0 when the history is too short to show a weekly pattern.
+        """
+        dates = pd.DatetimeIndex(history.index)
+        logged = pd.Series(to_log(history.to_numpy()), index=dates)
+        long_enough = len(logged) >= MONTHS_MIN_DAYS
+        window = TREND_DAYS if long_enough else SHORT_TREND_DAYS
+        residual = (logged - logged.rolling(window, center=True).mean()).dropna()
+        if len(residual) < 7:
+            return cls()
+        month = np.zeros(12)
+        if long_enough:
+            means = residual.groupby(residual.index.month).mean().reindex(range(1, 13), fill_value=0.0)
+            month = means.to_numpy() - means.mean()
+            residual = residual - month[residual.index.month - 1]
+        days = residual.groupby(residual.index.day_of_week).mean().reindex(range(7), fill_value=0.0)
+        weekday = days.to_numpy() - days.mean()
+        noise = (residual - weekday[residual.index.day_of_week]).to_numpy()[-SHIFT_DAYS:]
+        shift = float(np.log(np.mean(np.exp(noise - noise.mean()))))
+        return cls(tuple(float(v) for v in month), tuple(float(v) for v in weekday), shift)
+
+    def __call__(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Return the offset of each of `dates`."""
+        dates = pd.DatetimeIndex(dates)
+        month, weekday = np.asarray(self.month), np.asarray(self.weekday)
+        return month[dates.month.to_numpy() - 1] + weekday[dates.day_of_week.to_numpy()]
+
+    def restore(self, values: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
+        """Return demand from deseasonalised log values of `dates` (mean-corrected, clipped at 0)."""
+        return from_log(np.asarray(values, dtype=float) + self(dates) + self.mean_shift)
+
+    def deseasonalise(self, history: pd.Series) -> np.ndarray:
+        """Return ``log1p(demand)`` minus the offsets of its days."""
+        return to_log(history.to_numpy()) - self(pd.DatetimeIndex(history.index))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the offsets as JSON-able lists."""
+        return {"month": list(self.month), "weekday": list(self.weekday), "mean_shift": self.mean_shift}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SeasonalProfile:
+        """Rebuild a profile from :meth:`to_dict`."""
+        month, weekday = tuple(float(v) for v in values["month"]), tuple(float(v) for v in values["weekday"])
+        if len(month) != 12 or len(weekday) != 7:
+            raise ValueError(f"A seasonal profile has 12 month and 7 weekday offsets, got {len(month)} and {len(weekday)}.")
+        return cls(month, weekday, float(values["mean_shift"]))
