@@ -18,11 +18,12 @@ from config.settings import ROOT
 
 CHILD = """
 import json, sys, time
-from threadpoolctl import threadpool_limits
-threadpool_limits(1)
 import numpy as np, pandas as pd
+from threadpoolctl import threadpool_limits
 from config.settings import default_model_params
-from forecasting.training import train_model_set
+from forecasting.training import import_model_libraries, train_model_set
+import_model_libraries()
+threadpool_limits(1)  # after the imports: it limits the BLAS/OpenMP libraries already loaded
 seed, products = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(seed)
 days = np.arange(942)
