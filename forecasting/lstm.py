@@ -1,15 +1,7 @@
-"""LSTM member: two LSTM and two dense layers on standardised windows of demand.
+"""LSTM network on standardised windows of a daily series, forecasting recursively.
 
-Yearly baseline
-    A window of a few weeks cannot see the yearly season, and a recursive forecast
-    of 90 days from it drifts to the mean and lags every seasonal turn. On a history
-    of at least ``YEARLY_MIN_DAYS`` the network therefore learns the deviation of
-    demand from a yearly baseline: the mean of the same weekday 52 weeks before,
-    +-``BASELINE_WEEKS`` weeks (7 values, so the baseline carries last year's shape
-    with a seventh of its noise). The baseline of a day reads only days at least 343
-    days before it, so a forecast of up to 343 days uses observed demand only. On 10
-    store-item series (train to 2017-09-30, 92 days ahead) this took the LSTM's
-    SMAPE from 21.6 to 14.1.
+The service trains it on what is left of log demand after the seasonal profile and the
+level are removed (:mod:`forecasting.deseasonalised`); this module knows only a series.
 
 Runtime
     The network runs in NumPy (:mod:`forecasting.lstm_network`), trained with Adam and
@@ -21,6 +13,7 @@ Runtime
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -31,7 +24,6 @@ from forecasting import lstm_h5
 from forecasting.lstm_network import LSTMNetwork
 from forecasting.lstm_training import Adam, train
 from forecasting.params import ModelParams
-from forecasting.seasonal_baseline import BASELINE_START, yearly_baseline
 
 MODEL_FILE = "lstm_model.h5"
 SCALER_FILE = "scaler.pkl"
@@ -39,9 +31,9 @@ SCALER_FILE = "scaler.pkl"
 VALIDATION_SHARE = 0.1
 #: Fewer windows than this train without a held-out split (early stopping watches the training loss).
 MIN_WINDOWS_FOR_SPLIT = 20
-#: Histories at least this long train on the deviation from the yearly baseline.
-YEARLY_MIN_DAYS = 730
-SCALER_FORMAT_VERSION = 2
+#: 3: the scaler and what the caller asked to keep beside it (``extra``); 1 and 2 held a
+#: yearly-baseline flag, superseded by the seasonal profile (sets of those are retrained).
+SCALER_FORMAT_VERSION = 3
 
 
 def _calendar_channels(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -59,17 +51,13 @@ class LSTMModel:
         Uses the ``lstm_*`` settings and ``seed``.
     day_of_week : bool, default True
         Add the day-of-week sin/cos of every input day as two more channels.
-    yearly : bool, default True
-        On histories of at least ``YEARLY_MIN_DAYS``, learn the deviation from the
-        yearly baseline (see the module docstring).
     """
 
     FILES: tuple[str, ...] = (MODEL_FILE, SCALER_FILE)
 
-    def __init__(self, params: ModelParams | None, day_of_week: bool = True, yearly: bool = True) -> None:
+    def __init__(self, params: ModelParams | None, day_of_week: bool = True) -> None:
         self.params = params
         self.day_of_week = day_of_week
-        self.yearly = yearly
 
     # -- training -----------------------------------------------------------------
     def fit(self, history: pd.Series) -> LSTMModel:
@@ -89,9 +77,7 @@ class LSTMModel:
         window = params.lstm_window
         if len(history) <= window:
             raise ValueError(f"LSTM needs more than {window} days of history (lstm_window), got {len(history)}.")
-        self.yearly_ = self.yearly and len(history) >= YEARLY_MIN_DAYS
-        target, _ = self._target(history)
-        scaler = StandardScaler().fit(target.reshape(-1, 1))
+        scaler = StandardScaler().fit(history.to_numpy(dtype=float).reshape(-1, 1))
         self.scaler_, self.window_, self.day_of_week_ = scaler, window, self.day_of_week
         rng = np.random.default_rng(params.seed)
         self.network_ = LSTMNetwork.create(window, 3 if self.day_of_week else 1, params.lstm_units, rng)
@@ -147,26 +133,11 @@ class LSTMModel:
                      rng=rng, validation=validation, patience=patience)
 
     # -- forecasting ----------------------------------------------------------------
-    def _target(self, history: pd.Series) -> tuple[np.ndarray, pd.DatetimeIndex]:
-        """Return what the network models (demand, or its deviation from the baseline) and its dates."""
-        values = history.to_numpy(dtype=float)
-        dates = pd.DatetimeIndex(history.index)
-        if not getattr(self, "yearly_", False):
-            return values, dates
-        if len(values) <= BASELINE_START:
-            raise ValueError(f"Need more than {BASELINE_START} days of history for the yearly baseline, got {len(values)}.")
-        positions = np.arange(BASELINE_START, len(values))
-        return values[BASELINE_START:] - yearly_baseline(values, positions), dates[BASELINE_START:]
-
     def _channels(self, history: pd.Series) -> np.ndarray:
-        """Return the per-day input channels of `history`, shape (n, 1 or 3), float32.
-
-        With the yearly baseline the rows start at ``BASELINE_START``.
-        """
-        target, dates = self._target(history)
-        scaled = self.scaler_.transform(target.reshape(-1, 1))
+        """Return the per-day input channels of `history`, shape (n, 1 or 3), float32."""
+        scaled = self.scaler_.transform(history.to_numpy(dtype=float).reshape(-1, 1))
         if self.day_of_week_:
-            scaled = np.hstack([scaled, _calendar_channels(dates)])
+            scaled = np.hstack([scaled, _calendar_channels(pd.DatetimeIndex(history.index))])
         return scaled.astype(np.float32)
 
     def _windows(self, history: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -197,36 +168,29 @@ class LSTMModel:
             raise ValueError(f"horizon must be at least 1, got {horizon}.")
         if len(history) < self.window_:
             raise ValueError(f"Need at least {self.window_} days of history, got {len(history)}.")
-        baseline = np.zeros(horizon)
-        if getattr(self, "yearly_", False):
-            # Only the last window and the horizon need a baseline, not the whole history.
-            values = history.to_numpy(dtype=float)
-            if len(values) < BASELINE_START + self.window_:
-                raise ValueError(f"Need at least {BASELINE_START + self.window_} days of history, got {len(values)}.")
-            positions = np.arange(len(values) - self.window_, len(values) + horizon)
-            base = yearly_baseline(values, positions)
-            target = values[-self.window_ :] - base[: self.window_]
-            baseline = np.nan_to_num(base[self.window_ :])
-            scaled_tail = self.scaler_.transform(target.reshape(-1, 1))
-            if self.day_of_week_:
-                scaled_tail = np.hstack([scaled_tail, _calendar_channels(pd.DatetimeIndex(history.index[-self.window_ :]))])
-            first = scaled_tail.astype(np.float32)
-        else:
-            first = self._channels(history.iloc[-self.window_ :])
+        first = self._channels(history.iloc[-self.window_ :])
         dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
         future = _calendar_channels(dates) if self.day_of_week_ else np.zeros((horizon, 0))
         scaled = self.network_.forecast(first, future)
-        values = self.scaler_.inverse_transform(scaled.reshape(-1, 1)).ravel() + baseline
+        values = self.scaler_.inverse_transform(scaled.reshape(-1, 1)).ravel()
         return np.clip(values.astype(float), 0.0, None)
 
     # -- persistence ----------------------------------------------------------------
-    def save(self, directory: Path) -> None:
-        """Write ``lstm_model.h5`` (Keras's HDF5 format, no optimizer state) and ``scaler.pkl`` into `directory`."""
+    def save(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
+        """Write ``lstm_model.h5`` (Keras's HDF5 format, no optimizer state) and ``scaler.pkl`` into `directory`.
+
+        Parameters
+        ----------
+        directory : pathlib.Path
+            Existing folder.
+        extra : dict, optional
+            Plain values the caller keeps in ``scaler.pkl`` beside the scaler (how the
+            series was derived from demand); :meth:`load` returns them as ``extra_``.
+        """
         self._fitted()
         directory = Path(directory)
         lstm_h5.save(self.network_, directory / MODEL_FILE)
-        payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": self.scaler_,
-                   "yearly": bool(getattr(self, "yearly_", False))}
+        payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": self.scaler_, "extra": dict(extra or {})}
         joblib.dump(payload, directory / SCALER_FILE)
 
     @classmethod
@@ -248,12 +212,10 @@ class LSTMModel:
         network = lstm_h5.load(directory / MODEL_FILE)
         window, width = network.window, network.channels
         payload = joblib.load(directory / SCALER_FILE)
-        if isinstance(payload, StandardScaler):
-            payload = {"format_version": 1, "scaler": payload, "yearly": False}  # files of format 1: a bare scaler
-        if not isinstance(payload, dict) or payload.get("format_version") not in (1, SCALER_FORMAT_VERSION):
+        if not isinstance(payload, dict) or payload.get("format_version") != SCALER_FORMAT_VERSION:
             raise ValueError(f"{SCALER_FILE} has an unknown format (expected version {SCALER_FORMAT_VERSION}).")
-        model = cls(params, day_of_week=width == 3, yearly=bool(payload["yearly"]))
-        model.network_, model.scaler_, model.yearly_ = network, payload["scaler"], bool(payload["yearly"])
+        model = cls(params, day_of_week=width == 3)
+        model.network_, model.scaler_, model.extra_ = network, payload["scaler"], dict(payload["extra"])
         model.window_, model.day_of_week_ = int(window), width == 3
         return model
 

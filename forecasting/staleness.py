@@ -19,7 +19,7 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
 
 #: What the members of a set model and which files they write. A set saved with another
 #: (or, before it was recorded, none: version 1) is retrained. 2: the members model log
-#: demand on a seasonal profile and the LSTM's set has ``lstm_profile.json``.
+#: demand on a seasonal profile, kept in the LSTM's ``scaler.pkl``.
 MODEL_SET_VERSION = 2
 
 REASONS = ("missing", "data_changed", "model_set_version", "library_versions", "age")

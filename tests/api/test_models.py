@@ -34,7 +34,7 @@ def test_list_inspect_delete(client, trained):
     assert listing["count"] == 1 and listing["models"][0]["product_id"] == 1
     info = client.get("/api/v1/models/1").json
     assert info["trained_at"] == trained["trained_at"]
-    assert set(info["files"]) == {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl", "lstm_profile.json"}
+    assert set(info["files"]) == {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl"}
     assert info["data"]["fingerprint"] == trained["data"]["fingerprint"]
     assert client.delete("/api/v1/models/1").status_code == 204
     assert client.get("/api/v1/models/1").status_code == 404

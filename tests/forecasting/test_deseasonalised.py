@@ -1,10 +1,10 @@
-import json
-
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.deseasonalised import PROFILE_FILE, DeseasonalisedLSTM, trailing_level
+from forecasting.deseasonalised import DeseasonalisedLSTM, trailing_level
+from forecasting.lstm import SCALER_FILE
 from forecasting.features import LEVEL_DAYS
 
 
@@ -13,8 +13,7 @@ def lstm(small_params, history):
     return DeseasonalisedLSTM(small_params).fit(history)
 
 
-def test_the_network_learns_the_residual_without_its_own_yearly_baseline(lstm):
-    assert not lstm.lstm_.yearly_
+def test_the_network_learns_the_residual(lstm):
     assert lstm.lstm_.epochs_trained_ > 0
 
 
@@ -56,15 +55,23 @@ def test_save_and_load_give_identical_forecasts(lstm, history, small_params, tmp
     lstm.save(tmp_path)
     loaded = DeseasonalisedLSTM.load(tmp_path, small_params)
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DeseasonalisedLSTM.FILES)
+    # The profile travels inside the LSTM's scaler.pkl: the set keeps its five documented files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lstm_model.h5", "scaler.pkl"]
     np.testing.assert_allclose(loaded.predict(history, 20), lstm.predict(history, 20), rtol=1e-6)
 
 
-def test_load_refuses_a_profile_of_another_format(lstm, tmp_path):
+def test_load_refuses_a_scaler_file_of_another_format(lstm, tmp_path):
     lstm.save(tmp_path)
-    (tmp_path / PROFILE_FILE).write_text(json.dumps({"format_version": 99}))
+    joblib.dump({"format_version": 99}, tmp_path / SCALER_FILE)
 
     with pytest.raises(ValueError, match="unknown format"):
+        DeseasonalisedLSTM.load(tmp_path)
+
+
+def test_load_refuses_a_scaler_file_without_the_profile(lstm, tmp_path):
+    lstm.lstm_.save(tmp_path)  # the bare network: no profile beside its scaler
+
+    with pytest.raises(ValueError, match="no seasonal profile"):
         DeseasonalisedLSTM.load(tmp_path)
 
 

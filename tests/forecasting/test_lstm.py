@@ -119,95 +119,24 @@ def test_history_no_longer_than_the_window_is_refused(small_params, history):
         LSTMModel(small_params).fit(history.iloc[:14])
 
 
-# -- yearly baseline (histories of YEARLY_MIN_DAYS or more) ------------------------------------
-from forecasting import lstm as lstm_module
+def test_extra_values_are_kept_beside_the_scaler(lstm, small_params, tmp_path):
+    lstm.save(tmp_path, extra={"profile": [1.0, 2.0]})
+
+    assert LSTMModel.load(tmp_path, small_params).extra_ == {"profile": [1.0, 2.0]}
 
 
-@pytest.fixture(scope="module")
-def long_history(history_factory):
-    return history_factory(lstm_module.YEARLY_MIN_DAYS + 60, seed=3)
-
-
-@pytest.fixture(scope="module")
-def yearly(small_params, long_history):
-    return LSTMModel(small_params).fit(long_history)
-
-
-def test_the_baseline_is_the_mean_of_the_same_weekday_a_year_before():
-    values = np.arange(800, dtype=float)
-    offsets = 364 + 7 * np.arange(-3, 4)
-
-    baseline = lstm_module.yearly_baseline(values, np.array([400, 700]))
-
-    np.testing.assert_allclose(baseline, [np.mean(400 - offsets), np.mean(700 - offsets)])
-
-
-def test_the_baseline_reads_only_days_at_least_343_days_before():
-    values = np.random.default_rng(0).poisson(20, 800).astype(float)
-    changed = values.copy()
-    changed[700 - 343 + 1 :] += 1000  # everything closer than 343 days to day 700
-
-    np.testing.assert_array_equal(
-        lstm_module.yearly_baseline(values, np.array([700])), lstm_module.yearly_baseline(changed, np.array([700]))
-    )
-
-
-def test_forecast_days_use_observed_demand_only_and_stay_finite_beyond_a_year():
-    values = np.random.default_rng(1).poisson(20, 800).astype(float)
-
-    baseline = lstm_module.yearly_baseline(values, np.arange(800, 800 + 400))
-
-    assert np.isfinite(baseline).all()
-    # Day 1150: its two nearest terms (days 800 and 807) are forecast days, so 5 observed terms count.
-    np.testing.assert_allclose(baseline[350], np.mean(values[1150 - 364 + 7 * np.arange(-3, 2)]))
-
-
-def test_only_long_histories_learn_the_deviation_from_the_baseline(yearly, lstm):
-    assert yearly.yearly_ and not lstm.yearly_
-
-
-def test_yearly_windows_start_where_the_baseline_is_complete_and_end_before_their_target(yearly, long_history):
-    X, y = yearly._windows(long_history)
-    changed = long_history.copy()
-    changed.iloc[-1] += 500  # the last target day
-
-    X2, y2 = yearly._windows(changed)
-
-    assert len(X) == len(long_history) - lstm_module.BASELINE_START - yearly.window_
-    np.testing.assert_array_equal(X, X2)  # no window reads its target day
-    assert y2[-1] != y[-1] and np.array_equal(y[:-1], y2[:-1])
-
-
-def test_yearly_forecast_is_finite_non_negative_and_deterministic(small_params, yearly, long_history):
-    forecast = yearly.predict(long_history, 90)
-    again = LSTMModel(small_params).fit(long_history).predict(long_history, 90)
-
-    assert forecast.shape == (90,) and np.isfinite(forecast).all() and (forecast >= 0).all()
-    np.testing.assert_array_equal(forecast, again)
-
-
-def test_yearly_save_and_load_keep_the_mode_and_the_forecast(yearly, long_history, small_params, tmp_path):
-    yearly.save(tmp_path)
-    loaded = LSTMModel.load(tmp_path, small_params)
-
-    assert loaded.yearly_
-    np.testing.assert_allclose(loaded.predict(long_history, 30), yearly.predict(long_history, 30), rtol=1e-6)
-
-
-def test_a_scaler_file_of_format_1_loads_as_a_plain_model(lstm, history, small_params, tmp_path):
+def test_a_scaler_file_of_an_older_format_is_refused(lstm, tmp_path):
     import joblib
 
     lstm.save(tmp_path)
     joblib.dump(lstm.scaler_, tmp_path / "scaler.pkl")  # what format 1 wrote: the bare scaler
 
-    loaded = LSTMModel.load(tmp_path, small_params)
-
-    assert not loaded.yearly_
-    np.testing.assert_allclose(loaded.predict(history, 10), lstm.predict(history, 10), rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown format"):
+        LSTMModel.load(tmp_path)
 
 
 def test_training_another_model_leaves_a_fitted_model_unchanged(small_params, lstm, history, short_history):
-    # Models of one shape share a traced network in the process; each keeps its own weights.
+    # Each model keeps its own weights and optimizer state.
     before = lstm.predict(history, 10)
 
     LSTMModel(small_params).fit(short_history).predict(short_history, 5)

@@ -173,7 +173,6 @@ def test_save_and_load_round_trip_gives_the_same_forecast(trained, history, tmp_
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "lstm_model.h5",
-        "lstm_profile.json",
         "prophet_model.pkl",
         "rf_model.pkl",
         "scaler.pkl",
@@ -243,7 +242,6 @@ def test_two_years_of_history_give_the_members_a_month_profile(small_params, his
     frame = training.forecast(model_set, history, 92)
 
     lstm = model_set.members["lstm"]
-    assert not lstm.lstm_.yearly_  # the profile replaces the LSTM's own yearly baseline
     assert np.ptp(lstm.profile_.month) > 0 and np.ptp(model_set.members["random_forest"].profile_.month) > 0
     assert len(frame) == 92 and np.isfinite(frame.to_numpy()).all() and (frame.to_numpy() >= 0).all()
 

@@ -4,7 +4,7 @@ from datetime import date
 
 from forecasting.sales import upsert_sales
 
-ARTIFACTS = {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl", "lstm_profile.json", "model_info.json"}
+ARTIFACTS = {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl", "model_info.json"}
 
 
 def test_first_forecast_trains_then_later_ones_reuse(stack):

@@ -10,7 +10,7 @@ from forecasting.demo import seed_demo
 from tests.workers.celery_process import celery_worker
 from tests.workers.conftest import Stack, make_stack
 
-ARTIFACTS = {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl", "lstm_profile.json", "model_info.json"}
+ARTIFACTS = {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl", "model_info.json"}
 
 
 @pytest.mark.slow
