@@ -1,6 +1,5 @@
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 
 from forecasting.deseasonalised import DeseasonalisedLSTM, trailing_level
