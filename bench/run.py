@@ -100,6 +100,8 @@ def speed_table(result: dict[str, Any]) -> tuple[str, dict[str, bool]]:
         lines += [_row("Celery no-op task round trip (median)", None, trip["noop_round_trip_s"], "s", None, "", None),
                   _row("forecast job round trip POST->result", None, trip["forecast_job_round_trip_s"], "s",
                        trip["ratio"], "<= 3x no-op", met),
+                  _row("  the same request repeated (worker memo)", None,
+                       trip["repeated_forecast_job_round_trip_s"], "s", trip["repeated_ratio"], "report", None),
                   _row("first forecast job (training included)", None, trip["first_forecast_job_s"], "s", None,
                        "report", None)]
     elif trip:
