@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.decomposition import SeasonalProfile
-from forecasting.features import LEVEL_DAYS
+from forecasting.features import LEVEL_DAYS, trailing_mean
 from forecasting.lstm import LSTMModel
 from forecasting.params import ModelParams
 
@@ -32,13 +32,9 @@ PROFILE_KEY = "seasonal_profile"
 def trailing_level(values: np.ndarray) -> np.ndarray:
     """Return the mean of the up to ``LEVEL_DAYS`` values before each day (the first day: itself)."""
     values = np.asarray(values, dtype=float)
-    sums = np.concatenate([[0.0], np.cumsum(values)])
-    positions = np.arange(len(values))
-    start = np.maximum(positions - LEVEL_DAYS, 0)
-    level = (sums[positions] - sums[start]) / np.maximum(positions - start, 1)
-    if len(values):
-        level[0] = values[0]
-    return level
+    if not len(values):
+        return values.copy()
+    return np.concatenate([values[:1], trailing_mean(values, np.arange(1, len(values)))])
 
 
 class DeseasonalisedLSTM:

@@ -110,6 +110,11 @@ def level(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     positions = np.asarray(positions, dtype=np.int64)
     _check_positions(values, positions)
+    return trailing_mean(values, positions)
+
+
+def trailing_mean(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Return the mean of the up to ``LEVEL_DAYS`` values before each of `positions` (each >= 1)."""
     # Cumulative sums: a year's mean per row without a (rows x 364) matrix.
     sums = np.concatenate([[0.0], np.cumsum(values)])
     start = np.maximum(positions - LEVEL_DAYS, 0)
