@@ -8,7 +8,7 @@ from functools import cache
 
 import redis
 from celery import current_app
-from celery.signals import worker_init, worker_process_init
+from celery.signals import celeryd_after_setup, worker_process_init
 from threadpoolctl import threadpool_limits
 from sqlalchemy.engine import Engine
 
@@ -56,11 +56,12 @@ def runtime() -> Runtime:
     return Runtime.create(current_app.conf.forecasting_settings)
 
 
-@worker_init.connect
+@celeryd_after_setup.connect
 def _import_model_libraries(**kwargs: object) -> None:
-    # In the parent, before the fork: every child then starts with Prophet, scikit-learn
-    # and h5py already imported (shared pages) instead of importing them on its first task.
-    # None of them starts threads at import, so they are safe to fork with.
+    # In the parent, once logging is set up (so their import chatter is filtered) and before
+    # the pool forks: every child then starts with Prophet, scikit-learn and h5py already
+    # imported (shared pages) instead of importing them on its first task. None of them
+    # starts threads at import, so they are safe to fork with.
     import_model_libraries()
 
 
