@@ -29,15 +29,19 @@ PRODUCT_ID = 1
 
 def _limit_threads(side: str) -> None:
     # One BLAS/OpenMP thread, as a worker child has (WORKER_THREADS=1); the reference's
-    # TensorFlow gets one thread too.
+    # TensorFlow gets one thread too. The libraries are imported first: threadpoolctl
+    # only reaches the thread pools of libraries already loaded.
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1)
+    from forecasting.training import import_model_libraries
+
+    import_model_libraries()
     if side == "reference":
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
+    threadpool_limits(limits=1)
 
 
 def _peak_rss_mb() -> float:
@@ -75,7 +79,6 @@ def train_ours(work: Path) -> dict[str, Any]:
     from forecasting.store import ModelStore
 
     _limit_threads("ours")
-    forecasting.training.import_model_libraries()
 
     imported = time.perf_counter() - STARTED
     engine = _ours_engine(work)

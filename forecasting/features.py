@@ -138,14 +138,19 @@ def history_features(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     numpy.ndarray
         Shape ``(len(positions), len(HISTORY_FEATURES))``, float64.
     """
+    return _history_rows(values, positions)[0]
+
+
+def _history_rows(values: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the history features of the days at `positions` and their level (computed once)."""
     values = np.asarray(values, dtype=float)
     positions = np.asarray(positions, dtype=np.int64)
     _check_positions(values, positions)
     last91, valid91 = _window(values, positions, np.arange(1, 92))
     mean_28 = last91[:, :28].mean(axis=1)
     columns = {"mean_28": mean_28, "mean_91": _masked_mean(last91, valid91)}
-    base = level(values, positions)
-    return np.column_stack([columns[name] - base for name in HISTORY_FEATURES])
+    base = trailing_mean(values, positions)
+    return np.column_stack([columns[name] - base for name in HISTORY_FEATURES]), base
 
 
 def training_frame(values: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
@@ -168,9 +173,9 @@ def training_frame(values: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     array = values.to_numpy(dtype=float)
     positions = np.arange(MIN_CONTEXT, len(array))
     dates = pd.DatetimeIndex(values.index[MIN_CONTEXT:])
-    matrix = np.hstack([calendar_features(dates), history_features(array, positions)])
-    X = pd.DataFrame(matrix, index=dates, columns=list(FEATURE_NAMES))
-    y = pd.Series(array[MIN_CONTEXT:] - level(array, positions), index=dates, name="target")
+    history, base = _history_rows(array, positions)
+    X = pd.DataFrame(np.hstack([calendar_features(dates), history]), index=dates, columns=list(FEATURE_NAMES))
+    y = pd.Series(array[MIN_CONTEXT:] - base, index=dates, name="target")
     return X, y
 
 
@@ -202,5 +207,5 @@ def next_features(
             raise ValueError("Give the target date or its calendar row.")
         calendar_row = calendar_features(pd.DatetimeIndex([date]))[0]
     tail = np.asarray(values, dtype=float)[-MAX_LOOKBACK:]
-    position = np.array([len(tail)])
-    return np.concatenate([calendar_row, history_features(tail, position)[0]]), float(level(tail, position)[0])
+    history, base = _history_rows(tail, np.array([len(tail)]))
+    return np.concatenate([calendar_row, history[0]]), float(base[0])

@@ -133,9 +133,6 @@ class LSTMNetwork:
         """The four layer sizes."""
         return (self.weights[1].shape[0], self.weights[4].shape[0], self.weights[6].shape[1], self.weights[8].shape[1])
 
-    def copy(self) -> LSTMNetwork:
-        return LSTMNetwork(self.window, self.channels, [w.copy() for w in self.weights])
-
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
         """Return the predictions (batch,) for windows `x` (batch, window, channels) and what backward needs."""
         w = self.weights

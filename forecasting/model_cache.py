@@ -12,6 +12,46 @@ from forecasting.errors import ModelSetNotFound
 from forecasting.store import ModelStore
 
 T = TypeVar("T")
+_ABSENT = object()
+
+
+class _Lru:
+    """Entries under a lock, the least recently used dropped beyond ``max_entries`` (0 or less keeps none)."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        """Return the value under `key` (now the most recent), or ``_ABSENT``."""
+        with self._lock:
+            if key not in self._entries:
+                return _ABSENT
+            self._entries.move_to_end(key)
+            return self._entries[key]
+
+    def put(self, key: Hashable, value: Any, replaces: Callable[[Hashable], bool] | None = None) -> None:
+        """Keep `value` under `key`, first dropping the keys `replaces` accepts."""
+        with self._lock:
+            if replaces is not None:
+                self._drop(replaces)
+            if self.max_entries > 0:
+                self._entries[key] = value
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+
+    def drop(self, matches: Callable[[Hashable], bool]) -> None:
+        """Forget the keys `matches` accepts."""
+        with self._lock:
+            self._drop(matches)
+
+    def _drop(self, matches: Callable[[Hashable], bool]) -> None:
+        for key in [k for k in self._entries if matches(k)]:
+            del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class LoadedCache:
@@ -27,9 +67,7 @@ class LoadedCache:
     """
 
     def __init__(self, max_entries: int = 8) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[int, str], tuple[Any, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._sets = _Lru(max_entries)  # (product id, info digest) -> (model set, info)
         self.hits = 0
         self.misses = 0
 
@@ -37,35 +75,25 @@ class LoadedCache:
         self, store: ModelStore, product_id: int, loader: Callable[[Path, dict[str, Any]], T]
     ) -> tuple[T, dict[str, Any]]:
         """Return ``(model_set, info)`` from the cache, or through ``store.load``."""
-        key = (product_id, store.info_digest(product_id))
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key]
+        cached = self._sets.get((product_id, store.info_digest(product_id)))
+        if cached is not _ABSENT:
+            self.hits += 1
+            return cached
         try:
             loaded, info, digest = store.load_with_digest(product_id, loader)
         except ModelSetNotFound:
             self.discard(product_id)
             raise
-        with self._lock:
-            self.misses += 1
-            for key in [k for k in self._entries if k[0] == product_id]:
-                del self._entries[key]
-            if self.max_entries > 0:
-                self._entries[(product_id, digest)] = (loaded, info)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+        self.misses += 1
+        self._sets.put((product_id, digest), (loaded, info), replaces=lambda key: key[0] == product_id)
         return loaded, info
 
     def discard(self, product_id: int) -> None:
         """Forget every cached set of the product."""
-        with self._lock:
-            for key in [k for k in self._entries if k[0] == product_id]:
-                del self._entries[key]
+        self._sets.drop(lambda key: key[0] == product_id)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._sets)
 
 
 class ForecastMemo:
@@ -82,25 +110,18 @@ class ForecastMemo:
     """
 
     def __init__(self, max_entries: int = 64) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._forecasts = _Lru(max_entries)
         self.hits = 0
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Return the value kept under `key`, or compute, keep and return it."""
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key]
+        value = self._forecasts.get(key)
+        if value is not _ABSENT:
+            self.hits += 1
+            return value
         value = compute()
-        with self._lock:
-            if self.max_entries > 0:
-                self._entries[key] = value
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+        self._forecasts.put(key, value)
         return value
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._forecasts)

@@ -52,6 +52,7 @@ def import_model_libraries() -> None:
     import prophet  # noqa: F401
     import sklearn.ensemble  # noqa: F401
 
+
 # Percent reported when each stage starts, spaced by its measured share of the time.
 STAGES: dict[str, int] = {
     "validating prophet": 0,
