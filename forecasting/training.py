@@ -56,12 +56,12 @@ def import_model_libraries() -> None:
 # Percent reported when each stage starts, spaced by its measured share of the time.
 STAGES: dict[str, int] = {
     "validating prophet": 0,
-    "validating lstm": 7,
-    "validating random_forest": 27,
-    "weighting": 55,
-    "fitting prophet": 55,
-    "fitting lstm": 63,
-    "fitting random_forest": 69,
+    "validating lstm": 12,
+    "validating random_forest": 61,
+    "weighting": 74,
+    "fitting prophet": 74,
+    "fitting lstm": 82,
+    "fitting random_forest": 88,
     "done": 100,
 }
 
