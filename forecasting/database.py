@@ -31,6 +31,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
+from forecasting import sales_token
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 UPSERT_CHUNK = 10_000
 
@@ -44,6 +46,8 @@ products = Table(
     # The product's identity in imported files, e.g. "store=1|item=7"; NULL for products made by hand.
     Column("key", String(255), unique=True, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A new random value whenever the product's sales change, set by triggers (forecasting/sales_token.py).
+    Column("sales_token", String(32), nullable=True),
 )
 
 sales = Table(
@@ -76,6 +80,18 @@ jobs = Table(
     Index("ix_jobs_parent_id", "parent_id"),
 )
 
+# The forecast each model set makes, computed when it was trained: a product's sales are
+# those the set was trained on for as long as the set is fresh, so the set's forecast is
+# fixed and a request is answered by reading it (forecasting/saved_forecasts.py).
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("set_id", String(64), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("points", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
 
 training_runs = Table(
     "training_runs",
@@ -149,7 +165,10 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def init_db(engine: Engine, *, attempts: int = 3) -> None:
-    """Create every table and index that does not exist yet.
+    """Create every table, index and trigger that does not exist yet.
+
+    A database made by an earlier version gets what it lacks (the products'
+    sales tokens and their triggers); nothing stored is changed or dropped.
 
     Parameters
     ----------
@@ -163,6 +182,8 @@ def init_db(engine: Engine, *, attempts: int = 3) -> None:
     for attempt in range(1, attempts + 1):
         try:
             metadata.create_all(engine)
+            with engine.begin() as conn:
+                sales_token.install(conn)
             return
         except DBAPIError:
             if attempt == attempts:
@@ -230,8 +251,11 @@ def bulk_upsert(
         stmt = sqlite.insert(sales)
     else:
         raise NotImplementedError(f"Sales upserts support SQLite and PostgreSQL, not {conn.dialect.name}.")
+    # A row whose stored quantity is already the one given is left alone: it does not
+    # change the product's sales token, so an idempotent re-import keeps its models fresh.
     stmt = stmt.on_conflict_do_update(
-        index_elements=[sales.c.product_id, sales.c.date], set_={"quantity": stmt.excluded.quantity}
+        index_elements=[sales.c.product_id, sales.c.date], set_={"quantity": stmt.excluded.quantity},
+        where=sales.c.quantity.is_distinct_from(stmt.excluded.quantity),
     )
     for lo in range(0, len(product_ids), UPSERT_CHUNK):
         hi = lo + UPSERT_CHUNK

@@ -47,6 +47,9 @@ class SalesHistory:
         Stored rows (days with a row, zero or not).
     start, end : datetime.date or None
         First and last stored day; None when the product has no sales.
+    sales_token : str or None
+        The product's sales token read with the rows (forecasting/sales_token.py);
+        None while it has never had sales.
     """
 
     product_id: int
@@ -55,6 +58,7 @@ class SalesHistory:
     rows: int
     start: date | None
     end: date | None
+    sales_token: str | None = None
 
 
 def _line(day: date, quantity: float) -> str:
@@ -105,9 +109,10 @@ def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
     ProductNotFound
         When no such product exists.
     """
-    # The outer join tells "no product" (no row) from "no sales" (one row of NULLs).
+    # The outer join tells "no product" (no row) from "no sales" (one row of NULLs); one
+    # statement reads the rows and the sales token from the same snapshot.
     query = (
-        select(products.c.id, sales.c.date, sales.c.quantity)
+        select(products.c.id, products.c.sales_token, sales.c.date, sales.c.quantity)
         .select_from(products.outerjoin(sales))
         .where(products.c.id == product_id)
         .order_by(sales.c.date)
@@ -117,16 +122,17 @@ def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
     if not result:
         raise ProductNotFound(product_id)
     rows = [(row.date, float(row.quantity)) for row in result if row.date is not None]
-    fingerprint = fingerprint_rows(rows)
+    fingerprint, token = fingerprint_rows(rows), result[0].sales_token
     if not rows:
         empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([], freq="D", name="date"), name="quantity")
-        return SalesHistory(product_id, empty, fingerprint, 0, None, None)
+        return SalesHistory(product_id, empty, fingerprint, 0, None, None, token)
     start, end = rows[0][0], rows[-1][0]
     offsets = np.fromiter(((day - start).days for day, _ in rows), dtype=np.int64, count=len(rows))
     values = np.zeros((end - start).days + 1, dtype=float)
     values[offsets] = [quantity for _, quantity in rows]
     index = pd.date_range(start, end, freq="D", name="date")
-    return SalesHistory(product_id, pd.Series(values, index=index, name="quantity"), fingerprint, len(rows), start, end)
+    series = pd.Series(values, index=index, name="quantity")
+    return SalesHistory(product_id, series, fingerprint, len(rows), start, end, token)
 
 
 def all_fingerprints(engine: Engine, *, product_ids: Sequence[int] | None = None) -> dict[int, DataSummary]:
