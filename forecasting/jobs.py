@@ -41,9 +41,14 @@ def _as_dict(row: Any) -> dict[str, Any]:
     }
 
 
+def new_job_id() -> str:
+    """Return a fresh job id (a random UUID)."""
+    return str(uuid.uuid4())
+
+
 def create_job(
     engine: Engine, *, kind: str, product_id: int | None = None, parent_id: str | None = None,
-    params: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None, job_id: str | None = None,
 ) -> dict[str, Any]:
     """Record a queued job and return it.
 
@@ -59,6 +64,8 @@ def create_job(
         The batch job it belongs to.
     params : dict
         JSON-able request parameters.
+    job_id : str, optional
+        The id to record it under (from :func:`new_job_id`); a new one by default.
 
     Returns
     -------
@@ -68,14 +75,13 @@ def create_job(
     if kind not in KINDS:
         raise ValueError(f"Job kind must be one of {sorted(KINDS)}, got {kind!r}.")
     now = _now()
-    job_id = str(uuid.uuid4())
     with engine.begin() as conn:
-        conn.execute(jobs.insert().values(
-            id=job_id, kind=kind, product_id=product_id, parent_id=parent_id, status="queued", stage=None,
-            progress=0, params=json.dumps(params or {}), result=None, error=None, attempts=0,
+        row = conn.execute(jobs.insert().values(
+            id=job_id or new_job_id(), kind=kind, product_id=product_id, parent_id=parent_id, status="queued",
+            stage=None, progress=0, params=json.dumps(params or {}), result=None, error=None, attempts=0,
             created_at=now, started_at=None, finished_at=None, updated_at=now,
-        ))
-    return get_job(engine, job_id=job_id)
+        ).returning(*jobs.c)).one()
+    return _as_dict(row)
 
 
 def get_job(engine: Engine, *, job_id: str) -> dict[str, Any]:
@@ -94,11 +100,17 @@ def get_job(engine: Engine, *, job_id: str) -> dict[str, Any]:
     return _as_dict(row)
 
 
-def start_job(engine: Engine, *, job_id: str) -> int:
-    """Mark the job running for a new attempt and return the attempt number.
+def start_job(engine: Engine, *, job_id: str) -> dict[str, Any] | None:
+    """Mark a job that has not ended running for a new attempt, in one statement.
 
     A redelivered job starts over: progress and stage of the lost attempt are
     cleared, so ``set_progress`` can climb again from zero.
+
+    Returns
+    -------
+    dict or None
+        The job as :func:`get_job` returns it, ``attempts`` counting this one;
+        None when the job has already ended (it is left as it is).
 
     Raises
     ------
@@ -107,15 +119,16 @@ def start_job(engine: Engine, *, job_id: str) -> int:
     """
     key, now = _job_id(job_id), _now()
     with engine.begin() as conn:
-        attempts = conn.execute(
-            update(jobs).where(jobs.c.id == key)
+        row = conn.execute(
+            update(jobs).where(jobs.c.id == key, jobs.c.status.not_in(TERMINAL))
             .values(status="running", stage="started", progress=0, started_at=now, finished_at=None,
                     error=None, attempts=jobs.c.attempts + 1, updated_at=now)
-            .returning(jobs.c.attempts)
-        ).scalar()
-    if attempts is None:
-        raise JobNotFound(str(job_id))
-    return int(attempts)
+            .returning(*jobs.c)
+        ).first()
+    if row is None:
+        get_job(engine, job_id=key)  # raises JobNotFound for an unknown id
+        return None
+    return _as_dict(row)
 
 
 def set_progress(engine: Engine, *, job_id: str, stage: str, progress: int) -> bool:
@@ -167,9 +180,10 @@ def finish_job(
     if status != "failed":
         values.update(progress=100, stage="done")
     with engine.begin() as conn:
-        if not conn.execute(update(jobs).where(jobs.c.id == key).values(**values)).rowcount:
-            raise JobNotFound(str(job_id))
-    return get_job(engine, job_id=key)
+        row = conn.execute(update(jobs).where(jobs.c.id == key).values(**values).returning(*jobs.c)).first()
+    if row is None:
+        raise JobNotFound(str(job_id))
+    return _as_dict(row)
 
 
 def fail_job(engine: Engine, *, job_id: str, error: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from forecasting import jobs
 from forecasting.pipeline import stale_products
 from forecasting.products import list_products
 from workers.dispatch import queue_training
+from workers.jobrun import end_job
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,9 @@ def select_products(rt: Runtime, params: dict[str, Any]) -> list[tuple[int, str]
 
 def dispatch(rt: Runtime, celery: Celery, batch_id: str) -> None:
     """Queue one training job per product of the batch (again safe after a redelivery)."""
-    batch = jobs.get_job(rt.engine, job_id=batch_id)
-    if batch["status"] in jobs.TERMINAL:
-        return
-    jobs.start_job(rt.engine, job_id=batch_id)
+    batch = jobs.start_job(rt.engine, job_id=batch_id)
+    if batch is None:
+        return  # a redelivered message of a batch that already ended
     items = select_products(rt, batch["params"])
     jobs.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": False})
     done = jobs.child_product_ids(rt.engine, parent_id=batch_id)  # from an attempt that was cut short
@@ -78,7 +78,7 @@ def settle(rt: Runtime, batch_id: str) -> None:
         return
     result = {**tally, "dispatched": True}
     if tally["failed"]:
-        jobs.finish_job(rt.engine, job_id=batch_id, status="failed", result=result,
-                        error=f"{tally['failed']} of {tally['total']} products failed to train.")
+        end_job(rt.engine, rt.redis, batch_id, status="failed", result=result,
+                error=f"{tally['failed']} of {tally['total']} products failed to train.")
     else:
-        jobs.finish_job(rt.engine, job_id=batch_id, status="succeeded", result=result)
+        end_job(rt.engine, rt.redis, batch_id, status="succeeded", result=result)

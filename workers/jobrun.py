@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.engine import Engine
 
 from forecasting import jobs
 from forecasting.errors import ForecastingError
+from workers import job_events
 from workers.locks import LockTimeout
 
 log = logging.getLogger(__name__)
@@ -45,17 +47,25 @@ class JobRun:
         self.outcome, self.status = result, status
 
 
+def end_job(engine: Engine, client: redis.Redis, job_id: str, **outcome: Any) -> dict[str, Any]:
+    """End the job (:func:`forecasting.jobs.finish_job`), then announce it to its waiters."""
+    job = jobs.finish_job(engine, job_id=job_id, **outcome)
+    job_events.announce(client, job_id)
+    return job
+
+
 @contextmanager
-def job_run(engine: Engine, job_id: str, *, max_attempts: int, min_step: int) -> Iterator[JobRun]:
-    """Start the job, yield a JobRun, and record success or a clear failure."""
-    if jobs.get_job(engine, job_id=job_id)["status"] in jobs.TERMINAL:
+def job_run(engine: Engine, client: redis.Redis, job_id: str, *, max_attempts: int, min_step: int,
+            ) -> Iterator[JobRun]:
+    """Start the job, yield a JobRun, and record success or a clear failure (announced on `client`)."""
+    job = jobs.start_job(engine, job_id=job_id)
+    if job is None:
         # A redelivered message of a job that already ended: nothing left to do.
         raise NotRun(job_id)
-    attempts = jobs.start_job(engine, job_id=job_id)
-    job = jobs.get_job(engine, job_id=job_id)
+    attempts = job["attempts"]
     if attempts > max_attempts:
-        jobs.finish_job(
-            engine, job_id=job_id, status="failed",
+        end_job(
+            engine, client, job_id, status="failed",
             error=f"Gave up after {attempts - 1} attempts: the worker running this job was lost each time.",
         )
         raise NotRun(job_id)
@@ -65,16 +75,16 @@ def job_run(engine: Engine, job_id: str, *, max_attempts: int, min_step: int) ->
     try:
         yield run
     except (ForecastingError, LockTimeout) as exc:
-        jobs.finish_job(engine, job_id=job_id, status="failed", error=str(exc))
+        end_job(engine, client, job_id, status="failed", error=str(exc))
         log.info("job failed", extra={"fields": {**fields, "error": str(exc)}})
         return
     except SoftTimeLimitExceeded:
-        jobs.finish_job(engine, job_id=job_id, status="failed", error="The job ran past its time limit and was stopped.")
+        end_job(engine, client, job_id, status="failed", error="The job ran past its time limit and was stopped.")
         log.warning("job timed out", extra={"fields": fields})
         return
     except Exception as exc:
-        jobs.finish_job(engine, job_id=job_id, status="failed", error=f"Internal error: {type(exc).__name__}: {exc}")
+        end_job(engine, client, job_id, status="failed", error=f"Internal error: {type(exc).__name__}: {exc}")
         log.exception("job crashed", extra={"fields": fields})
         raise
-    jobs.finish_job(engine, job_id=job_id, status=run.status, result=run.outcome)
+    end_job(engine, client, job_id, status=run.status, result=run.outcome)
     log.info("job finished", extra={"fields": {**fields, "status": run.status}})

@@ -21,7 +21,7 @@ def test_job_lifecycle(engine):
     assert job["params"] == {"horizon": 90} and job["result"] is None and job["started_at"] is None
     assert moment(job["created_at"]) >= before - timedelta(seconds=1)
 
-    assert jobs.start_job(engine, job_id=job["id"]) == 1
+    assert jobs.start_job(engine, job_id=job["id"])["attempts"] == 1
     running = jobs.get_job(engine, job_id=job["id"])
     assert running["status"] == "running" and moment(running["started_at"]) >= moment(job["created_at"])
 
@@ -37,13 +37,16 @@ def test_job_lifecycle(engine):
     # A late progress report from a lost worker does not reopen the job.
     assert jobs.set_progress(engine, job_id=job["id"], stage="late", progress=10) is False
     assert jobs.get_job(engine, job_id=job["id"])["stage"] == "done"
+    # Nor does a redelivered message: an ended job is not started again.
+    assert jobs.start_job(engine, job_id=job["id"]) is None
+    assert jobs.get_job(engine, job_id=job["id"])["status"] == "succeeded"
 
 
 def test_redelivered_job_counts_attempts_and_restarts_progress(engine):
     job = jobs.create_job(engine, kind="train", product_id=1, params={})
     jobs.start_job(engine, job_id=job["id"])
     jobs.set_progress(engine, job_id=job["id"], stage="fitting", progress=70)
-    assert jobs.start_job(engine, job_id=job["id"]) == 2
+    assert jobs.start_job(engine, job_id=job["id"])["attempts"] == 2
     again = jobs.get_job(engine, job_id=job["id"])
     assert (again["attempts"], again["progress"], again["stage"]) == (2, 0, "started")
 
