@@ -88,8 +88,7 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
 
     engine = _engine(settings)
     store = ModelStore(settings.forecasting_models_path)
-    policy = pipeline.Policy(params=settings.model_params, min_samples=settings.min_training_samples,
-                             max_age=timedelta(days=settings.model_retrain_interval_days))
+    policy = pipeline.Policy.from_settings(settings)
     ids = list(product_ids) or ([p["id"] for p in products.list_products(engine, limit=10**9, offset=0)]
                                 if all_products else [])
     if not ids:

@@ -59,12 +59,10 @@ def _ours_engine(work: Path) -> Any:
 
 
 def _ours_policy() -> Any:
-    from datetime import timedelta
-
-    from config.settings import default_model_params
+    from config.settings import Settings
     from forecasting.pipeline import Policy
 
-    return Policy(params=default_model_params(), min_samples=100, max_age=timedelta(days=7))
+    return Policy.from_settings(Settings())  # the production defaults
 
 
 def train_ours(work: Path) -> dict[str, Any]:
@@ -104,14 +102,14 @@ def train_ours(work: Path) -> dict[str, Any]:
     cache = LoadedCache(4)
     clock = time.perf_counter()
     prepared = pipeline.prepare(engine=engine, store=store, cache=cache, product_id=PRODUCT_ID, policy=policy)
-    points = pipeline.forecast_points(prepared, HORIZON)
+    points = pipeline.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
     first_s = time.perf_counter() - clock
     assert not prepared.trained and len(points) == HORIZON
     warm, model_only = [], []
     for _ in range(WARM_REPEATS["ours"]):
         clock = time.perf_counter()
         prepared = pipeline.prepare(engine=engine, store=store, cache=cache, product_id=PRODUCT_ID, policy=policy)
-        pipeline.forecast_points(prepared, HORIZON)
+        pipeline.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
         warm.append(time.perf_counter() - clock)
         clock = time.perf_counter()
         forecasting.training.forecast(prepared.model_set, prepared.history.series, HORIZON)
@@ -195,7 +193,7 @@ def cold(side: str, work: Path) -> dict[str, Any]:
         prepared = pipeline.prepare(engine=_ours_engine(work), store=ModelStore(work / "models"), cache=LoadedCache(1),
                                     product_id=PRODUCT_ID, policy=_ours_policy())
         assert not prepared.trained
-        pipeline.forecast_points(prepared, HORIZON)
+        pipeline.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
     return {"cold_forecast_s": time.perf_counter() - STARTED, "peak_rss_mb": _peak_rss_mb()}
 
 

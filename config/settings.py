@@ -58,6 +58,10 @@ class Settings:
     min_training_samples: int = 100
     max_forecast_horizon: int = 365
     default_forecast_horizon: int = 90
+    # Days of forecast computed with each new model set and served from the database while
+    # the set is fresh (0: none; at most MAX_FORECAST_HORIZON is used; longer requests are
+    # computed by the worker).
+    saved_forecast_days: int = 90
     retrain_scan_interval_seconds: int = 3600
     training_lock_seconds: int = 3600
     task_soft_time_limit: int = 1800
@@ -74,6 +78,10 @@ class Settings:
     embedded_redis_port: int = 6390
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Threads per API process: a request waiting on a job holds one.
+    api_threads: int = 8
+    # Longest a request may wait for its job to end (GET /jobs/<id>?wait=, Prefer: wait=).
+    max_job_wait_seconds: int = 30
     log_level: str = "INFO"
     min_free_disk_mb: int = 500
     model_params: ModelParams = field(default_factory=default_model_params)
@@ -155,5 +163,7 @@ def _check(settings: Settings) -> None:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
     if settings.min_training_samples < 1:
         raise ValueError("MIN_TRAINING_SAMPLES must be at least 1.")
+    if settings.saved_forecast_days < 0:
+        raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")

@@ -97,11 +97,13 @@ class LoadedCache:
 
 
 class ForecastMemo:
-    """Forecasts a worker already computed, LRU, by an exact key of what determines them.
+    """Forecasts a worker already made or read, LRU, by an exact key of what determines them.
 
-    The caller's key names the model set (its ``set_id``, new with every save), the
-    data (its fingerprint) and the horizon, so an entry is never stale: a new set or
-    new sales make another key, and old keys age out.
+    The caller's key names the model set (its ``set_id``, new with every save) and the
+    data (its fingerprint), so an entry is never stale: a new set or new sales make
+    another key, and old keys age out. Each key keeps its longest forecast, and a
+    shorter one is served as its first days: the members forecast day by day, each
+    day from the ones before it, so a forecast of N days is the start of any longer one.
 
     Parameters
     ----------
@@ -113,15 +115,19 @@ class ForecastMemo:
         self._forecasts = _Lru(max_entries)
         self.hits = 0
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """Return the value kept under `key`, or compute, keep and return it."""
-        value = self._forecasts.get(key)
-        if value is not _ABSENT:
-            self.hits += 1
-            return value
-        value = compute()
-        self._forecasts.put(key, value)
-        return value
+    def get(self, key: Hashable, days: int) -> list[Any] | None:
+        """Return the first `days` days of the forecast kept under `key`, or None when it is shorter."""
+        points = self._forecasts.get(key)
+        if points is _ABSENT or len(points) < days:
+            return None
+        self.hits += 1
+        return points[:days]
+
+    def put(self, key: Hashable, points: list[Any]) -> None:
+        """Keep `points` under `key` unless a longer forecast is kept there already."""
+        kept = self._forecasts.get(key)
+        if kept is _ABSENT or len(kept) < len(points):
+            self._forecasts.put(key, points)
 
     def __len__(self) -> int:
         return len(self._forecasts)

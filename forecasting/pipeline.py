@@ -12,12 +12,12 @@ from typing import Any, Callable
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from forecasting import training_runs
+from forecasting import saved_forecasts, sales_token, training_runs
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound
 from forecasting.model_cache import ForecastMemo, LoadedCache
 from forecasting.params import ModelParams
 from forecasting.sales import SalesHistory, all_fingerprints, load_history
-from forecasting.staleness import library_versions, stale_reason
+from forecasting.staleness import library_versions, recorded_fingerprint, recorded_sales_token, stale_reason
 from forecasting.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,24 @@ class Policy:
         Fewest days of history a product needs to be trained.
     max_age : timedelta
         Age after which a model set is retrained.
+    saved_forecast_days : int
+        Days of forecast computed and saved with each new set (0: none).
     """
 
     params: ModelParams
     min_samples: int
     max_age: timedelta
+    saved_forecast_days: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Policy":
+        """Return the policy the service's settings (config.settings.Settings) describe."""
+        return cls(
+            params=settings.model_params,
+            min_samples=settings.min_training_samples,
+            max_age=timedelta(days=settings.model_retrain_interval_days),
+            saved_forecast_days=min(settings.saved_forecast_days, settings.max_forecast_horizon),
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,17 @@ class Prepared:
     model_set: Any
     info: dict[str, Any]
     history: SalesHistory
+    trained: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A product's forecast and the model set that made it."""
+
+    points: list[dict[str, Any]]
+    info: dict[str, Any]
+    history_end: str | None
     trained: bool
     reason: str | None
 
@@ -81,6 +105,11 @@ def train(
             product_id=history.product_id,
             progress=progress,
         )
+        # Before the save: a set that cannot forecast never replaces the one in use.
+        days = policy.saved_forecast_days
+        if progress and days:
+            progress("forecasting", 94)
+        points = forecast_points(model_set, history.series, days) if days else None
         if progress:
             progress("saving", 97)
         info = store.save(history.product_id, model_set, {
@@ -92,9 +121,12 @@ def train(
                 "days": int(len(history.series)),
                 "start": history.start.isoformat() if history.start else None,
                 "end": history.end.isoformat() if history.end else None,
+                "sales_token": history.sales_token,
             },
             "versions": library_versions(),
         })
+        if points:
+            saved_forecasts.save(engine, product_id=history.product_id, set_id=info["set_id"], points=points)
     except BaseException as exc:
         training_runs.finish_run(engine, run_id=run_id, status="failed", seconds=time.perf_counter() - clock,
                                  error=str(exc) or type(exc).__name__)
@@ -191,23 +223,85 @@ def prepare(
     return Prepared(model_set=model_set, info=info, history=history, trained=trained, reason=reason)
 
 
-def forecast_points(prepared: Prepared, horizon: int, memo: ForecastMemo | None = None) -> list[dict[str, Any]]:
-    """Forecast `horizon` days after the history and return one JSON-able dict per day.
+def forecast(
+    *,
+    engine: Engine,
+    store: ModelStore,
+    cache: LoadedCache,
+    memo: ForecastMemo,
+    product_id: int,
+    horizon: int,
+    policy: Policy,
+    lock: LockFactory | None = None,
+    job_id: str | None = None,
+    progress: Progress | None = None,
+) -> Forecast:
+    """Forecast the `horizon` days after the product's history, training first when needed.
 
-    With a `memo`, a forecast this process already made from the same model set
-    (``set_id``), on the same data (fingerprint), for the same horizon is returned
-    again instead of computed: the models are deterministic, so it is the same answer.
+    When the product's sales token shows its sales unchanged since its set was
+    trained and the set is fresh, the set's forecast is read (from this worker's
+    memo, else as saved at training) without loading the history or the models.
+    Otherwise the history is loaded and checked, the set trained when missing or
+    stale, and the forecast computed (or read, when it is kept for this data).
     """
-    key = (prepared.history.product_id, prepared.info.get("set_id"), prepared.history.fingerprint, horizon)
-    if memo is not None and key[1] is not None:
-        return memo.get_or_compute(key, lambda: _points(prepared, horizon))
-    return _points(prepared, horizon)
+    info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy)
+    if info is not None:
+        points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
+        if points is not None:
+            return Forecast(points, info, (info.get("data") or {}).get("end"), trained=False, reason=None)
+    prepared = prepare(engine=engine, store=store, cache=cache, product_id=product_id, policy=policy, lock=lock,
+                       job_id=job_id, progress=progress)
+    history = prepared.history
+    points = _kept_points(engine, memo, product_id, prepared.info, history.fingerprint, horizon)
+    if points is None:
+        if progress:
+            progress("forecasting", 98)
+        points = forecast_points(prepared.model_set, history.series, horizon)
+        memo.put((product_id, prepared.info.get("set_id"), history.fingerprint), points)
+    end = history.end.isoformat() if history.end else None
+    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason)
 
 
-def _points(prepared: Prepared, horizon: int) -> list[dict[str, Any]]:
-    from forecasting.training import forecast
+def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
+                          ) -> dict[str, Any] | None:
+    # The set's model_info.json when the sales token it recorded is the product's token now
+    # (its sales are those it was trained on) and nothing else makes it stale; None when
+    # that takes a look at the history itself.
+    with engine.connect() as conn:
+        token = sales_token.current(conn, product_id=product_id)
+    try:
+        info = store.read_info(product_id)
+    except ModelIntegrityError:
+        return None
+    if info is None or token is None or recorded_sales_token(info) != token:
+        return None
+    reason = stale_reason(info, fingerprint=recorded_fingerprint(info) or "", versions=library_versions(),
+                          now=datetime.now(timezone.utc), max_age=policy.max_age)
+    return info if reason is None else None
 
-    frame: pd.DataFrame = forecast(prepared.model_set, prepared.history.series, horizon)
+
+def _kept_points(engine: Engine, memo: ForecastMemo, product_id: int, info: dict[str, Any], fingerprint: str | None,
+                 horizon: int) -> list[dict[str, Any]] | None:
+    # A forecast of this set on this data made before: this worker's memo, else the one saved
+    # at training (made on the data the set records, so only for that data).
+    set_id = info.get("set_id")
+    if not set_id or not fingerprint:
+        return None
+    key = (product_id, set_id, fingerprint)
+    points = memo.get(key, horizon)
+    if points is None and fingerprint == recorded_fingerprint(info):
+        saved = saved_forecasts.load(engine, product_id=product_id, set_id=set_id)
+        if saved is not None:
+            memo.put(key, saved)
+            points = saved[:horizon] if len(saved) >= horizon else None
+    return points
+
+
+def forecast_points(model_set: Any, series: pd.Series, horizon: int) -> list[dict[str, Any]]:
+    """Compute `model_set`'s forecast of the `horizon` days after `series`, one JSON-able dict per day."""
+    from forecasting.training import forecast as forecast_frame
+
+    frame: pd.DataFrame = forecast_frame(model_set, series, horizon)
     dates = [day.date().isoformat() for day in frame.index]
     columns = {name: [round(value, 4) for value in frame[name].to_numpy(dtype=float).tolist()] for name in frame}
     return [{"date": date, **{name: values[i] for name, values in columns.items()}} for i, date in enumerate(dates)]

@@ -71,11 +71,19 @@ def _trained_at(info: dict[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _fingerprint(info: dict[str, Any]) -> str | None:
+def recorded_fingerprint(info: dict[str, Any]) -> str | None:
+    """Return the data fingerprint a model_info.json records (None when it records none)."""
     data = info.get("data")
     if isinstance(data, dict) and data.get("fingerprint"):
         return str(data["fingerprint"])
     return info.get("fingerprint")
+
+
+def recorded_sales_token(info: dict[str, Any]) -> str | None:
+    """Return the sales token of the data a set was trained on (None when it records none)."""
+    data = info.get("data")
+    token = data.get("sales_token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) and token else None
 
 
 def stale_reason(
@@ -114,7 +122,7 @@ def stale_reason(
     """
     if info is None:
         return "missing"
-    if _fingerprint(info) != fingerprint:
+    if recorded_fingerprint(info) != fingerprint:
         return "data_changed"
     if recorded_set_version(info) != MODEL_SET_VERSION:
         return "model_set_version"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cache
 
 import redis
@@ -13,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from sqlalchemy.engine import Engine
 
 from config.settings import Settings
-from forecasting.database import make_engine
+from forecasting.database import init_db, make_engine
 from forecasting.model_cache import ForecastMemo, LoadedCache
 from forecasting.pipeline import Policy
 from forecasting.store import ModelStore
@@ -35,18 +34,17 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings) -> "Runtime":
         """Connect everything a task needs from `settings`."""
+        engine = make_engine(settings.database_url)
+        # A worker may start before the API on a database made by an earlier version.
+        init_db(engine)
         return cls(
             settings=settings,
-            engine=make_engine(settings.database_url),
+            engine=engine,
             store=ModelStore(settings.forecasting_models_path),
             cache=LoadedCache(settings.model_cache_size),
             forecasts=ForecastMemo(settings.forecast_memo_size),
             redis=redis.Redis.from_url(settings.lock_url),
-            policy=Policy(
-                params=settings.model_params,
-                min_samples=settings.min_training_samples,
-                max_age=timedelta(days=settings.model_retrain_interval_days),
-            ),
+            policy=Policy.from_settings(settings),
         )
 
 

@@ -8,7 +8,6 @@ from typing import Any
 from celery import current_app, shared_task
 
 from forecasting import pipeline, sales
-from forecasting.model_cache import ForecastMemo
 from workers import batch, locks
 from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
@@ -21,7 +20,7 @@ def _lock(rt: Runtime, job_id: str) -> pipeline.LockFactory:
 
 
 def _run(rt: Runtime, job_id: str):
-    return job_run(rt.engine, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
+    return job_run(rt.engine, rt.redis, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
                    min_step=rt.settings.progress_min_step)
 
 
@@ -32,11 +31,10 @@ def forecast_product(job_id: str) -> None:
     try:
         with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
-            prepared = pipeline.prepare(engine=rt.engine, store=rt.store, cache=rt.cache, product_id=product_id,
-                                        policy=rt.policy, lock=_lock(rt, job_id), job_id=job_id,
-                                        progress=run.progress)
-            run.progress("forecasting", 98)
-            run.finish(_forecast_result(prepared, horizon, rt.forecasts))
+            made = pipeline.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
+                                     product_id=product_id, horizon=horizon, policy=rt.policy,
+                                     lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
+            run.finish(_forecast_result(product_id, horizon, made))
     except NotRun:
         return
 
@@ -87,13 +85,13 @@ def scan_stale() -> dict[str, float]:
     return enqueue_stale(runtime(), current_app)
 
 
-def _forecast_result(prepared: pipeline.Prepared, horizon: int, memo: ForecastMemo) -> dict[str, Any]:
+def _forecast_result(product_id: int, horizon: int, made: pipeline.Forecast) -> dict[str, Any]:
     return {
-        "product_id": prepared.history.product_id,
+        "product_id": product_id,
         "horizon": horizon,
-        "history_end": prepared.history.end.isoformat() if prepared.history.end else None,
-        "model": {**_summary(prepared.info), "trained_now": prepared.trained, "reason": prepared.reason},
-        "points": pipeline.forecast_points(prepared, horizon, memo),
+        "history_end": made.history_end,
+        "model": {**_summary(made.info), "trained_now": made.trained, "reason": made.reason},
+        "points": made.points,
     }
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, request, url_for
 from api.errors import ApiError, ValidationError
 from api.services import services
 from api.validation import json_object, no_unknown_fields, path_id, positive_int, query_int
+from forecasting import saved_forecasts
 from forecasting.errors import ModelSetNotFound
 from forecasting.products import get_product, known_product_ids
 from forecasting.training_runs import list_runs
@@ -86,9 +87,10 @@ def get_model(product_id: str):
 @bp.delete("/models/<product_id>")
 def delete_model(product_id: str):
     """Remove the product's model set; the next forecast trains a new one."""
-    pid = path_id(product_id)
-    if not services().store.delete(pid):
+    svc, pid = services(), path_id(product_id)
+    if not svc.store.delete(pid):
         raise ModelSetNotFound(pid)
+    saved_forecasts.discard(svc.engine, product_id=pid)
     return "", 204
 
 

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from forecasting import pipeline
+from forecasting import pipeline, saved_forecasts
 from forecasting.sales import load_history
 from tests.conftest import SMALL_MODELS
 
@@ -14,7 +14,7 @@ def trained(app):
     from config.settings import load_settings
 
     params = load_settings(overrides=SMALL_MODELS).model_params
-    policy = pipeline.Policy(params=params, min_samples=100, max_age=timedelta(days=7))
+    policy = pipeline.Policy(params=params, min_samples=100, max_age=timedelta(days=7), saved_forecast_days=7)
     history = load_history(svc.engine, product_id=1)
     return pipeline.train(engine=svc.engine, store=svc.store, history=history, policy=policy, reason="test")
 
@@ -29,15 +29,18 @@ def test_no_models_yet(client):
 
 
 @pytest.mark.slow
-def test_list_inspect_delete(client, trained):
+def test_list_inspect_delete(app, client, trained):
     listing = client.get("/api/v1/models").json
     assert listing["count"] == 1 and listing["models"][0]["product_id"] == 1
     info = client.get("/api/v1/models/1").json
     assert info["trained_at"] == trained["trained_at"]
     assert set(info["files"]) == {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl"}
     assert info["data"]["fingerprint"] == trained["data"]["fingerprint"]
+    engine = app.extensions["forecasting"].engine
+    assert len(saved_forecasts.load(engine, product_id=1, set_id=trained["set_id"])) == 7
     assert client.delete("/api/v1/models/1").status_code == 204
     assert client.get("/api/v1/models/1").status_code == 404
+    assert saved_forecasts.load(engine, product_id=1, set_id=trained["set_id"]) is None
 
 
 @pytest.mark.parametrize("path", ["/api/v1/models/abc", "/api/v1/models/-1", "/api/v1/models/0"])

@@ -39,26 +39,35 @@ def test_a_cache_of_size_zero_keeps_nothing(store):
     assert loader.calls == 2 and cache.misses == 2 and len(cache) == 0
 
 
-def test_forecast_memo_computes_once_per_key_and_forgets_the_least_recent():
+def test_forecast_memo_serves_the_first_days_of_the_longest_forecast_per_key():
     from forecasting.model_cache import ForecastMemo
 
-    memo, calls = ForecastMemo(max_entries=2), []
+    memo = ForecastMemo(max_entries=2)
+    days = [{"day": n} for n in range(90)]
+    assert memo.get(("set-a", "fp"), 30) is None
+    memo.put(("set-a", "fp"), days[:60])
+    assert memo.get(("set-a", "fp"), 30) == days[:30] and memo.get(("set-a", "fp"), 60) == days[:60]
+    assert memo.get(("set-a", "fp"), 61) is None  # longer than kept: the caller computes it
+    memo.put(("set-a", "fp"), days)
+    memo.put(("set-a", "fp"), days[:10])  # a shorter one never replaces a longer one
+    assert memo.get(("set-a", "fp"), 90) == days and memo.hits == 3
+    assert memo.get(("set-a", "other data"), 10) is None and memo.get(("set-b", "fp"), 10) is None
 
-    def compute(value):
-        return lambda: calls.append(value) or value
 
-    assert memo.get_or_compute(("set-a", "fp", 90), compute(1)) == 1
-    assert memo.get_or_compute(("set-a", "fp", 90), compute(2)) == 1
-    assert memo.get_or_compute(("set-a", "fp", 30), compute(3)) == 3
-    assert memo.get_or_compute(("set-b", "fp", 90), compute(4)) == 4  # evicts ("set-a", "fp", 90)
-    assert memo.get_or_compute(("set-a", "fp", 90), compute(5)) == 5
-    assert calls == [1, 3, 4, 5] and memo.hits == 1 and len(memo) == 2
+def test_forecast_memo_forgets_the_least_recently_used():
+    from forecasting.model_cache import ForecastMemo
+
+    memo = ForecastMemo(max_entries=2)
+    for key in ("a", "b"):
+        memo.put(key, [key])
+    assert memo.get("a", 1) == ["a"]  # "b" is now the least recent
+    memo.put("c", ["c"])
+    assert memo.get("b", 1) is None and memo.get("a", 1) == ["a"] and len(memo) == 2
 
 
 def test_a_memo_of_no_entries_keeps_nothing():
     from forecasting.model_cache import ForecastMemo
 
     memo = ForecastMemo(max_entries=0)
-    memo.get_or_compute("k", lambda: 1)
-
-    assert memo.get_or_compute("k", lambda: 2) == 2 and len(memo) == 0
+    memo.put("k", [1])
+    assert memo.get("k", 1) is None and len(memo) == 0
