@@ -7,4 +7,4 @@ COPY . .
 RUN useradd --create-home app && mkdir -p /app/ml_models/forecasting /app/var && chown -R app /app/ml_models /app/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--timeout", "60", "api:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--timeout", "60", "api:create_app()"]

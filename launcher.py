@@ -92,7 +92,7 @@ def commands(settings: Settings) -> dict[str, list[str]]:
     bindir = Path(python).parent
     return {
         "api": [str(bindir / "gunicorn"), "--bind", f"{settings.api_host}:{settings.api_port}", "--workers", "2",
-                "--timeout", "60", "--access-logfile", "-", "api:create_app()"],
+                "--threads", str(settings.api_threads), "--timeout", "60", "--access-logfile", "-", "api:create_app()"],
         # Forecasts get a worker of their own, so they never wait behind a bulk retrain.
         "forecast-worker": [python, "-m", "celery", "-A", "workers.entry", "worker", "--queues", "forecast",
                             "--concurrency", "1", "--loglevel", settings.log_level, "--hostname", "forecast@%h"],

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from config.settings import Settings
 from forecasting.database import init_db, make_engine
 from forecasting.store import ModelStore
+from workers import job_events
 from workers.app import create_celery
 
 
@@ -24,18 +25,21 @@ class Services:
     store: ModelStore
     celery: Celery
     redis: redis.Redis
+    job_ends: job_events.Listener
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
         """Connect everything the API needs and make sure the tables exist."""
         engine = make_engine(settings.database_url)
         init_db(engine)
+        client = redis.Redis.from_url(settings.lock_url, socket_connect_timeout=2, socket_timeout=5)
         return cls(
             settings=settings,
             engine=engine,
             store=ModelStore(settings.forecasting_models_path),
             celery=create_celery(settings),
-            redis=redis.Redis.from_url(settings.lock_url, socket_connect_timeout=2, socket_timeout=5),
+            redis=client,
+            job_ends=job_events.Listener(client),
         )
 
 

@@ -96,3 +96,17 @@ def _describe(value: Any) -> str:
         return _kind(value)
     shown = json.dumps(value)
     return f"{_kind(value)} {shown if len(shown) <= 40 else shown[:37] + '...'}"
+
+
+def preferred_wait(request: Request, maximum: int) -> int | None:
+    """Return the seconds of an RFC 7240 ``Prefer: wait=N`` header, at most `maximum`; None without one.
+
+    Like any preference it is a wish, not a demand: one that cannot be read is ignored.
+    """
+    for header in request.headers.getlist("Prefer"):
+        for preference in header.split(","):
+            name, _, value = preference.split(";")[0].partition("=")
+            value = value.strip().strip('"')
+            if name.strip().lower() == "wait" and value.isdigit():
+                return min(int(value), maximum)
+    return None

@@ -29,9 +29,9 @@ class BrokerUnavailable(RuntimeError):
 
 
 def submit(engine: Engine, celery: Celery, *, kind: str, product_id: int | None, params: dict[str, Any],
-           parent_id: str | None = None) -> dict[str, Any]:
-    """Record a queued job and send its task; on a broker failure the job is marked failed."""
-    job = jobs.create_job(engine, kind=kind, product_id=product_id, parent_id=parent_id, params=params)
+           parent_id: str | None = None, job_id: str | None = None) -> dict[str, Any]:
+    """Record a queued job (under `job_id` if given) and send its task; on a broker failure the job is marked failed."""
+    job = jobs.create_job(engine, kind=kind, product_id=product_id, parent_id=parent_id, params=params, job_id=job_id)
     send(engine, celery, job)
     return job
 

@@ -1,12 +1,17 @@
-"""POST /forecast: queue a forecast job for one product."""
+"""POST /forecast: queue a forecast job for one product, and wait for it when asked to."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from flask import Blueprint, request, url_for
 
+from api.routes.jobs import job_resource
 from api.services import services
-from api.validation import json_object, no_unknown_fields, positive_int
-from forecasting.products import get_product
+from api.validation import json_object, no_unknown_fields, positive_int, preferred_wait
+from forecasting import jobs
+from forecasting.errors import ProductNotFound
+from forecasting.products import product_exists
 from workers.dispatch import submit
 
 bp = Blueprint("forecast", __name__)
@@ -14,7 +19,11 @@ bp = Blueprint("forecast", __name__)
 
 @bp.post("/forecast")
 def create_forecast():
-    """Validate the request, record a job and queue it; answer 202 with where to poll."""
+    """Validate the request, record a job and queue it; answer 202 with where to poll.
+
+    With ``Prefer: wait=N`` the answer waits up to N seconds for the job to end: then
+    it is 200 with the ended job (as GET /jobs/<id> shows it), else the usual 202.
+    """
     svc = services()
     body = json_object(request)
     no_unknown_fields(body, {"product_id", "forecast_horizon"})
@@ -23,8 +32,16 @@ def create_forecast():
         body, "forecast_horizon", default=svc.settings.default_forecast_horizon,
         maximum=svc.settings.max_forecast_horizon,
     )
-    get_product(svc.engine, product_id=product_id)
-    job = submit(svc.engine, svc.celery, kind="forecast", product_id=product_id, params={"horizon": horizon})
-    location = url_for("jobs.get_job", job_id=job["id"])
+    if not product_exists(svc.engine, product_id=product_id):
+        raise ProductNotFound(product_id)
+    wait, job_id = preferred_wait(request, svc.settings.max_job_wait_seconds), jobs.new_job_id()
+    # Listening starts before the task is sent, so an end that comes quickly is not missed.
+    with svc.job_ends.listening(job_id) if wait else nullcontext() as ended:
+        job = submit(svc.engine, svc.celery, kind="forecast", product_id=product_id, params={"horizon": horizon},
+                     job_id=job_id)
+        location = url_for("jobs.get_job", job_id=job_id)
+        if wait and ended(wait):
+            done = jobs.get_job(svc.engine, job_id=job_id)
+            return job_resource(svc, done), 200, {"Location": location, "Preference-Applied": f"wait={wait}"}
     return {"job_id": job["id"], "status": job["status"], "product_id": product_id,
             "forecast_horizon": horizon, "links": {"self": location}}, 202, {"Location": location}

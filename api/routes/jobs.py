@@ -1,10 +1,13 @@
-"""GET /jobs/<id>: status, progress and result of a job."""
+"""GET /jobs/<id>: status, progress and result of a job, at once or once it ended."""
 
 from __future__ import annotations
 
-from flask import Blueprint, url_for
+from typing import Any
 
-from api.services import services
+from flask import Blueprint, request, url_for
+
+from api.services import Services, services
+from api.validation import query_int
 from forecasting import jobs
 
 bp = Blueprint("jobs", __name__)
@@ -12,9 +15,20 @@ bp = Blueprint("jobs", __name__)
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str):
-    """Return the job as recorded; an unknown id is a 404."""
+    """Return the job as recorded; with ``?wait=N``, once it ended or N seconds passed. Unknown id: 404."""
     svc = services()
-    job = jobs.get_job(svc.engine, job_id=job_id)
+    wait = query_int(request, "wait", default=0, minimum=0, maximum=svc.settings.max_job_wait_seconds)
+    if not wait:
+        return job_resource(svc, jobs.get_job(svc.engine, job_id=job_id))
+    with svc.job_ends.listening(job_id) as ended:
+        job = jobs.get_job(svc.engine, job_id=job_id)
+        if job["status"] not in jobs.TERMINAL and ended(wait):
+            job = jobs.get_job(svc.engine, job_id=job_id)
+    return job_resource(svc, job)
+
+
+def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON body that shows `job`."""
     body = {
         "id": job["id"], "kind": job["kind"], "status": job["status"], "product_id": job["product_id"],
         "progress": {"percent": job["progress"], "stage": job["stage"]},

@@ -24,6 +24,13 @@ def test_valid_request_queues_one_job(app, client, queued):
     assert job.json["status"] == "queued" and job.json["params"] == {"horizon": 90}
 
 
+@pytest.mark.parametrize("prefer", ["wait=1", "respond-async, wait=1", "wait=soon", "wait=-1"])
+def test_a_prefer_wait_that_is_not_met_answers_202_as_usual(app, client, queued, prefer):
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 7}, headers={"Prefer": prefer})
+    assert response.status_code == 202 and response.json["status"] == "queued"
+    assert "Preference-Applied" not in response.headers and queued("forecast") == 1
+
+
 def test_horizon_defaults_to_setting(client):
     response = client.post(URL, json={"product_id": 1})
     assert response.status_code == 202

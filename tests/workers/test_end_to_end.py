@@ -34,6 +34,17 @@ def test_first_forecast_trains_then_later_ones_reuse(stack):
     # Asked again, the same forecast (this time from the worker's memo of it).
     assert stack.forecast(1, 90)["result"]["points"] == points
 
+    # Asked to wait, the POST answers with the ended job itself.
+    waited = stack.client.post("/api/v1/forecast", json={"product_id": 1, "forecast_horizon": 60},
+                               headers={"Prefer": "wait=30"})
+    assert waited.status_code == 200 and waited.headers["Preference-Applied"] == "wait=30"
+    assert waited.json["status"] == "succeeded" and waited.json["result"]["points"] == points[:60]
+    assert waited.headers["Location"] == waited.json["links"]["self"]
+    # So does a GET that waits on a job it did not start.
+    queued = stack.client.post("/api/v1/forecast", json={"product_id": 1, "forecast_horizon": 5})
+    ended = stack.client.get(queued.headers["Location"] + "?wait=30").json
+    assert ended["status"] == "succeeded" and ended["result"]["points"] == points[:5]
+
 
 def test_new_sales_change_the_fingerprint_and_retrain(stack):
     assert stack.forecast(1, 7)["result"]["model"]["trained_now"] is True
