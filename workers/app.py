@@ -36,8 +36,8 @@ def create_celery(settings: Settings) -> Celery:
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
         worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
         worker_hijack_root_logger=False,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events stay off (Celery's default): each is one more broker publish per task,
+        # on the path of every forecast. Flower switches the workers' events on when it runs.
         broker_connection_retry_on_startup=True,
         beat_schedule={
             "scan-stale-models": {
