@@ -2,10 +2,18 @@
 
 The bench starts its own ``redis-server`` (from the venv), a real
 ``celery -A workers.entry worker`` on a temporary SQLite database and model folder,
-and a bench-only no-op worker (bench.noop_app) on the same broker. The forecast
-round trip is POST /api/v1/forecast -> poll GET /api/v1/jobs/<id> until it
-succeeded, through the API app in this process: once per horizon (the worker computes
-each forecast) and for one request repeated (answered from the worker's memo).
+and a bench-only no-op worker (bench.noop_app) on the same broker. Requests go
+through the API app in this process, in rounds: each round times one no-op task
+(``apply_async().get()``, which waits on the result) and one forecast job of each
+kind, each going first in turn, so a noisy moment weighs on all of them alike.
+
+- ``wait``: POST /api/v1/forecast with ``Prefer: wait=5``, answered 200 with the
+  ended job; the forecast is the one saved when the set was trained (horizons
+  below SAVED_FORECAST_DAYS, a new one each round).
+- ``long_poll``: the POST answered 202, then GET /jobs/<id>?wait=5.
+- ``poll``: the POST answered 202, then GET /jobs/<id> every millisecond.
+- ``computed``: as ``wait``, for horizons beyond the saved forecast and growing each
+  round, so the worker runs the three models every time.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from forecasting.jobs import TERMINAL
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_ID = 1
 HORIZON = 90
+SAVED_DAYS = 90  # SAVED_FORECAST_DAYS of the worker under test (its default)
 
 
 def _free_port() -> int:
@@ -100,7 +109,8 @@ def measure(work: Path, repeats: int = 30) -> dict[str, Any]:
     os.environ["BENCH_BROKER_URL"] = url  # read by bench.noop_app, here and in its worker
     env = {"DATABASE_URL": f"sqlite:///{work / 'sales.db'}", "REDIS_URL": url,
            "FORECASTING_MODELS_PATH": str(work / "models"), "WORKER_CONCURRENCY": "1", "WORKER_THREADS": "1",
-           "LOG_LEVEL": "WARNING", "BENCH_BROKER_URL": url, "OMP_NUM_THREADS": "1"}
+           "LOG_LEVEL": "WARNING", "BENCH_BROKER_URL": url, "OMP_NUM_THREADS": "1",
+           "SAVED_FORECAST_DAYS": str(SAVED_DAYS)}
     with ExitStack() as stack:
         stack.enter_context(_process([str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no"], env, work / "redis.log"))
@@ -121,47 +131,43 @@ def measure(work: Path, repeats: int = 30) -> dict[str, Any]:
         _wait_worker(url, worker, "bench-forecast")
         _wait_worker(url, noop_worker, "bench-noop")
         client = app.test_client()
+        from bench.noop_app import noop
 
-        def job_round_trip(horizon: int = HORIZON) -> tuple[float, dict[str, Any]]:
+        def round_trip(kind: str, horizon: int) -> tuple[float, dict[str, Any]]:
             clock = time.perf_counter()
-            response = client.post("/api/v1/forecast", json={"product_id": PRODUCT_ID, "forecast_horizon": horizon})
+            headers = {"Prefer": "wait=5"} if kind in {"wait", "computed"} else {}
+            response = client.post("/api/v1/forecast", json={"product_id": PRODUCT_ID, "forecast_horizon": horizon},
+                                   headers=headers)
+            if response.status_code == 200:
+                return time.perf_counter() - clock, response.json
             if response.status_code != 202:
                 raise RuntimeError(f"POST /forecast answered {response.status_code}: {response.json}")
             location = response.headers["Location"]
             while True:
-                job = client.get(location).json
+                job = client.get(location + ("?wait=5" if kind == "long_poll" else "")).json
                 if job["status"] in TERMINAL:
                     return time.perf_counter() - clock, job
                 time.sleep(0.001)
 
-        first_s, job = job_round_trip()
+        first_s, job = round_trip("poll", HORIZON)
         if job["status"] != "succeeded":
             raise RuntimeError(f"first forecast job {job['status']}: {job.get('error')}")
-        job_round_trip()  # the child's first load of the saved set (the first one trained it)
-        # Each horizon once: the worker computes every forecast (no memo of an earlier answer).
-        computed = []
-        for horizon in range(HORIZON - repeats, HORIZON):
-            seconds, job = job_round_trip(horizon)
-            if job["status"] != "succeeded" or len(job["result"]["points"]) != horizon:
-                raise RuntimeError(f"forecast job {job['status']}: {job.get('error')}")
-            computed.append(seconds)
-        # The same request again and again: answered from the worker's memo of that forecast.
-        repeated = []
-        for _ in range(repeats):
-            seconds, job = job_round_trip()
-            if job["status"] != "succeeded" or len(job["result"]["points"]) != HORIZON:
-                raise RuntimeError(f"forecast job {job['status']}: {job.get('error')}")
-            repeated.append(seconds)
-
-        from bench.noop_app import noop
-
+        round_trip("computed", SAVED_DAYS + 1)  # the child's first load of the saved set
         noop.apply_async().get(timeout=30)  # warm the connection and the child
-        noops = []
-        for _ in range(repeats):
-            clock = time.perf_counter()
-            noop.apply_async().get(timeout=30)
-            noops.append(time.perf_counter() - clock)
-    job_s, repeat_s, noop_s = statistics.median(computed), statistics.median(repeated), statistics.median(noops)
-    return {"first_forecast_job_s": first_s, "forecast_job_round_trip_s": job_s, "noop_round_trip_s": noop_s,
-            "ratio": job_s / noop_s, "repeated_forecast_job_round_trip_s": repeat_s, "repeated_ratio": repeat_s / noop_s,
-            "repeats": repeats}
+        times: dict[str, list[float]] = {"noop": [], "wait": [], "long_poll": [], "poll": [], "computed": []}
+        kinds = ["noop", "wait", "long_poll", "poll", "computed"]
+        for n in range(repeats):
+            for kind in kinds[n % len(kinds):] + kinds[:n % len(kinds)]:  # each goes first in turn
+                if kind == "noop":
+                    clock = time.perf_counter()
+                    noop.apply_async().get(timeout=30)
+                    times["noop"].append(time.perf_counter() - clock)
+                    continue
+                horizon = SAVED_DAYS + 2 + n if kind == "computed" else HORIZON - n
+                seconds, job = round_trip(kind, horizon)
+                if job["status"] != "succeeded" or len(job["result"]["points"]) != horizon:
+                    raise RuntimeError(f"forecast job {job['status']}: {job.get('error')}")
+                times[kind].append(seconds)
+    medians = {kind: statistics.median(values) for kind, values in times.items()}
+    return {"first_forecast_job_s": first_s, "noop_round_trip_s": medians.pop("noop"),
+            "forecast_job_round_trip_s": medians, "saved_forecast_days": SAVED_DAYS, "repeats": repeats}
