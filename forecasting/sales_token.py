@@ -11,7 +11,9 @@ names the data it was drawn for.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, inspect, text
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, bindparam, inspect, text
 
 from forecasting.errors import ProductNotFound
 
@@ -111,3 +113,14 @@ def current(conn: Connection, *, product_id: int) -> str | None:
     if row is None:
         raise ProductNotFound(product_id)
     return row.sales_token
+
+
+def current_tokens(conn: Connection, *, product_ids: Sequence[int] | None = None) -> dict[int, str | None]:
+    """Return every product's sales token (or those of `product_ids` that exist), in id order."""
+    if product_ids is None:
+        rows = conn.execute(text("SELECT id, sales_token FROM products ORDER BY id"))
+    else:
+        query = text("SELECT id, sales_token FROM products WHERE id IN :ids ORDER BY id")
+        ids = [int(pid) for pid in product_ids]
+        rows = conn.execute(query.bindparams(bindparam("ids", expanding=True)), {"ids": ids})
+    return {int(pid): token for pid, token in rows}
