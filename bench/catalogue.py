@@ -27,7 +27,7 @@ from celery import Celery
 from config.settings import ROOT, load_settings
 from forecasting import jobs, sales_token
 from forecasting.ingest import import_csv
-from forecasting.pipeline import stale_products
+from forecasting.stale_scan import stale_products
 from forecasting.sales import all_fingerprints
 from launcher import celery_worker, free_port, start_redis
 from workers.app import create_celery

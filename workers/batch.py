@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery
 
 from forecasting import jobs
-from forecasting.pipeline import stale_products
+from forecasting.stale_scan import stale_products
 from forecasting.products import list_products
 from workers.dispatch import queue_training
 from workers.jobrun import end_job

@@ -7,7 +7,7 @@ import time
 
 from celery import Celery
 
-from forecasting.pipeline import stale_products
+from forecasting.stale_scan import stale_products
 from workers.dispatch import queue_training
 from workers.runtime import Runtime
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from forecasting import pipeline
+from forecasting import pipeline, stale_scan
 from forecasting.products import create_product
 from forecasting.sales import load_history, upsert_sales
 from forecasting.store import ModelStore
@@ -21,13 +21,13 @@ def test_the_scan_hashes_only_the_products_whose_sales_changed(engine, tmp_path,
         pipeline.train(engine=engine, store=store, history=load_history(engine, product_id=pid), policy=policy,
                        reason="test")
     read = []
-    real = pipeline.all_fingerprints
-    monkeypatch.setattr(pipeline, "all_fingerprints", lambda engine, product_ids: read.append(product_ids) or real(
+    real = stale_scan.all_fingerprints
+    monkeypatch.setattr(stale_scan, "all_fingerprints", lambda engine, product_ids: read.append(product_ids) or real(
         engine, product_ids=product_ids))
 
     def scan():
         read.clear()
-        return pipeline.stale_products(engine=engine, store=store, policy=policy)
+        return stale_scan.stale_products(engine=engine, store=store, policy=policy)
 
     assert scan() == ([(ids[2], "missing")], {"products": 3, "too_short": 0, "fresh": 2, "stale": 1})
     assert read == [[ids[2]]]  # a and b: their tokens are the ones their sets recorded
