@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.decomposition import SeasonalProfile
-from forecasting.features import LEVEL_DAYS, trailing_mean
+from forecasting.features import LEVEL_DAYS, forecast_dates, trailing_mean
 from forecasting.lstm import LSTMModel
 from forecasting.params import ModelParams
 
@@ -95,8 +95,7 @@ class DeseasonalisedLSTM:
             Shape ``(horizon,)``, non-negative.
         """
         self._fitted()
-        if horizon < 1:
-            raise ValueError(f"horizon must be at least 1, got {horizon}.")
+        dates = forecast_dates(history, horizon)
         recent = history.iloc[-(LEVEL_DAYS + self.lstm_.window_) :]
         residual = self.lstm_.predict(self._residual(recent), horizon)
         z = np.concatenate([self.profile_.deseasonalise(recent), np.zeros(horizon)])
@@ -106,7 +105,6 @@ class DeseasonalisedLSTM:
             # defined in training: a growing product keeps growing over the horizon.
             day = start + step
             z[day] = residual[step] + z[max(day - LEVEL_DAYS, 0) : day].mean()
-        dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
         return self.profile_.restore(z[start:], dates)
 
     def _residual(self, history: pd.Series) -> pd.Series:

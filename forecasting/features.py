@@ -46,6 +46,19 @@ LEVEL_DAYS = 364
 MAX_LOOKBACK = LEVEL_DAYS
 
 
+def forecast_dates(history: pd.Series, horizon: int) -> pd.DatetimeIndex:
+    """Return the `horizon` days after the last day of `history` (an index named ``date``).
+
+    Raises
+    ------
+    ValueError
+        When `horizon` is below 1.
+    """
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1, got {horizon}.")
+    return pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D", name="date")
+
+
 def calendar_features(dates: pd.DatetimeIndex) -> np.ndarray:
     """Return the calendar features of `dates`.
 

@@ -106,14 +106,12 @@ class ForestModel:
             Shape ``(horizon,)``, non-negative.
         """
         self._fitted()
-        if horizon < 1:
-            raise ValueError(f"horizon must be at least 1, got {horizon}.")
+        dates = features.forecast_dates(history, horizon)
         if len(history) < features.MIN_CONTEXT:
             raise ValueError(f"Need at least {features.MIN_CONTEXT} days of history, got {len(history)}.")
         profile = self.profile_
         recent = history.iloc[-features.MAX_LOOKBACK :]
         tail = profile.deseasonalise(recent)
-        dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
         calendar = features.calendar_features(dates)
         values = np.concatenate([tail, np.zeros(horizon)])
         walk = self._walker()

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
 from forecasting import lstm_h5
+from forecasting.features import forecast_dates
 from forecasting.lstm_network import LSTMNetwork
 from forecasting.lstm_training import Adam, train
 from forecasting.params import ModelParams
@@ -164,12 +165,10 @@ class LSTMModel:
             Shape ``(horizon,)``, clipped at 0.
         """
         self._fitted()
-        if horizon < 1:
-            raise ValueError(f"horizon must be at least 1, got {horizon}.")
+        dates = forecast_dates(history, horizon)
         if len(history) < self.window_:
             raise ValueError(f"Need at least {self.window_} days of history, got {len(history)}.")
         first = self._channels(history.iloc[-self.window_ :])
-        dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
         future = _calendar_channels(dates) if self.day_of_week_ else np.zeros((horizon, 0))
         scaled = self.network_.forecast(first, future)
         values = self.scaler_.inverse_transform(scaled.reshape(-1, 1)).ravel()

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.decomposition import SeasonalProfile, from_log, to_log
+from forecasting.features import forecast_dates
 from forecasting.params import ModelParams
 
 FILE_NAME = "prophet_model.pkl"
@@ -139,10 +140,7 @@ class ProphetModel:
             Shape ``(horizon,)``, clipped at 0.
         """
         model = self._fitted()
-        if horizon < 1:
-            raise ValueError(f"horizon must be at least 1, got {horizon}.")
-        start = pd.Timestamp(history.index[-1]) + pd.Timedelta(days=1)
-        future = pd.DataFrame({"ds": pd.date_range(start, periods=horizon, freq="D")})
+        future = pd.DataFrame({"ds": forecast_dates(history, horizon).to_numpy()})
         if model.extra_regressors:
             future = _with_months(future)
         return from_log(model.predict(future)["yhat"].to_numpy(dtype=float) + self.mean_shift_)

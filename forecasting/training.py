@@ -284,9 +284,8 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
         (first interval level), ``lower_<pct>``, ``upper_<pct>`` for each further level,
         then one column per member. Every value finite and >= 0.
     """
-    if horizon < 1:
-        raise ValueError(f"horizon must be at least 1, got {horizon}.")
     _check_history(history)
+    dates = features.forecast_dates(history, horizon)
     history = history.astype(float)
     predictions = {}
     for name, member in model_set.members.items():
@@ -295,7 +294,6 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
         predictions[name] = np.where(np.isfinite(values), values, 0.0)
     combined = np.clip(ensemble.combine(predictions, model_set.weights), 0.0, None)
     bounds = ensemble.interval_bounds(combined, model_set.intervals)
-    dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D", name="date")
     columns: dict[str, np.ndarray] = {"forecast": combined}
     for position, (level, (lower, upper)) in enumerate(bounds.items()):
         suffix = "" if position == 0 else f"_{int(round(level * 100))}"
