@@ -129,5 +129,8 @@ class ForecastMemo:
         if kept is _ABSENT or len(kept) < len(points):
             self._forecasts.put(key, points)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return self._forecasts.get(key) is not _ABSENT
+
     def __len__(self) -> int:
         return len(self._forecasts)

@@ -17,7 +17,7 @@ from forecasting.errors import ModelIntegrityError, ModelSetNotFound
 from forecasting.model_cache import ForecastMemo, LoadedCache
 from forecasting.params import ModelParams
 from forecasting.sales import SalesHistory, load_history
-from forecasting.staleness import library_versions, recorded_fingerprint, recorded_sales_token, stale_reason
+from forecasting.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
 from forecasting.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,11 @@ class Policy:
             max_age=timedelta(days=settings.model_retrain_interval_days),
             saved_forecast_days=min(settings.saved_forecast_days, settings.max_forecast_horizon),
         )
+
+    def stale_reason(self, info: dict[str, Any] | None, fingerprint: str, now: datetime | None = None) -> str | None:
+        """Return why the set `info` describes must be retrained for data of `fingerprint`, or None."""
+        return stale_reason(info, fingerprint=fingerprint, versions=library_versions(),
+                            now=now or datetime.now(timezone.utc), max_age=self.max_age)
 
 
 @dataclass(frozen=True)
@@ -142,13 +147,7 @@ def check(*, store: ModelStore, history: SalesHistory, policy: Policy, now: date
         info = store.read_info(history.product_id)
     except ModelIntegrityError:
         return "corrupt"
-    return stale_reason(
-        info,
-        fingerprint=history.fingerprint,
-        versions=library_versions(),
-        now=now or datetime.now(timezone.utc),
-        max_age=policy.max_age,
-    )
+    return policy.stale_reason(info, history.fingerprint, now)
 
 
 def prepare(
@@ -238,11 +237,9 @@ def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int,
         info = store.read_info(product_id)
     except ModelIntegrityError:
         return None
-    if info is None or token is None or recorded_sales_token(info) != token:
+    if info is None or not sales_unchanged(info, token):
         return None
-    reason = stale_reason(info, fingerprint=recorded_fingerprint(info) or "", versions=library_versions(),
-                          now=datetime.now(timezone.utc), max_age=policy.max_age)
-    return info if reason is None else None
+    return info if policy.stale_reason(info, recorded_fingerprint(info) or "") is None else None
 
 
 def _kept_points(engine: Engine, memo: ForecastMemo, product_id: int, info: dict[str, Any], fingerprint: str | None,
@@ -254,7 +251,8 @@ def _kept_points(engine: Engine, memo: ForecastMemo, product_id: int, info: dict
         return None
     key = (product_id, set_id, fingerprint)
     points = memo.get(key, horizon)
-    if points is None and fingerprint == recorded_fingerprint(info):
+    # A kept forecast is at least as long as the saved one (the longest is kept): no need to read it again.
+    if points is None and key not in memo and fingerprint == recorded_fingerprint(info):
         saved = saved_forecasts.load(engine, product_id=product_id, set_id=set_id)
         if saved is not None:
             memo.put(key, saved)

@@ -11,7 +11,7 @@ from forecasting import sales_token
 from forecasting.errors import ModelIntegrityError
 from forecasting.pipeline import Policy
 from forecasting.sales import DataSummary, all_fingerprints
-from forecasting.staleness import library_versions, recorded_fingerprint, recorded_sales_token, stale_reason
+from forecasting.staleness import recorded_fingerprint, sales_unchanged
 from forecasting.store import ModelStore
 
 
@@ -32,7 +32,7 @@ def stale_products(
     counts : dict
         ``products``, ``too_short``, ``fresh`` and ``stale`` counts.
     """
-    now, versions = now or datetime.now(timezone.utc), library_versions()
+    now = now or datetime.now(timezone.utc)
     with engine.connect() as conn:
         tokens = sales_token.current_tokens(conn, product_ids=product_ids)
     infos: dict[int, dict[str, Any] | None] = {}
@@ -42,7 +42,7 @@ def stale_products(
             infos[product_id] = info = store.read_info(product_id)
         except ModelIntegrityError:
             continue  # "corrupt", once its span is known
-        if info is not None and token is not None and recorded_sales_token(info) == token:
+        if info is not None and sales_unchanged(info, token):
             summary = _recorded_summary(info)
             if summary is not None:
                 summaries[product_id] = summary
@@ -59,8 +59,7 @@ def stale_products(
             counts["too_short"] += 1
             continue
         if product_id in infos:
-            reason = stale_reason(infos[product_id], fingerprint=summary.fingerprint, versions=versions, now=now,
-                                  max_age=policy.max_age)
+            reason = policy.stale_reason(infos[product_id], summary.fingerprint, now)
         else:
             reason = "corrupt"
         if reason is None:

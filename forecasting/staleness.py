@@ -86,6 +86,11 @@ def recorded_sales_token(info: dict[str, Any]) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
+def sales_unchanged(info: dict[str, Any], token: str | None) -> bool:
+    """Return whether the product's sales `token` is the one its set recorded (its sales are the set's)."""
+    return token is not None and recorded_sales_token(info) == token
+
+
 def stale_reason(
     info: dict[str, Any] | None,
     *,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 
 import redis
 from celery import current_app
 from celery.signals import celeryd_after_setup, worker_process_init
-from threadpoolctl import threadpool_limits
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from threadpoolctl import threadpool_limits
 
 from config.settings import Settings
 from forecasting.database import init_db, make_engine
@@ -17,6 +19,8 @@ from forecasting.model_cache import ForecastMemo, LoadedCache
 from forecasting.pipeline import Policy
 from forecasting.store import ModelStore
 from forecasting.training import import_model_libraries
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,9 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings) -> "Runtime":
         """Connect everything a task needs from `settings`."""
-        engine = make_engine(settings.database_url)
-        # A worker may start before the API on a database made by an earlier version.
-        init_db(engine)
         return cls(
             settings=settings,
-            engine=engine,
+            engine=make_engine(settings.database_url),
             store=ModelStore(settings.forecasting_models_path),
             cache=LoadedCache(settings.model_cache_size),
             forecasts=ForecastMemo(settings.forecast_memo_size),
@@ -55,12 +56,22 @@ def runtime() -> Runtime:
 
 
 @celeryd_after_setup.connect
-def _import_model_libraries(**kwargs: object) -> None:
+def _prepare_worker(**kwargs: object) -> None:
     # In the parent, once logging is set up (so their import chatter is filtered) and before
     # the pool forks: every child then starts with Prophet, scikit-learn and h5py already
     # imported (shared pages) instead of importing them on its first task. None of them
     # starts threads at import, so they are safe to fork with.
     import_model_libraries()
+    # Once per worker, not per child: a worker may start before the API on a database made
+    # by an earlier version. The engine is disposed, so no connection crosses the fork.
+    engine = make_engine(current_app.conf.forecasting_settings.database_url)
+    try:
+        init_db(engine)
+    except DBAPIError as exc:
+        log.warning("database not initialised at worker start; the API or `manage.py init-db` will do it",
+                    extra={"fields": {"error": str(exc)}})
+    finally:
+        engine.dispose()
 
 
 @worker_process_init.connect

@@ -71,3 +71,13 @@ def test_a_memo_of_no_entries_keeps_nothing():
     memo = ForecastMemo(max_entries=0)
     memo.put("k", [1])
     assert memo.get("k", 1) is None and len(memo) == 0
+
+
+def test_a_memo_tells_which_keys_it_keeps():
+    from forecasting.model_cache import ForecastMemo
+
+    memo = ForecastMemo(max_entries=1)
+    memo.put("a", [1])
+    assert "a" in memo and "b" not in memo
+    memo.put("b", [2])
+    assert "a" not in memo
