@@ -139,10 +139,8 @@ class LSTMNetwork:
         first = _lstm_forward(np.asarray(x, dtype=w[0].dtype), w[0], w[1], w[2])
         second = _lstm_forward(first.hidden, w[3], w[4], w[5])
         last = second.hidden[:, -1]
-        dense1 = np.maximum(last @ w[6] + w[7], 0)
-        dense2 = np.maximum(dense1 @ w[8] + w[9], 0)
-        out = (dense2 @ w[10] + w[11])[:, 0]
-        return out, (first, second, last, dense1, dense2)
+        dense1, dense2, out = _head(w, last)
+        return out[..., 0], (first, second, last, dense1, dense2)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Return the predictions (batch,) for windows `x` (batch, window, channels)."""
@@ -189,11 +187,17 @@ class LSTMNetwork:
         for step, calendar in enumerate(future):
             first_hidden = _sequence(projected, w[1])
             last = _sequence(first_hidden @ w[3] + w[5], w[4])[-1]
-            dense = np.maximum(np.maximum(last @ w[6] + w[7], 0) @ w[8] + w[9], 0)
-            out[step] = value = (dense @ w[10] + w[11])[0]
+            out[step] = value = _head(w, last)[2][0]
             day = np.concatenate([[value], calendar]).astype(w[0].dtype)
             projected = np.vstack([projected[1:], day @ w[0] + w[2]])
         return out
+
+
+def _head(w: list[np.ndarray], last: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the two relu layers' outputs and the prediction for the last hidden state(s) `last`."""
+    dense1 = np.maximum(last @ w[6] + w[7], 0)
+    dense2 = np.maximum(dense1 @ w[8] + w[9], 0)
+    return dense1, dense2, dense2 @ w[10] + w[11]
 
 
 def _sequence(projected: np.ndarray, recurrent: np.ndarray) -> np.ndarray:
