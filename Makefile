@@ -20,6 +20,7 @@ run: install
 
 ## test: every test, including real Celery workers on Redis, SQLite and PostgreSQL
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 ## test-fast: skip the tests that train the full production configuration

@@ -24,7 +24,7 @@ def cli(ctx: click.Context) -> None:
 
 
 def _engine(settings):
-    from forecasting.database import init_db, make_engine
+    from forecasting.data.database import init_db, make_engine
 
     engine = make_engine(settings.database_url)
     init_db(engine)
@@ -46,7 +46,7 @@ def init_db_command(settings) -> None:
 @click.pass_obj
 def seed_demo_command(settings, products: int, days: int, seed: int) -> None:
     """Give products 1..N a realistic daily sales history ending yesterday."""
-    from forecasting.demo import seed_demo
+    from forecasting.data.demo import seed_demo
 
     ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed)
     if not ids:
@@ -63,8 +63,8 @@ def seed_demo_command(settings, products: int, days: int, seed: int) -> None:
 @click.pass_obj
 def import_csv_command(settings, path: Path, keys: tuple[str, ...], date_column: str, quantity_column: str) -> None:
     """Import a long-format sales CSV (plain or .gz): one row per product and day."""
+    from forecasting.data.ingest import import_csv
     from forecasting.errors import InvalidSalesData
-    from forecasting.ingest import import_csv
 
     with tqdm(desc=f"importing {path.name}", unit=" rows", unit_scale=True, disable=None) as bar:
         try:
@@ -82,13 +82,14 @@ def import_csv_command(settings, path: Path, keys: tuple[str, ...], date_column:
 @click.pass_obj
 def train_command(settings, product_ids: tuple[int, ...], all_products: bool, force: bool) -> None:
     """Train model sets here, in this process (no worker needed)."""
-    from forecasting import pipeline, products, sales
+    from forecasting.data import products, sales
     from forecasting.errors import ForecastingError
-    from forecasting.store import ModelStore
+    from forecasting.lifecycle import steps
+    from forecasting.store.model_store import ModelStore
 
     engine = _engine(settings)
     store = ModelStore(settings.forecasting_models_path)
-    policy = pipeline.Policy.from_settings(settings)
+    policy = steps.Policy.from_settings(settings)
     ids = list(product_ids) or ([p["id"] for p in products.list_products(engine, limit=10**9, offset=0)]
                                 if all_products else [])
     if not ids:
@@ -98,9 +99,9 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
         started = time.perf_counter()
         try:
             history = sales.load_history(engine, product_id=pid)
-            reason = "requested" if force else pipeline.check(store=store, history=history, policy=policy)
+            reason = "requested" if force else steps.check(store=store, history=history, policy=policy)
             if reason:
-                pipeline.train(engine=engine, store=store, history=history, policy=policy, reason=reason)
+                steps.train(engine=engine, store=store, history=history, policy=policy, reason=reason)
             tqdm.write(f"product {pid}: {'trained (' + reason + ')' if reason else 'fresh, skipped'} "
                        f"in {time.perf_counter() - started:.1f} s")
         except ForecastingError as exc:
@@ -119,10 +120,10 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
 def retrain_command(settings, product_ids: tuple[int, ...], all_products: bool, only_stale: bool,
                     force: bool | None, no_wait: bool) -> None:
     """Queue a bulk retrain on the workers and follow it with a progress bar."""
-    from forecasting import jobs
-    from forecasting.products import known_product_ids
-    from workers.app import create_celery
-    from workers.dispatch import submit
+    from forecasting.data.products import known_product_ids
+    from jobs import records
+    from jobs.celery_app import create_celery
+    from jobs.dispatch import submit
 
     if sum([bool(product_ids), all_products, only_stale]) != 1:
         raise click.UsageError("Name product ids, or pass exactly one of --all / --only-stale.")
@@ -141,17 +142,17 @@ def retrain_command(settings, product_ids: tuple[int, ...], all_products: bool, 
         return
     with tqdm(desc="retraining", unit=" products", disable=None) as bar:
         while True:
-            batch = jobs.get_job(engine, job_id=batch["id"])
-            tally = jobs.batch_counts(engine, batch)
+            batch = records.get_job(engine, job_id=batch["id"])
+            tally = records.batch_counts(engine, batch)
             bar.total = tally["total"]
             bar.n = tally["succeeded"] + tally["failed"] + tally["skipped"]
             bar.set_postfix(ok=tally["succeeded"], failed=tally["failed"], skipped=tally["skipped"],
                             running=tally["running"], refresh=False)
             bar.refresh()
-            if batch["status"] in jobs.TERMINAL:
+            if batch["status"] in records.TERMINAL:
                 break
             time.sleep(1)
-    for failure in jobs.list_children_failed(engine, parent_id=batch["id"]):
+    for failure in records.list_children_failed(engine, parent_id=batch["id"]):
         click.echo(f"product {failure['product_id']}: {failure['error']}")
     click.echo(f"batch {batch['status']}: {json.dumps(tally)}")
     sys.exit(0 if batch["status"] == "succeeded" else 1)

@@ -11,11 +11,11 @@ from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
     InvalidSalesData,
-    JobNotFound,
     ModelSetNotFound,
     ProductNotFound,
 )
-from workers.dispatch import BrokerUnavailable
+from jobs.dispatch import BrokerUnavailable
+from jobs.records import JobNotFound
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ValidationError(ApiError):
         super().__init__(422, "Invalid request", detail, **({"field": field} if field else {}))
 
 
-DOMAIN_STATUS: dict[type[ForecastingError], tuple[int, str]] = {
+DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     ProductNotFound: (404, "Product not found"),
     JobNotFound: (404, "Job not found"),
     ModelSetNotFound: (404, "Model set not found"),
@@ -61,7 +61,8 @@ def init_app(app: Flask) -> None:
         return problem(exc.status, exc.title, exc.detail, **exc.extra)
 
     @app.errorhandler(ForecastingError)
-    def _domain_error(exc: ForecastingError) -> Response:
+    @app.errorhandler(JobNotFound)
+    def _domain_error(exc: Exception) -> Response:
         status, title = next(
             (value for kind, value in DOMAIN_STATUS.items() if isinstance(exc, kind)), (400, "Bad request")
         )

@@ -10,10 +10,10 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 
 from config.settings import Settings
-from forecasting.database import init_db, make_engine
-from forecasting.store import ModelStore
-from workers import job_events
-from workers.app import create_celery
+from forecasting.data.database import init_db, make_engine
+from forecasting.store.model_store import ModelStore
+from jobs import events as job_events
+from jobs.celery_app import create_celery
 
 
 @dataclass(frozen=True)

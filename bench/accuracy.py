@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.data import CUTOFF, DATA_FILE, HORIZON, KNOWN_SMAPE, real_series
-from forecasting import metrics
+from forecasting.models import metrics
 
 MEMBERS = ("prophet", "lstm", "random_forest")
 
@@ -28,7 +28,7 @@ def seasonal_naive(train: pd.Series, horizon: int) -> np.ndarray:
 
 def evaluate(series: dict[tuple[int, int], pd.Series], params: Any, log: Any = None) -> dict[str, Any]:
     """Train the production ensemble per series on data through CUTOFF; score the next HORIZON days."""
-    from forecasting.training import forecast, train_model_set
+    from forecasting.models.model_set import forecast, train_model_set
 
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()

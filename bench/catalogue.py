@@ -25,13 +25,14 @@ import psutil
 from celery import Celery
 
 from config.settings import ROOT, load_settings
-from forecasting import jobs, sales_token
-from forecasting.ingest import import_csv
-from forecasting.stale_scan import stale_products
-from forecasting.sales import all_fingerprints
+from forecasting.data import sales_token
+from forecasting.data.ingest import import_csv
+from forecasting.data.sales import all_fingerprints
+from forecasting.lifecycle.stale_scan import stale_products
+from jobs import records
+from jobs.celery_app import create_celery
+from jobs.dispatch import submit
 from launcher import celery_worker, free_port, start_redis
-from workers.app import create_celery
-from workers.dispatch import submit
 from workers.runtime import Runtime
 
 DATA = ROOT.parent / "shared" / "data" / "rossmann-store-sales" / "train.csv.gz"
@@ -67,7 +68,7 @@ def run_batch(rt: Runtime, celery: Celery, ids: list[int], force: bool) -> tuple
     started = time.perf_counter()
     batch = submit(rt.engine, celery, kind="batch", product_id=None,
                    params={"selection": "ids", "product_ids": ids, "force": force})
-    while (batch := jobs.get_job(rt.engine, job_id=batch["id"]))["status"] not in jobs.TERMINAL:
+    while (batch := records.get_job(rt.engine, job_id=batch["id"]))["status"] not in records.TERMINAL:
         time.sleep(0.2)
     return time.perf_counter() - started, batch
 
@@ -76,7 +77,7 @@ def audit(rt: Runtime, batch: dict[str, Any], ids: list[int]) -> dict[str, int]:
     """Count lost and duplicated jobs of a batch: each product must have exactly one ended job."""
     from sqlalchemy import func, select
 
-    from forecasting.database import jobs as table
+    from jobs.table import jobs as table
 
     with rt.engine.connect() as conn:
         rows = conn.execute(select(table.c.product_id, func.count(), func.min(table.c.status))
@@ -85,7 +86,7 @@ def audit(rt: Runtime, batch: dict[str, Any], ids: list[int]) -> dict[str, int]:
     return {
         "lost": sum(1 for pid in ids if pid not in per_product),
         "duplicated": sum(n - 1 for n in per_product.values() if n > 1),
-        "not_ended": sum(1 for _, _, status in rows if status not in jobs.TERMINAL),
+        "not_ended": sum(1 for _, _, status in rows if status not in records.TERMINAL),
     }
 
 
@@ -134,7 +135,7 @@ def main() -> None:
 def measure(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[str, Any]:
     settings = load_settings(overrides=env)
     rt, celery = Runtime.create(settings), create_celery(settings)
-    from forecasting.database import init_db
+    from forecasting.data.database import init_db
 
     init_db(rt.engine)
     imported = import_csv(rt.engine, DATA, key_columns=["Store"], date_column="Date", quantity_column="Sales")
@@ -152,9 +153,9 @@ def measure(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
                               log=work / "training.log") as training, \
                 PeakRss(psutil.Process(training.pid)) as rss:
             train_s, batch = run_batch(rt, celery, sample, force=True)
-            trained = jobs.batch_counts(rt.engine, batch)
+            trained = records.batch_counts(rt.engine, batch)
             if not trained["succeeded"]:
-                failures = jobs.list_children_failed(rt.engine, parent_id=batch["id"], limit=3)
+                failures = records.list_children_failed(rt.engine, parent_id=batch["id"], limit=3)
                 raise SystemExit(f"no product trained with {procs} process(es): {trained}; {failures}")
             clone_fresh_sets(rt, sample[0], ids)
             noop_s, noop_batch = run_batch(rt, celery, ids, force=False)
@@ -162,7 +163,7 @@ def measure(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
             "sample": len(sample), "sample_seconds": round(train_s, 1), "sample_counts": trained,
             "products_per_minute": round(60 * trained["succeeded"] / train_s, 2),
             "noop_products": len(ids), "noop_seconds": round(noop_s, 1),
-            "noop_counts": jobs.batch_counts(rt.engine, noop_batch),
+            "noop_counts": records.batch_counts(rt.engine, noop_batch),
             "overhead_pct": round(100 * (noop_s / len(ids)) / (train_s / len(sample)), 2),
             "peak_child_rss_mb": round(rss.peak / 2**20),
             "audit_sample": audit(rt, batch, sample), "audit_noop": audit(rt, noop_batch, ids),

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from forecasting.jobs import TERMINAL
+from jobs.records import TERMINAL
 
 SEED_PROMISE = {"first_s": "60-120", "later_s": "< 5", "disk_mb": "~25"}
 

@@ -21,7 +21,7 @@ import json, sys, time
 import numpy as np, pandas as pd
 from threadpoolctl import threadpool_limits
 from config.settings import default_model_params
-from forecasting.training import import_model_libraries, train_model_set
+from forecasting.models.model_set import import_model_libraries, train_model_set
 import_model_libraries()
 threadpool_limits(1)  # after the imports: it limits the BLAS/OpenMP libraries already loaded
 seed, products = int(sys.argv[1]), int(sys.argv[2])

@@ -21,7 +21,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from forecasting import features
+from forecasting.models import features
 
 WINDOW, EPOCHS, BATCH, UNITS, TREES, VALIDATION_DAYS = 30, 50, 32, (128, 64, 32, 16), 200, 90
 

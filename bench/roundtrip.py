@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import synthetic_history
-from forecasting.jobs import TERMINAL
+from jobs.records import TERMINAL
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_ID = 1
@@ -116,8 +116,8 @@ def measure(work: Path, repeats: int = 30) -> dict[str, Any]:
                                       "--appendonly", "no"], env, work / "redis.log"))
         _wait_redis(url)
         from api import create_app
-        from forecasting.products import create_product
-        from forecasting.sales import upsert_sales
+        from forecasting.data.products import create_product
+        from forecasting.data.sales import upsert_sales
 
         app = create_app({k: v for k, v in env.items() if k not in {"BENCH_BROKER_URL", "OMP_NUM_THREADS"}})
         engine = app.extensions["forecasting"].engine

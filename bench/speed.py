@@ -33,7 +33,7 @@ def _limit_threads(side: str) -> None:
     # only reaches the thread pools of libraries already loaded.
     from threadpoolctl import threadpool_limits
 
-    from forecasting.training import import_model_libraries
+    from forecasting.models.model_set import import_model_libraries
 
     import_model_libraries()
     if side == "reference":
@@ -53,28 +53,28 @@ def _folder_bytes(folder: Path) -> int:
 
 
 def _ours_engine(work: Path) -> Any:
-    from forecasting.database import make_engine
+    from forecasting.data.database import make_engine
 
     return make_engine(f"sqlite:///{work / 'sales.db'}")
 
 
 def _ours_policy() -> Any:
     from config.settings import Settings
-    from forecasting.pipeline import Policy
+    from forecasting.lifecycle.steps import Policy
 
     return Policy.from_settings(Settings())  # the production defaults
 
 
 def train_ours(work: Path) -> dict[str, Any]:
-    """Train through the worker's code path (pipeline.train -> ModelStore), then forecast warm."""
-    import forecasting.training
+    """Train through the worker's code path (steps.train -> ModelStore), then forecast warm."""
+    import forecasting.models.model_set
     from bench.data import synthetic_history
-    from forecasting import pipeline
-    from forecasting.database import init_db
-    from forecasting.model_cache import LoadedCache
-    from forecasting.products import create_product
-    from forecasting.sales import load_history, upsert_sales
-    from forecasting.store import ModelStore
+    from forecasting.data.database import init_db
+    from forecasting.data.products import create_product
+    from forecasting.data.sales import load_history, upsert_sales
+    from forecasting.lifecycle import steps
+    from forecasting.store.caches import LoadedCache
+    from forecasting.store.model_store import ModelStore
 
     _limit_threads("ours")
 
@@ -88,31 +88,31 @@ def train_ours(work: Path) -> dict[str, Any]:
     history = load_history(engine, product_id=PRODUCT_ID)
 
     clock = time.perf_counter()
-    info = pipeline.train(engine=engine, store=store, history=history, policy=policy, reason="bench")
+    info = steps.train(engine=engine, store=store, history=history, policy=policy, reason="bench")
     train_s = time.perf_counter() - clock
     rss_after_train = _peak_rss_mb()
     create_product(engine, name="bench 2", product_id=PRODUCT_ID + 1)
     other = synthetic_history(seed=12)
     upsert_sales(engine, product_id=PRODUCT_ID + 1, rows=[(d.date(), float(v)) for d, v in other.items()])
     clock = time.perf_counter()
-    pipeline.train(engine=engine, store=store, history=load_history(engine, product_id=PRODUCT_ID + 1),
+    steps.train(engine=engine, store=store, history=load_history(engine, product_id=PRODUCT_ID + 1),
                    policy=policy, reason="bench")
     second_s = time.perf_counter() - clock
 
     cache = LoadedCache(4)
     clock = time.perf_counter()
-    prepared = pipeline.prepare(engine=engine, store=store, cache=cache, product_id=PRODUCT_ID, policy=policy)
-    points = pipeline.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
+    prepared = steps.prepare(engine=engine, store=store, cache=cache, product_id=PRODUCT_ID, policy=policy)
+    points = steps.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
     first_s = time.perf_counter() - clock
     assert not prepared.trained and len(points) == HORIZON
     warm, model_only = [], []
     for _ in range(WARM_REPEATS["ours"]):
         clock = time.perf_counter()
-        prepared = pipeline.prepare(engine=engine, store=store, cache=cache, product_id=PRODUCT_ID, policy=policy)
-        pipeline.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
+        prepared = steps.prepare(engine=engine, store=store, cache=cache, product_id=PRODUCT_ID, policy=policy)
+        steps.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
         warm.append(time.perf_counter() - clock)
         clock = time.perf_counter()
-        forecasting.training.forecast(prepared.model_set, prepared.history.series, HORIZON)
+        forecasting.models.model_set.forecast(prepared.model_set, prepared.history.series, HORIZON)
         model_only.append(time.perf_counter() - clock)
     return {
         "import_s": imported,
@@ -185,15 +185,15 @@ def cold(side: str, work: Path) -> dict[str, Any]:
         models = reference.load(work / "reference")
         reference.forecast(models, series, HORIZON)
     else:
-        from forecasting import pipeline
-        from forecasting.model_cache import LoadedCache
-        from forecasting.store import ModelStore
+        from forecasting.lifecycle import steps
+        from forecasting.store.caches import LoadedCache
+        from forecasting.store.model_store import ModelStore
 
         _limit_threads("ours")
-        prepared = pipeline.prepare(engine=_ours_engine(work), store=ModelStore(work / "models"), cache=LoadedCache(1),
+        prepared = steps.prepare(engine=_ours_engine(work), store=ModelStore(work / "models"), cache=LoadedCache(1),
                                     product_id=PRODUCT_ID, policy=_ours_policy())
         assert not prepared.trained
-        pipeline.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
+        steps.forecast_points(prepared.model_set, prepared.history.series, HORIZON)
     return {"cold_forecast_s": time.perf_counter() - STARTED, "peak_rss_mb": _peak_rss_mb()}
 
 

@@ -43,10 +43,3 @@ class ModelIntegrityError(ForecastingError):
 class InvalidSalesData(ForecastingError):
     """Sales rows or a CSV file that cannot be imported, with the reason."""
 
-
-class JobNotFound(ForecastingError):
-    """The job does not exist."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"Job {job_id} does not exist.")
-        self.job_id = job_id

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
+from forecasting.data.database import init_db, make_engine
 from tests import services
 
 # Small but real models: every member trains, just briefly.
@@ -31,3 +35,18 @@ def postgres_url() -> Iterator[str]:
         if url is None:
             pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """Yield an empty, initialised sales database: a new SQLite file, or the session's PostgreSQL."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'sales.db'}")
+    else:
+        eng = make_engine(request.getfixturevalue("postgres_url"))
+    init_db(eng)
+    if eng.dialect.name == "postgresql":
+        with eng.begin() as conn:
+            conn.execute(text("TRUNCATE sales, products, jobs, training_runs RESTART IDENTITY CASCADE"))
+    yield eng
+    eng.dispose()

@@ -13,6 +13,9 @@ import redis
 
 import launcher
 
+ROOT = Path(__file__).resolve().parent.parent
+#: The shared data sets, beside the checkout (see the README).
+SHARED_DATA = ROOT.parent / "shared" / "data"
 CLAIM_KEY = "forecasting-tests:claimed"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 

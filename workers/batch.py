@@ -11,10 +11,10 @@ from typing import Any
 
 from celery import Celery
 
-from forecasting import jobs
-from forecasting.stale_scan import stale_products
-from forecasting.products import list_products
-from workers.dispatch import queue_training
+from forecasting.data.products import list_products
+from forecasting.lifecycle.stale_scan import stale_products
+from jobs import records
+from jobs.dispatch import queue_training
 from workers.jobrun import end_job
 from workers.runtime import Runtime
 
@@ -36,20 +36,20 @@ def select_products(rt: Runtime, params: dict[str, Any]) -> list[tuple[int, str]
 
 def dispatch(rt: Runtime, celery: Celery, batch_id: str) -> None:
     """Queue one training job per product of the batch (again safe after a redelivery)."""
-    batch = jobs.start_job(rt.engine, job_id=batch_id)
+    batch = records.start_job(rt.engine, job_id=batch_id)
     if batch is None:
         return  # a redelivered message of a batch that already ended
     items = select_products(rt, batch["params"])
-    jobs.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": False})
-    done = jobs.child_product_ids(rt.engine, parent_id=batch_id)  # from an attempt that was cut short
+    records.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": False})
+    done = records.child_product_ids(rt.engine, parent_id=batch_id)  # from an attempt that was cut short
     force = bool(batch["params"].get("force"))
     for n, (product_id, reason) in enumerate(items, 1):
         if product_id not in done:
             _queue_child(rt, celery, batch_id, product_id, {"reason": reason, "force": force, "source": "batch"})
         if n % PROGRESS_EVERY == 0:
-            jobs.set_progress(rt.engine, job_id=batch_id, stage="queueing", progress=int(50 * n / len(items)))
-    jobs.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": True})
-    jobs.set_progress(rt.engine, job_id=batch_id, stage="training", progress=50)
+            records.set_progress(rt.engine, job_id=batch_id, stage="queueing", progress=int(50 * n / len(items)))
+    records.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": True})
+    records.set_progress(rt.engine, job_id=batch_id, stage="training", progress=50)
     log.info("batch queued", extra={"fields": {"job_id": batch_id, "total": len(items)}})
     settle(rt, batch_id)
 
@@ -59,21 +59,21 @@ def _queue_child(rt: Runtime, celery: Celery, batch_id: str, product_id: int, pa
                                   expire=rt.settings.training_lock_seconds, parent_id=batch_id)
     if not created:
         # Another job trains this product already: the batch counts it, nothing runs twice.
-        child = jobs.create_job(rt.engine, kind="train", product_id=product_id, parent_id=batch_id, params=params)
-        jobs.finish_job(rt.engine, job_id=child["id"], status="skipped",
+        child = records.create_job(rt.engine, kind="train", product_id=product_id, parent_id=batch_id, params=params)
+        records.finish_job(rt.engine, job_id=child["id"], status="skipped",
                         result={"product_id": product_id, "trained": False, "reason": "already_queued",
                                 "queued_job_id": job["id"] if job else None})
 
 
 def settle(rt: Runtime, batch_id: str) -> None:
     """End the batch once every child has ended; failed if any child failed."""
-    batch = jobs.get_job(rt.engine, job_id=batch_id)
-    if batch["status"] in jobs.TERMINAL or not (batch["result"] or {}).get("dispatched"):
+    batch = records.get_job(rt.engine, job_id=batch_id)
+    if batch["status"] in records.TERMINAL or not (batch["result"] or {}).get("dispatched"):
         return
-    tally = jobs.batch_counts(rt.engine, batch)
+    tally = records.batch_counts(rt.engine, batch)
     if tally["queued"] or tally["running"]:
         finished = tally["succeeded"] + tally["failed"] + tally["skipped"]
-        jobs.set_progress(rt.engine, job_id=batch_id, stage="training",
+        records.set_progress(rt.engine, job_id=batch_id, stage="training",
                           progress=50 + int(50 * finished / max(1, tally["total"])))
         return
     result = {**tally, "dispatched": True}

@@ -4,7 +4,7 @@ from celery.signals import setup_logging
 
 from config.logs import configure_logging
 from config.settings import load_settings
-from workers.app import create_celery
+from jobs.celery_app import create_celery
 
 settings = load_settings()
 celery_app = create_celery(settings)

@@ -11,10 +11,10 @@ import redis
 from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.engine import Engine
 
-from forecasting import jobs
 from forecasting.errors import ForecastingError
-from workers import job_events
-from workers.locks import LockTimeout
+from jobs import events as job_events
+from jobs import records
+from jobs.locks import LockTimeout
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class JobRun:
         """Record progress when the stage changes or it moved at least min_step."""
         last_stage, last_pct = self._last
         if stage != last_stage or percent - last_pct >= self.min_step:
-            jobs.set_progress(self.engine, job_id=self.id, stage=stage, progress=percent)
+            records.set_progress(self.engine, job_id=self.id, stage=stage, progress=percent)
             self._last = (stage, percent)
 
     def finish(self, result: dict[str, Any], status: str = "succeeded") -> None:
@@ -48,8 +48,8 @@ class JobRun:
 
 
 def end_job(engine: Engine, client: redis.Redis, job_id: str, **outcome: Any) -> dict[str, Any]:
-    """End the job (:func:`forecasting.jobs.finish_job`), then announce it to its waiters."""
-    job = jobs.finish_job(engine, job_id=job_id, **outcome)
+    """End the job (:func:`jobs.records.finish_job`), then announce it to its waiters."""
+    job = records.finish_job(engine, job_id=job_id, **outcome)
     job_events.announce(client, job_id)
     return job
 
@@ -58,7 +58,7 @@ def end_job(engine: Engine, client: redis.Redis, job_id: str, **outcome: Any) ->
 def job_run(engine: Engine, client: redis.Redis, job_id: str, *, max_attempts: int, min_step: int,
             ) -> Iterator[JobRun]:
     """Start the job, yield a JobRun, and record success or a clear failure (announced on `client`)."""
-    job = jobs.start_job(engine, job_id=job_id)
+    job = records.start_job(engine, job_id=job_id)
     if job is None:
         # A redelivered message of a job that already ended: nothing left to do.
         raise NotRun(job_id)

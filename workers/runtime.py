@@ -14,11 +14,11 @@ from sqlalchemy.exc import DBAPIError
 from threadpoolctl import threadpool_limits
 
 from config.settings import Settings
-from forecasting.database import init_db, make_engine
-from forecasting.model_cache import ForecastMemo, LoadedCache
-from forecasting.pipeline import Policy
-from forecasting.store import ModelStore
-from forecasting.training import import_model_libraries
+from forecasting.data.database import init_db, make_engine
+from forecasting.lifecycle.steps import Policy
+from forecasting.models.model_set import import_model_libraries
+from forecasting.store.caches import ForecastMemo, LoadedCache
+from forecasting.store.model_store import ModelStore
 
 log = logging.getLogger(__name__)
 

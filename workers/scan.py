@@ -7,8 +7,8 @@ import time
 
 from celery import Celery
 
-from forecasting.stale_scan import stale_products
-from workers.dispatch import queue_training
+from forecasting.lifecycle.stale_scan import stale_products
+from jobs.dispatch import queue_training
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)

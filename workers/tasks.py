@@ -7,13 +7,16 @@ from typing import Any
 
 from celery import current_app, shared_task
 
-from forecasting import pipeline, sales
-from workers import batch, locks
+from forecasting.data import sales
+from forecasting.lifecycle import steps
+from jobs import locks
+from jobs.celery_app import BATCH_TASK, FORECAST_TASK, SCAN_TASK, TRAINING_TASK
+from workers import batch
 from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
 
 
-def _lock(rt: Runtime, job_id: str) -> pipeline.LockFactory:
+def _lock(rt: Runtime, job_id: str) -> steps.LockFactory:
     s = rt.settings
     return partial(locks.training_lock, rt.redis, owner=job_id, expire=s.training_lock_seconds,
                    wait=s.task_soft_time_limit * 0.8)
@@ -24,14 +27,14 @@ def _run(rt: Runtime, job_id: str):
                    min_step=rt.settings.progress_min_step)
 
 
-@shared_task(name="forecast.product", ignore_result=True)
+@shared_task(name=FORECAST_TASK, ignore_result=True)
 def forecast_product(job_id: str) -> None:
     """Forecast one product, training its models first when missing or stale."""
     rt = runtime()
     try:
         with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
-            made = pipeline.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
+            made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
                                      product_id=product_id, horizon=horizon, policy=rt.policy,
                                      lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
             run.finish(_forecast_result(product_id, horizon, made))
@@ -39,7 +42,7 @@ def forecast_product(job_id: str) -> None:
         return
 
 
-@shared_task(name="training.product", ignore_result=True)
+@shared_task(name=TRAINING_TASK, ignore_result=True)
 def train_product(job_id: str) -> None:
     """Train one product's models unless they are fresh (or `force` was asked)."""
     rt = runtime()
@@ -62,22 +65,22 @@ def _train(rt: Runtime, run: JobRun) -> None:
     product_id, force = run.job["product_id"], bool(run.job["params"].get("force"))
     with _lock(rt, run.id)(product_id):
         history = sales.load_history(rt.engine, product_id=product_id)
-        reason = "requested" if force else pipeline.check(store=rt.store, history=history, policy=rt.policy)
+        reason = "requested" if force else steps.check(store=rt.store, history=history, policy=rt.policy)
         if reason is None:
             run.finish({"product_id": product_id, "trained": False, "reason": "fresh"}, status="skipped")
             return
-        info = pipeline.train(engine=rt.engine, store=rt.store, history=history, policy=rt.policy,
+        info = steps.train(engine=rt.engine, store=rt.store, history=history, policy=rt.policy,
                               reason=reason, job_id=run.id, progress=run.progress)
         run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
 
 
-@shared_task(name="batch.dispatch", ignore_result=True)
+@shared_task(name=BATCH_TASK, ignore_result=True)
 def dispatch_batch(job_id: str) -> None:
     """Queue the trainings of a bulk retrain."""
     batch.dispatch(runtime(), current_app, job_id)
 
 
-@shared_task(name="training.scan", ignore_result=True)
+@shared_task(name=SCAN_TASK, ignore_result=True)
 def scan_stale() -> dict[str, float]:
     """Find products whose model sets are missing or stale and queue their training."""
     from workers.scan import enqueue_stale
@@ -85,7 +88,7 @@ def scan_stale() -> dict[str, float]:
     return enqueue_stale(runtime(), current_app)
 
 
-def _forecast_result(product_id: int, horizon: int, made: pipeline.Forecast) -> dict[str, Any]:
+def _forecast_result(product_id: int, horizon: int, made: steps.Forecast) -> dict[str, Any]:
     return {
         "product_id": product_id,
         "horizon": horizon,

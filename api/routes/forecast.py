@@ -9,10 +9,10 @@ from flask import Blueprint, request, url_for
 from api.routes.jobs import job_resource
 from api.services import services
 from api.validation import json_object, no_unknown_fields, positive_int, preferred_wait
-from forecasting import jobs
+from forecasting.data.products import product_exists
 from forecasting.errors import ProductNotFound
-from forecasting.products import product_exists
-from workers.dispatch import submit
+from jobs import records
+from jobs.dispatch import submit
 
 bp = Blueprint("forecast", __name__)
 
@@ -34,14 +34,14 @@ def create_forecast():
     )
     if not product_exists(svc.engine, product_id=product_id):
         raise ProductNotFound(product_id)
-    wait, job_id = preferred_wait(request, svc.settings.max_job_wait_seconds), jobs.new_job_id()
+    wait, job_id = preferred_wait(request, svc.settings.max_job_wait_seconds), records.new_job_id()
     # Listening starts before the task is sent, so an end that comes quickly is not missed.
     with svc.job_ends.listening(job_id) if wait else nullcontext() as ended:
         job = submit(svc.engine, svc.celery, kind="forecast", product_id=product_id, params={"horizon": horizon},
                      job_id=job_id)
         location = url_for("jobs.get_job", job_id=job_id)
         if wait and ended(wait):
-            done = jobs.get_job(svc.engine, job_id=job_id)
+            done = records.get_job(svc.engine, job_id=job_id)
             return job_resource(svc, done), 200, {"Location": location, "Preference-Applied": f"wait={wait}"}
     return {"job_id": job["id"], "status": job["status"], "product_id": product_id,
             "forecast_horizon": horizon, "links": {"self": location}}, 202, {"Location": location}

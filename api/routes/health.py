@@ -8,7 +8,7 @@ from typing import Any, Callable
 from flask import Blueprint
 
 from api.services import services
-from forecasting.database import ping
+from forecasting.data.database import ping
 
 bp = Blueprint("health", __name__)
 

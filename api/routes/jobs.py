@@ -8,7 +8,7 @@ from flask import Blueprint, request, url_for
 
 from api.services import Services, services
 from api.validation import query_int
-from forecasting import jobs
+from jobs import records
 
 bp = Blueprint("jobs", __name__)
 
@@ -19,11 +19,11 @@ def get_job(job_id: str):
     svc = services()
     wait = query_int(request, "wait", default=0, minimum=0, maximum=svc.settings.max_job_wait_seconds)
     if not wait:
-        return job_resource(svc, jobs.get_job(svc.engine, job_id=job_id))
+        return job_resource(svc, records.get_job(svc.engine, job_id=job_id))
     with svc.job_ends.listening(job_id) as ended:
-        job = jobs.get_job(svc.engine, job_id=job_id)
-        if job["status"] not in jobs.TERMINAL and ended(wait):
-            job = jobs.get_job(svc.engine, job_id=job_id)
+        job = records.get_job(svc.engine, job_id=job_id)
+        if job["status"] not in records.TERMINAL and ended(wait):
+            job = records.get_job(svc.engine, job_id=job_id)
     return job_resource(svc, job)
 
 
@@ -38,7 +38,7 @@ def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
         "links": {"self": url_for("jobs.get_job", job_id=job["id"])},
     }
     if job["kind"] == "batch":
-        body["counts"] = jobs.batch_counts(svc.engine, job)
+        body["counts"] = records.batch_counts(svc.engine, job)
         body["failures"] = [{"product_id": f["product_id"], "error": f["error"], "job_id": f["id"]}
-                            for f in jobs.list_children_failed(svc.engine, parent_id=job["id"])]
+                            for f in records.list_children_failed(svc.engine, parent_id=job["id"])]
     return body

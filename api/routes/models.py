@@ -7,11 +7,11 @@ from flask import Blueprint, request, url_for
 from api.errors import ApiError, ValidationError
 from api.services import services
 from api.validation import json_object, no_unknown_fields, path_id, positive_int, query_int
-from forecasting import saved_forecasts
+from forecasting.data.products import get_product, known_product_ids
 from forecasting.errors import ModelSetNotFound
-from forecasting.products import get_product, known_product_ids
-from forecasting.training_runs import list_runs
-from workers.dispatch import queue_training, submit
+from forecasting.lifecycle import saved_forecasts
+from forecasting.lifecycle.training_runs import list_runs
+from jobs.dispatch import queue_training, submit
 
 bp = Blueprint("models", __name__)
 

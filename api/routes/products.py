@@ -10,8 +10,8 @@ from flask import Blueprint, request, url_for
 from api.errors import ValidationError
 from api.services import services
 from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
-from forecasting.products import create_product, get_product, list_products
-from forecasting.sales import load_history, read_sales, upsert_sales
+from forecasting.data.products import create_product, get_product, list_products
+from forecasting.data.sales import load_history, read_sales, upsert_sales
 
 bp = Blueprint("products", __name__)
 

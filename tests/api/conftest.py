@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from api import create_app
-from forecasting.sales import upsert_sales
-from forecasting.products import create_product
+from forecasting.data.products import create_product
+from forecasting.data.sales import upsert_sales
 from tests import services
 
 

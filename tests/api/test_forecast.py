@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from forecasting.database import jobs as jobs_table
+from jobs.table import jobs as jobs_table
 
 URL = "/api/v1/forecast"
 
@@ -97,7 +97,7 @@ def test_method_not_allowed_is_problem_json(client):
 
 def test_broker_down_is_503_and_job_marked_failed(tmp_path, redis_url):
     from api import create_app
-    from forecasting.products import create_product
+    from forecasting.data.products import create_product
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "REDIS_URL": "redis://127.0.0.1:1/0",
                       "FORECASTING_MODELS_PATH": tmp_path / "m"})

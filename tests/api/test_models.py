@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import pytest
 
-from forecasting import pipeline, saved_forecasts
-from forecasting.sales import load_history
+from forecasting.data.sales import load_history
+from forecasting.lifecycle import saved_forecasts, steps
 from tests.conftest import SMALL_MODELS
 
 
@@ -14,9 +14,9 @@ def trained(app):
     from config.settings import load_settings
 
     params = load_settings(overrides=SMALL_MODELS).model_params
-    policy = pipeline.Policy(params=params, min_samples=100, max_age=timedelta(days=7), saved_forecast_days=7)
+    policy = steps.Policy(params=params, min_samples=100, max_age=timedelta(days=7), saved_forecast_days=7)
     history = load_history(svc.engine, product_id=1)
-    return pipeline.train(engine=svc.engine, store=svc.store, history=history, policy=policy, reason="test")
+    return steps.train(engine=svc.engine, store=svc.store, history=history, policy=policy, reason="test")
 
 
 def test_no_models_yet(client):

@@ -1,6 +1,6 @@
 import pytest
 
-from forecasting.sales import load_history
+from forecasting.data.sales import load_history
 
 
 def test_create_product_then_add_and_read_sales(client):

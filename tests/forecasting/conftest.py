@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
 from config.settings import default_model_params
-from forecasting.database import init_db, make_engine
 from forecasting.params import ModelParams
 
 
@@ -65,18 +59,3 @@ def history_factory() -> object:
 def params_factory() -> object:
     """Return :func:`tiny_params` for tests that override a setting."""
     return tiny_params
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """Yield an empty, initialised sales database: a new SQLite file, or the session's PostgreSQL."""
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'sales.db'}")
-    else:
-        eng = make_engine(request.getfixturevalue("postgres_url"))
-    init_db(eng)
-    if eng.dialect.name == "postgresql":
-        with eng.begin() as conn:
-            conn.execute(text("TRUNCATE sales, products, jobs, training_runs RESTART IDENTITY CASCADE"))
-    yield eng
-    eng.dispose()

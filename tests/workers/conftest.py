@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from forecasting.database import make_engine, metadata
-from forecasting.sales import upsert_sales
-from forecasting.products import create_product
+from forecasting.data.database import make_engine, metadata
+from forecasting.data.products import create_product
+from forecasting.data.sales import upsert_sales
 from tests import services
 from tests.api.conftest import history
 from tests.conftest import SMALL_MODELS

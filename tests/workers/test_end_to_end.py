@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from forecasting.sales import upsert_sales
+from forecasting.data.sales import upsert_sales
 
 ARTIFACTS = {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl", "model_info.json"}
 

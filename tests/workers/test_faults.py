@@ -9,11 +9,11 @@ import psutil
 import pytest
 
 from config.settings import load_settings
-from forecasting import pipeline
-from forecasting.sales import load_history
-from forecasting.training import ModelSet
+from forecasting.data.sales import load_history
+from forecasting.lifecycle import steps
+from forecasting.models.model_set import ModelSet
+from jobs.locks import lock_owner
 from tests.conftest import SMALL_MODELS
-from workers.locks import lock_owner
 
 
 @pytest.fixture
@@ -24,9 +24,9 @@ def database_url(tmp_path):
 def train_small(app) -> dict:
     """Train product 1 in this process with small settings; return its model_info."""
     svc = app.extensions["forecasting"]
-    policy = pipeline.Policy(params=load_settings(overrides=SMALL_MODELS).model_params, min_samples=100,
+    policy = steps.Policy(params=load_settings(overrides=SMALL_MODELS).model_params, min_samples=100,
                              max_age=timedelta(days=7))
-    return pipeline.train(engine=svc.engine, store=svc.store, history=load_history(svc.engine, product_id=1), policy=policy,
+    return steps.train(engine=svc.engine, store=svc.store, history=load_history(svc.engine, product_id=1), policy=policy,
                           reason="test")
 
 
@@ -72,12 +72,12 @@ def test_worker_child_killed_mid_training_keeps_old_set_and_redelivers(stack):
 def test_job_of_a_worker_lost_too_often_is_marked_failed(stack):
     env = stack.env
     svc = stack.app.extensions["forecasting"]
-    from forecasting import jobs
+    from jobs import records
 
-    job = jobs.create_job(svc.engine, kind="forecast", product_id=1, params={"horizon": 7})
+    job = records.create_job(svc.engine, kind="forecast", product_id=1, params={"horizon": 7})
     for _ in range(int(load_settings(overrides=env).task_max_redeliveries) + 1):
-        jobs.start_job(svc.engine, job_id=job["id"])
-    from workers.dispatch import send
+        records.start_job(svc.engine, job_id=job["id"])
+    from jobs.dispatch import send
 
     send(svc.engine, svc.celery, job)
     done = stack.poll(f"/api/v1/jobs/{job['id']}")

@@ -4,7 +4,7 @@ import time
 from datetime import date, timedelta
 
 from api import create_app
-from forecasting.ingest import import_csv
+from forecasting.data.ingest import import_csv
 from tests.workers.celery_process import celery_worker
 from tests.workers.conftest import make_stack
 from tests.workers.test_faults import train_small

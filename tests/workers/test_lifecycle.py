@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from config.settings import load_settings
-from forecasting import pipeline
-from forecasting.database import jobs as jobs_table
-from forecasting.products import create_product
-from forecasting.sales import load_history, upsert_sales
-from forecasting.training_runs import list_runs
+from forecasting.data.products import create_product
+from forecasting.data.sales import load_history, upsert_sales
+from forecasting.lifecycle import steps
+from forecasting.lifecycle.training_runs import list_runs
+from jobs.locks import training_lock
+from jobs.table import jobs as jobs_table
 from tests.api.conftest import history
-from workers.locks import training_lock
 from workers.runtime import Runtime
 from workers.scan import enqueue_stale
 
@@ -119,7 +119,7 @@ def test_two_scans_at_once_queue_each_product_once(idle_stack):
 def test_training_waits_for_the_lock_then_skips_a_set_made_meanwhile(catalogue):
     stack = catalogue
     svc = stack.app.extensions["forecasting"]
-    policy = pipeline.Policy(params=load_settings(overrides=stack.env).model_params, min_samples=100,
+    policy = steps.Policy(params=load_settings(overrides=stack.env).model_params, min_samples=100,
                              max_age=timedelta(days=7))
     with training_lock(svc.redis, 1, owner="another-worker", expire=60, wait=1):
         response = stack.client.post("/api/v1/models/1/retrain", json={"force": False})
@@ -133,7 +133,7 @@ def test_training_waits_for_the_lock_then_skips_a_set_made_meanwhile(catalogue):
         assert waiting["status"] == "running" and waiting["progress"]["stage"] == "started"
         assert list_runs(svc.engine, product_id=1) == []
         # The lock holder trains meanwhile.
-        pipeline.train(engine=svc.engine, store=svc.store, history=load_history(svc.engine, product_id=1),
+        steps.train(engine=svc.engine, store=svc.store, history=load_history(svc.engine, product_id=1),
                        policy=policy, reason="test")
     job = stack.poll(location)
     assert job["status"] == "skipped" and job["result"]["reason"] == "fresh"

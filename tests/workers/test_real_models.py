@@ -6,7 +6,7 @@ import pytest
 
 from api import create_app
 from config.settings import load_settings
-from forecasting.demo import seed_demo
+from forecasting.data.demo import seed_demo
 from tests.workers.celery_process import celery_worker
 from tests.workers.conftest import Stack, make_stack
 

@@ -1,0 +1,245 @@
+"""Tables of the sales database, its engine, and the few statements that differ by dialect."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+from forecasting.data import sales_token
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+UPSERT_CHUNK = 10_000
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, index=True),
+    # The product's identity in imported files, e.g. "store=1|item=7"; NULL for products made by hand.
+    Column("key", String(255), unique=True, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # A new random value whenever the product's sales change, set by triggers (forecasting/data/sales_token.py).
+    Column("sales_token", String(32), nullable=True),
+)
+
+sales = Table(
+    "sales",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("quantity", Float, nullable=False),
+)
+
+
+# The forecast each model set makes, computed when it was trained: a product's sales are
+# those the set was trained on for as long as the set is fresh, so the set's forecast is
+# fixed and a request is answered by reading it (forecasting/lifecycle/saved_forecasts.py).
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("set_id", String(64), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("points", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product_id", Integer, nullable=False),
+    Column("job_id", String(36), nullable=True),
+    Column("reason", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("seconds", Float, nullable=True),
+    Column("metrics", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_training_runs_product", "product_id", "started_at"),
+)
+
+
+def utc_iso(value: datetime | None) -> str | None:
+    """Return a stored timestamp as ISO 8601 in UTC (SQLite drops the offset; we only store UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for `url`, tuned for the dialect.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL, e.g. ``sqlite:///var/sales.db`` or
+        ``postgresql+psycopg2://user:pass@host:5432/db``.
+    **kwargs
+        Passed on to :func:`sqlalchemy.create_engine`.
+
+    Returns
+    -------
+    Engine
+        For SQLite: the file's folder exists, and every connection uses WAL,
+        a busy timeout and foreign keys. For PostgreSQL: connections are
+        checked before use (``pool_pre_ping``).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # API, workers and beat share one file: WAL lets readers run beside the writer, the
+    # busy timeout makes a writer wait for the lock instead of failing, and SQLite only
+    # enforces ON DELETE CASCADE when foreign keys are switched on per connection.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def init_db(engine: Engine, *, attempts: int = 3) -> None:
+    """Create every table, index and trigger that does not exist yet.
+
+    A database made by an earlier version gets what it lacks (the products'
+    sales tokens and their triggers); nothing stored is changed or dropped.
+
+    Parameters
+    ----------
+    engine : Engine
+        Database to initialise.
+    attempts : int
+        Several processes (API workers, Celery children) may start at once on a
+        fresh database; a CREATE that loses that race is retried, and the retry
+        finds the tables in place.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            with engine.begin() as conn:
+                sales_token.install(conn)
+            return
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
+
+
+def ping(engine: Engine) -> None:
+    """Run a trivial query; raise the driver's error when the database is unreachable.
+
+    Parameters
+    ----------
+    engine : Engine
+        Database to check.
+    """
+    with engine.connect() as conn:
+        conn.execute(select(1)).scalar_one()
+
+
+def sync_product_ids(conn: Connection) -> None:
+    """Move PostgreSQL's products id sequence past ids that were inserted explicitly.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside the transaction that inserted the rows. On SQLite this
+        does nothing: a new rowid is always above the largest one.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence('products', 'id')")).scalar_one()
+    # Only ever moves forward, so ids of deleted products are not handed out again.
+    conn.execute(
+        text(
+            "SELECT setval(CAST(:seq AS regclass), GREATEST("
+            "(SELECT COALESCE(MAX(id), 1) FROM products), "
+            "COALESCE(pg_sequence_last_value(CAST(:seq AS regclass)), 1)))"
+        ),
+        {"seq": sequence},
+    )
+
+
+def bulk_upsert(
+    conn: Connection, *, product_ids: Sequence[int], dates: Sequence[date], quantities: Sequence[float]
+) -> None:
+    """Insert-or-update already validated sales rows inside the caller's transaction.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside a transaction.
+    product_ids, dates, quantities : sequence
+        Columns of the rows, of equal length; no (product_id, date) twice.
+    """
+    if conn.dialect.name == "postgresql":
+        # One INSERT ... SELECT unnest(arrays) per chunk: a round trip per row
+        # (plain executemany) is several times slower on PostgreSQL.
+        source = select(
+            func.unnest(bindparam("product_ids", type_=postgresql.ARRAY(Integer))),
+            func.unnest(bindparam("dates", type_=postgresql.ARRAY(Date))),
+            func.unnest(bindparam("quantities", type_=postgresql.ARRAY(Float))),
+        )
+        stmt = postgresql.insert(sales).from_select(["product_id", "date", "quantity"], source)
+    elif conn.dialect.name == "sqlite":
+        stmt = sqlite.insert(sales)
+    else:
+        raise NotImplementedError(f"Sales upserts support SQLite and PostgreSQL, not {conn.dialect.name}.")
+    # A row whose stored quantity is already the one given is left alone: it does not
+    # change the product's sales token, so an idempotent re-import keeps its models fresh.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[sales.c.product_id, sales.c.date], set_={"quantity": stmt.excluded.quantity},
+        where=sales.c.quantity.is_distinct_from(stmt.excluded.quantity),
+    )
+    for lo in range(0, len(product_ids), UPSERT_CHUNK):
+        hi = lo + UPSERT_CHUNK
+        columns = (list(product_ids[lo:hi]), list(dates[lo:hi]), [float(q) for q in quantities[lo:hi]])
+        if conn.dialect.name == "postgresql":
+            conn.execute(stmt, dict(zip(("product_ids", "dates", "quantities"), columns, strict=True)))
+        else:
+            conn.execute(stmt, [{"product_id": p, "date": d, "quantity": q} for p, d, q in zip(*columns, strict=True)])

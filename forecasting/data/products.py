@@ -1,0 +1,136 @@
+"""Products: create, look up, list; each with the span of its sales history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from forecasting.data.database import products, sales, sync_product_ids
+from forecasting.errors import InvalidSalesData, ProductNotFound
+
+
+def _summary_query() -> Any:
+    stats = (
+        select(
+            sales.c.product_id,
+            func.count().label("rows"),
+            func.min(sales.c.date).label("start"),
+            func.max(sales.c.date).label("end"),
+        )
+        .group_by(sales.c.product_id)
+        .subquery()
+    )
+    return select(
+        products.c.id, products.c.name, products.c.key, products.c.created_at,
+        stats.c.rows, stats.c.start, stats.c.end,
+    ).select_from(products.outerjoin(stats, stats.c.product_id == products.c.id))
+
+
+def _product_dict(row: Any) -> dict[str, Any]:
+    created = row.created_at
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)  # SQLite keeps no offset; we only store UTC
+    return {
+        "id": row.id, "name": row.name, "key": row.key, "rows": int(row.rows or 0),
+        "start": _as_date(row.start), "end": _as_date(row.end),
+        "created_at": created.astimezone(timezone.utc).isoformat() if created else None,
+    }
+
+
+def _as_date(value: Any) -> str | None:
+    # SQLite returns MIN/MAX of a date column as text, PostgreSQL as a date.
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def product_exists(engine: Engine, *, product_id: int) -> bool:
+    """Return whether the product exists."""
+    with engine.connect() as conn:
+        return conn.execute(select(products.c.id).where(products.c.id == product_id)).first() is not None
+
+
+def get_product(engine: Engine, *, product_id: int) -> dict[str, Any]:
+    """Return a product: id, name, key, rows, start, end (ISO dates), created_at.
+
+    Raises
+    ------
+    ProductNotFound
+        When no such product exists.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(_summary_query().where(products.c.id == product_id)).first()
+    if row is None:
+        raise ProductNotFound(product_id)
+    return _product_dict(row)
+
+
+def list_products(engine: Engine, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Return products in id order, each as :func:`get_product` describes it."""
+    with engine.connect() as conn:
+        rows = conn.execute(_summary_query().order_by(products.c.id).limit(limit).offset(offset)).all()
+    return [_product_dict(row) for row in rows]
+
+
+def create_product(
+    engine: Engine, *, name: str, key: str | None = None, product_id: int | None = None
+) -> dict[str, Any]:
+    """Create a product and return it.
+
+    Parameters
+    ----------
+    engine : Engine
+        Sales database.
+    name : str
+        Display name.
+    key : str, optional
+        Identity in imported files, e.g. ``"store=1|item=7"``; unique.
+    product_id : int, optional
+        Explicit id; the next free id when None.
+
+    Raises
+    ------
+    InvalidSalesData
+        When the id or the key is taken, or the name is empty.
+    """
+    if not name or not name.strip():
+        raise InvalidSalesData("A product needs a non-empty name.")
+    for field, value in (("name", name.strip()), ("key", key or "")):
+        if len(value) > products.c[field].type.length:
+            raise InvalidSalesData(f"Product {field} is longer than {products.c[field].type.length} characters.")
+    if product_id is not None and (isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1):
+        raise InvalidSalesData(f"Product id must be a positive integer, got {product_id!r}.")
+    values: dict[str, Any] = {"name": name.strip(), "key": key, "created_at": datetime.now(timezone.utc)}
+    if product_id is not None:
+        values["id"] = product_id
+    try:
+        with engine.begin() as conn:
+            _check_free(conn, key=key, product_id=product_id)
+            new_id = conn.execute(products.insert().values(**values)).inserted_primary_key[0]
+            if product_id is not None:
+                sync_product_ids(conn)
+    except IntegrityError as exc:
+        # Lost a race with another writer between the check and the insert.
+        raise InvalidSalesData(f"Product id {product_id} or key {key!r} is already taken.") from exc
+    return get_product(engine, product_id=int(new_id))
+
+
+def _check_free(conn: Connection, *, key: str | None, product_id: int | None) -> None:
+    if product_id is not None and conn.execute(select(products.c.id).where(products.c.id == product_id)).first():
+        raise InvalidSalesData(f"Product id {product_id} is already taken.")
+    if key is not None:
+        taken = conn.execute(select(products.c.id).where(products.c.key == key)).scalar()
+        if taken is not None:
+            raise InvalidSalesData(f"Product key {key!r} is already used by product {taken}.")
+
+
+def known_product_ids(engine: Engine, *, product_ids: Iterable[int]) -> set[int]:
+    """Return which of `product_ids` exist, in one query."""
+    wanted = sorted(set(product_ids))
+    with engine.connect() as conn:
+        return set(conn.execute(select(products.c.id).where(products.c.id.in_(wanted))).scalars())

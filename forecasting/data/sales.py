@@ -1,0 +1,260 @@
+"""Products and their daily sales: read histories, fingerprints, write rows."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from forecasting.data.database import bulk_upsert, products, sales
+from forecasting.errors import InvalidSalesData, ProductNotFound
+
+STREAM_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What a model set was trained on: fingerprint, stored rows and date range."""
+
+    fingerprint: str
+    rows: int
+    start: date | None
+    end: date | None
+
+
+@dataclass(frozen=True)
+class SalesHistory:
+    """A product's daily demand, ready to train on.
+
+    Attributes
+    ----------
+    product_id : int
+        The product.
+    series : pandas.Series
+        Float quantities on a contiguous daily ``DatetimeIndex`` (named ``date``)
+        from the first to the last stored day; days without a row are 0.
+    fingerprint : str
+        :func:`fingerprint_rows` of the stored rows.
+    rows : int
+        Stored rows (days with a row, zero or not).
+    start, end : datetime.date or None
+        First and last stored day; None when the product has no sales.
+    sales_token : str or None
+        The product's sales token read with the rows (forecasting/data/sales_token.py);
+        None while it has never had sales.
+    """
+
+    product_id: int
+    series: pd.Series
+    fingerprint: str
+    rows: int
+    start: date | None
+    end: date | None
+    sales_token: str | None = None
+
+
+def _line(day: date, quantity: float) -> str:
+    # Fixed decimals and no negative zero (+ 0.0): the same stored double gives the
+    # same text whether SQLite or PostgreSQL returned it.
+    return f"{day.isoformat()},{float(quantity) + 0.0:.6f}\n"
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def fingerprint_rows(rows: Iterable[tuple[date, float]]) -> str:
+    """Return the data fingerprint of a history: sha256 of its sorted (date, quantity) rows.
+
+    Parameters
+    ----------
+    rows : iterable of (datetime.date, float)
+        The stored rows, in any order.
+
+    Returns
+    -------
+    str
+        Hex sha256 over one ``YYYY-MM-DD,quantity`` line per row, in date order,
+        quantity with six decimals. The one definition every module uses.
+    """
+    return _digest([_line(day, quantity) for day, quantity in sorted(rows, key=lambda row: row[0])])
+
+
+def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
+    """Load a product's full daily history in one query.
+
+    Parameters
+    ----------
+    engine : Engine
+        Sales database.
+    product_id : int
+        The product.
+
+    Returns
+    -------
+    SalesHistory
+        Missing days inside the range filled with 0; an empty series when the
+        product has no sales.
+
+    Raises
+    ------
+    ProductNotFound
+        When no such product exists.
+    """
+    # The outer join tells "no product" (no row) from "no sales" (one row of NULLs); one
+    # statement reads the rows and the sales token from the same snapshot.
+    query = (
+        select(products.c.id, products.c.sales_token, sales.c.date, sales.c.quantity)
+        .select_from(products.outerjoin(sales))
+        .where(products.c.id == product_id)
+        .order_by(sales.c.date)
+    )
+    with engine.connect() as conn:
+        result = conn.execute(query).all()
+    if not result:
+        raise ProductNotFound(product_id)
+    rows = [(row.date, float(row.quantity)) for row in result if row.date is not None]
+    fingerprint, token = fingerprint_rows(rows), result[0].sales_token
+    if not rows:
+        empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([], freq="D", name="date"), name="quantity")
+        return SalesHistory(product_id, empty, fingerprint, 0, None, None, token)
+    start, end = rows[0][0], rows[-1][0]
+    offsets = np.fromiter(((day - start).days for day, _ in rows), dtype=np.int64, count=len(rows))
+    values = np.zeros((end - start).days + 1, dtype=float)
+    values[offsets] = [quantity for _, quantity in rows]
+    index = pd.date_range(start, end, freq="D", name="date")
+    series = pd.Series(values, index=index, name="quantity")
+    return SalesHistory(product_id, series, fingerprint, len(rows), start, end, token)
+
+
+def all_fingerprints(engine: Engine, *, product_ids: Sequence[int] | None = None) -> dict[int, DataSummary]:
+    """Summarise every product's history in one streaming pass, never one query per product.
+
+    Parameters
+    ----------
+    engine : Engine
+        Sales database.
+    product_ids : sequence of int, optional
+        Only these products (unknown ids are left out); all products when None.
+
+    Returns
+    -------
+    dict of int to DataSummary
+        Keyed by product id, in id order; products without sales have rows=0.
+        Each fingerprint equals :func:`load_history`'s for the same product.
+    """
+    query = (
+        select(products.c.id, sales.c.date, sales.c.quantity)
+        .select_from(products.outerjoin(sales))
+        .order_by(products.c.id, sales.c.date)
+    )
+    if product_ids is not None:
+        query = query.where(products.c.id.in_([int(pid) for pid in product_ids]))
+    out: dict[int, DataSummary] = {}
+    with engine.connect() as conn:
+        # yield_per streams: a server-side cursor on PostgreSQL, fetchmany on SQLite.
+        result = conn.execution_options(yield_per=STREAM_BATCH).execute(query)
+        current: int | None = None
+        lines: list[str] = []
+        start = end = None
+        for pid, day, quantity in result:
+            if pid != current:
+                if current is not None:
+                    out[current] = DataSummary(_digest(lines), len(lines), start, end)
+                current, lines, start, end = pid, [], day, day
+            if day is not None:
+                lines.append(_line(day, quantity))
+                end = day
+        if current is not None:
+            out[current] = DataSummary(_digest(lines), len(lines), start, end)
+    return out
+
+
+def upsert_sales(engine: Engine, *, product_id: int, rows: Sequence[tuple[Any, Any]]) -> int:
+    """Insert or update a product's daily rows, all or nothing.
+
+    Parameters
+    ----------
+    engine : Engine
+        Sales database.
+    product_id : int
+        The product; it must exist.
+    rows : sequence of (date, quantity)
+        Dates as ``datetime.date`` (or ISO ``YYYY-MM-DD`` text); quantities
+        finite numbers >= 0; each date at most once.
+
+    Returns
+    -------
+    int
+        Rows written (inserted or updated).
+
+    Raises
+    ------
+    InvalidSalesData
+        Naming the first bad row; nothing is written.
+    ProductNotFound
+        When the product does not exist.
+    """
+    valid = sorted(validate_rows(rows))
+    with engine.begin() as conn:
+        if conn.execute(select(products.c.id).where(products.c.id == product_id)).first() is None:
+            raise ProductNotFound(product_id)
+        bulk_upsert(conn, product_ids=[product_id] * len(valid), dates=[d for d, _ in valid],
+                    quantities=[q for _, q in valid])
+    return len(valid)
+
+
+def validate_rows(rows: Iterable[Any]) -> Iterator[tuple[date, float]]:
+    """Yield (date, float) for each row, or raise InvalidSalesData naming the bad one."""
+    seen: set[date] = set()
+    for number, row in enumerate(list(rows), start=1):
+        try:
+            raw_day, raw_quantity = row
+        except (TypeError, ValueError):
+            raise InvalidSalesData(f"Row {number} must be a (date, quantity) pair, got {row!r}.") from None
+        day = _as_day(raw_day, number)
+        if isinstance(raw_quantity, bool) or not isinstance(raw_quantity, (int, float, np.integer, np.floating)):
+            raise InvalidSalesData(f"Row {number} ({day}): quantity must be a number, got {raw_quantity!r}.")
+        quantity = float(raw_quantity)
+        if not math.isfinite(quantity) or quantity < 0:
+            raise InvalidSalesData(f"Row {number} ({day}): quantity must be finite and >= 0, got {raw_quantity!r}.")
+        if day in seen:
+            raise InvalidSalesData(f"Row {number}: date {day} appears more than once.")
+        seen.add(day)
+        yield day, quantity
+
+
+def _as_day(value: Any, number: int) -> date:
+    if isinstance(value, datetime):
+        if value.time() != datetime.min.time():
+            raise InvalidSalesData(f"Row {number}: {value.isoformat()} has a time of day; give a plain date.")
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidSalesData(f"Row {number}: {value!r} is not a valid YYYY-MM-DD date.") from None
+    raise InvalidSalesData(f"Row {number}: date must be a date or YYYY-MM-DD text, got {value!r}.")
+
+
+def read_sales(engine: Engine, *, product_id: int, start: date | None = None, end: date | None = None,
+               ) -> list[dict[str, Any]]:
+    """Return the product's stored rows as ``{date, quantity}``, oldest first, within [start, end]."""
+    query = select(sales.c.date, sales.c.quantity).where(sales.c.product_id == product_id)
+    if start is not None:
+        query = query.where(sales.c.date >= start)
+    if end is not None:
+        query = query.where(sales.c.date <= end)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(sales.c.date)).all()
+    return [{"date": row.date.isoformat(), "quantity": float(row.quantity)} for row in rows]

@@ -1,0 +1,275 @@
+"""Train, reuse and forecast one product's model set: the steps a worker runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from forecasting.data import sales_token
+from forecasting.data.sales import SalesHistory, load_history
+from forecasting.errors import ModelIntegrityError, ModelSetNotFound
+from forecasting.lifecycle import saved_forecasts, training_runs
+from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
+from forecasting.params import ModelParams
+from forecasting.store.caches import ForecastMemo, LoadedCache
+from forecasting.store.model_store import ModelStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+LockFactory = Callable[[int], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When a model set counts as stale, and how to train a new one.
+
+    Parameters
+    ----------
+    params : ModelParams
+        Hyper-parameters of the model set.
+    min_samples : int
+        Fewest days of history a product needs to be trained.
+    max_age : timedelta
+        Age after which a model set is retrained.
+    saved_forecast_days : int
+        Days of forecast computed and saved with each new set (0: none).
+    """
+
+    params: ModelParams
+    min_samples: int
+    max_age: timedelta
+    saved_forecast_days: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Policy":
+        """Return the policy the service's settings (config.settings.Settings) describe."""
+        return cls(
+            params=settings.model_params,
+            min_samples=settings.min_training_samples,
+            max_age=timedelta(days=settings.model_retrain_interval_days),
+            saved_forecast_days=min(settings.saved_forecast_days, settings.max_forecast_horizon),
+        )
+
+    def stale_reason(self, info: dict[str, Any] | None, fingerprint: str, now: datetime | None = None) -> str | None:
+        """Return why the set `info` describes must be retrained for data of `fingerprint`, or None."""
+        return stale_reason(info, fingerprint=fingerprint, versions=library_versions(),
+                            now=now or datetime.now(timezone.utc), max_age=self.max_age)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A usable model set with the history it was checked against."""
+
+    model_set: Any
+    info: dict[str, Any]
+    history: SalesHistory
+    trained: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A product's forecast and the model set that made it."""
+
+    points: list[dict[str, Any]]
+    info: dict[str, Any]
+    history_end: str | None
+    trained: bool
+    reason: str | None
+
+
+def train(
+    *,
+    engine: Engine,
+    store: ModelStore,
+    history: SalesHistory,
+    policy: Policy,
+    reason: str,
+    job_id: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Train the three models on `history`, save them atomically, record the run; return model_info."""
+    from forecasting.models.model_set import train_model_set
+
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    run_id = training_runs.start_run(engine, product_id=history.product_id, job_id=job_id, reason=reason,
+                                     fingerprint=history.fingerprint)
+    try:
+        model_set = train_model_set(
+            history.series,
+            params=policy.params,
+            min_samples=policy.min_samples,
+            product_id=history.product_id,
+            progress=progress,
+        )
+        # Before the save: a set that cannot forecast never replaces the one in use.
+        days = policy.saved_forecast_days
+        if progress and days:
+            progress("forecasting", 94)
+        points = forecast_points(model_set, history.series, days) if days else None
+        if progress:
+            progress("saving", 97)
+        info = store.save(history.product_id, model_set, {
+            "trained_at": started.isoformat(),
+            "reason": reason,
+            "data": {
+                "fingerprint": history.fingerprint,
+                "rows": history.rows,
+                "days": int(len(history.series)),
+                "start": history.start.isoformat() if history.start else None,
+                "end": history.end.isoformat() if history.end else None,
+                "sales_token": history.sales_token,
+            },
+            "versions": library_versions(),
+        })
+        if points:
+            saved_forecasts.save(engine, product_id=history.product_id, set_id=info["set_id"], points=points)
+    except BaseException as exc:
+        training_runs.finish_run(engine, run_id=run_id, status="failed", seconds=time.perf_counter() - clock,
+                                 error=str(exc) or type(exc).__name__)
+        raise
+    training_runs.finish_run(engine, run_id=run_id, status="succeeded", seconds=time.perf_counter() - clock,
+                             metrics=info.get("metrics"))
+    return info
+
+
+def check(*, store: ModelStore, history: SalesHistory, policy: Policy, now: datetime | None = None) -> str | None:
+    """Return why the stored set of `history`'s product must be retrained, or None."""
+    try:
+        info = store.read_info(history.product_id)
+    except ModelIntegrityError:
+        return "corrupt"
+    return policy.stale_reason(info, history.fingerprint, now)
+
+
+def prepare(
+    *,
+    engine: Engine,
+    store: ModelStore,
+    cache: LoadedCache,
+    product_id: int,
+    policy: Policy,
+    lock: LockFactory | None = None,
+    job_id: str | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Return the product's model set, training it first when missing or stale."""
+    from forecasting.models.model_set import ModelSet
+
+    history = load_history(engine, product_id=product_id)
+    trained, reason = False, check(store=store, history=history, policy=policy)
+    if reason:
+        with (lock or _no_lock)(product_id):
+            # Another worker may have trained this product while we waited for the lock.
+            reason = check(store=store, history=history, policy=policy)
+            if reason:
+                log.info("training product", extra={"fields": {"product_id": product_id, "reason": reason}})
+                train(engine=engine, store=store, history=history, policy=policy, reason=reason,
+                      job_id=job_id, progress=progress)
+                trained = True
+    try:
+        model_set, info = cache.load(store, product_id, ModelSet.load)
+    except (ModelIntegrityError, ModelSetNotFound):
+        # Removed or damaged between the check and the load: one fresh training settles it.
+        with (lock or _no_lock)(product_id):
+            train(engine=engine, store=store, history=history, policy=policy, reason="corrupt", job_id=job_id,
+                  progress=progress)
+        model_set, info = cache.load(store, product_id, ModelSet.load)
+        trained, reason = True, "corrupt"
+    return Prepared(model_set=model_set, info=info, history=history, trained=trained, reason=reason)
+
+
+def forecast(
+    *,
+    engine: Engine,
+    store: ModelStore,
+    cache: LoadedCache,
+    memo: ForecastMemo,
+    product_id: int,
+    horizon: int,
+    policy: Policy,
+    lock: LockFactory | None = None,
+    job_id: str | None = None,
+    progress: Progress | None = None,
+) -> Forecast:
+    """Forecast the `horizon` days after the product's history, training first when needed.
+
+    When the product's sales token shows its sales unchanged since its set was
+    trained and the set is fresh, the set's forecast is read (from this worker's
+    memo, else as saved at training) without loading the history or the models.
+    Otherwise the history is loaded and checked, the set trained when missing or
+    stale, and the forecast computed (or read, when it is kept for this data).
+    """
+    info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy)
+    if info is not None:
+        points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
+        if points is not None:
+            return Forecast(points, info, (info.get("data") or {}).get("end"), trained=False, reason=None)
+    prepared = prepare(engine=engine, store=store, cache=cache, product_id=product_id, policy=policy, lock=lock,
+                       job_id=job_id, progress=progress)
+    history = prepared.history
+    points = _kept_points(engine, memo, product_id, prepared.info, history.fingerprint, horizon)
+    if points is None:
+        if progress:
+            progress("forecasting", 98)
+        points = forecast_points(prepared.model_set, history.series, horizon)
+        memo.put((product_id, prepared.info.get("set_id"), history.fingerprint), points)
+    end = history.end.isoformat() if history.end else None
+    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason)
+
+
+def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
+                          ) -> dict[str, Any] | None:
+    # The set's model_info.json when the sales token it recorded is the product's token now
+    # (its sales are those it was trained on) and nothing else makes it stale; None when
+    # that takes a look at the history itself.
+    with engine.connect() as conn:
+        token = sales_token.current(conn, product_id=product_id)
+    try:
+        info = store.read_info(product_id)
+    except ModelIntegrityError:
+        return None
+    if info is None or not sales_unchanged(info, token):
+        return None
+    return info if policy.stale_reason(info, recorded_fingerprint(info) or "") is None else None
+
+
+def _kept_points(engine: Engine, memo: ForecastMemo, product_id: int, info: dict[str, Any], fingerprint: str | None,
+                 horizon: int) -> list[dict[str, Any]] | None:
+    # A forecast of this set on this data made before: this worker's memo, else the one saved
+    # at training (made on the data the set records, so only for that data).
+    set_id = info.get("set_id")
+    if not set_id or not fingerprint:
+        return None
+    key = (product_id, set_id, fingerprint)
+    points = memo.get(key, horizon)
+    # A kept forecast is at least as long as the saved one (the longest is kept): no need to read it again.
+    if points is None and key not in memo and fingerprint == recorded_fingerprint(info):
+        saved = saved_forecasts.load(engine, product_id=product_id, set_id=set_id)
+        if saved is not None:
+            memo.put(key, saved)
+            points = saved[:horizon] if len(saved) >= horizon else None
+    return points
+
+
+def forecast_points(model_set: Any, series: pd.Series, horizon: int) -> list[dict[str, Any]]:
+    """Compute `model_set`'s forecast of the `horizon` days after `series`, one JSON-able dict per day."""
+    from forecasting.models.model_set import forecast as forecast_frame
+
+    frame: pd.DataFrame = forecast_frame(model_set, series, horizon)
+    dates = [day.date().isoformat() for day in frame.index]
+    columns = {name: [round(value, 4) for value in frame[name].to_numpy(dtype=float).tolist()] for name in frame}
+    return [{"date": date, **{name: values[i] for name, values in columns.items()}} for i, date in enumerate(dates)]
+
+
+def _no_lock(product_id: int) -> AbstractContextManager[None]:
+    return nullcontext()

@@ -1,0 +1,196 @@
+"""Prophet member: trend, weekly and yearly seasonality, optional holidays, on log demand.
+
+Log scale
+    Prophet fits ``log1p(demand)`` and the forecast is turned back with ``expm1``. Retail
+    demand is multiplicative (level x month x weekday); on the raw scale Prophet's
+    additive seasonality has one amplitude for every year, too small for a product that
+    has grown, and it over-forecast the December dip by 7 % on the store-item series.
+
+Month effects
+    On ``MIN_DAYS_FOR_MONTHS`` of history one regressor per calendar month (February ..
+    December) joins the yearly Fourier terms: demand often steps between months, which
+    a smooth yearly curve rounds off.
+
+Back from the log scale
+    ``expm1`` of Prophet's forecast is a median; the forecast adds the smearing
+    correction of :mod:`forecasting.models.decomposition` first, so it is a mean.
+
+On 10 store-item series (train to 2017-09-30, 92 days ahead) Prophet's SMAPE went from
+12.77 to 12.60 on the log scale, 11.80 with month regressors, 11.76 with a stiffer trend
+(``prophet_changepoint_prior_scale``); the mean correction took 20 series from 11.93 to 11.87.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.models.decomposition import SeasonalProfile, from_log, to_log
+from forecasting.models.features import forecast_dates
+from forecasting.params import ModelParams
+
+FILE_NAME = "prophet_model.pkl"
+#: 2: the model is fitted on log1p(demand) and may hold month regressors.
+FORMAT_VERSION = 2
+#: Yearly seasonality is fitted only from this much history; on less it just echoes noise.
+MIN_DAYS_FOR_YEARLY = 365
+#: Month regressors need every month seen twice, or they would take up the trend.
+MIN_DAYS_FOR_MONTHS = 730
+#: Regressor name per month after January (January is the base the others step from).
+MONTH_REGRESSORS: dict[int, str] = {month: f"month_{month:02d}" for month in range(2, 13)}
+
+
+@contextmanager
+def _quiet_stan() -> Iterator[None]:
+    """Keep cmdstanpy's and prophet's loggers at WARNING or quieter for the duration of a fit."""
+    from cmdstanpy.utils import get_logger
+
+    # get_logger() sets the level to DEBUG on its first call, so call it before overriding.
+    loggers = [get_logger(), logging.getLogger("prophet")]
+    levels = [logger.level for logger in loggers]
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+class ProphetModel:
+    """Wrapper of a Prophet model with the service's settings.
+
+    Parameters
+    ----------
+    params : ModelParams
+        Uses ``prophet_uncertainty_samples`` (0 turns Prophet's own intervals off; the
+        service's intervals come from validation residuals).
+    holidays : pandas.DataFrame, optional
+        Prophet holidays frame (columns ``holiday``, ``ds`` and optionally
+        ``lower_window``, ``upper_window``).
+    """
+
+    FILES: tuple[str, ...] = (FILE_NAME,)
+
+    def __init__(self, params: ModelParams | None, holidays: pd.DataFrame | None = None) -> None:
+        self.params = params
+        self.holidays = holidays
+
+    def fit(self, history: pd.Series) -> ProphetModel:
+        """Fit Prophet on `history`.
+
+        Parameters
+        ----------
+        history : pandas.Series
+            Daily demand on a contiguous daily DatetimeIndex.
+
+        Returns
+        -------
+        ProphetModel
+            self
+        """
+        from prophet import Prophet
+
+        if len(history) < 2:
+            raise ValueError(f"Prophet needs at least 2 days of history, got {len(history)}.")
+        if self.params is None:
+            raise ValueError("ProphetModel needs ModelParams to be fitted.")
+        yearly = len(history) >= MIN_DAYS_FOR_YEARLY
+        model = Prophet(
+            growth="linear",
+            yearly_seasonality=self.params.prophet_yearly_order if yearly else False,
+            weekly_seasonality=True,
+            daily_seasonality=False,
+            changepoint_prior_scale=self.params.prophet_changepoint_prior_scale,
+            holidays=self.holidays,
+            uncertainty_samples=self.params.prophet_uncertainty_samples,
+        )
+        dates = pd.DatetimeIndex(history.index)
+        frame = pd.DataFrame({"ds": dates, "y": to_log(history.to_numpy())})
+        if len(history) >= MIN_DAYS_FOR_MONTHS:
+            for name in MONTH_REGRESSORS.values():
+                # 0/1 columns: standardising them would only rescale the prior.
+                model.add_regressor(name, standardize=False)
+            frame = _with_months(frame)
+        with _quiet_stan():
+            model.fit(frame)
+        self.prophet_, self.mean_shift_ = model, SeasonalProfile.fit(history).mean_shift
+        return self
+
+    def predict(self, history: pd.Series, horizon: int) -> np.ndarray:
+        """Forecast the `horizon` days after the last day of `history`.
+
+        Parameters
+        ----------
+        history : pandas.Series
+            Daily demand; only its last date is used (Prophet forecasts from dates).
+        horizon : int
+            Days to forecast.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(horizon,)``, clipped at 0.
+        """
+        model = self._fitted()
+        future = pd.DataFrame({"ds": forecast_dates(history, horizon).to_numpy()})
+        if model.extra_regressors:
+            future = _with_months(future)
+        return from_log(model.predict(future)["yhat"].to_numpy(dtype=float) + self.mean_shift_)
+
+    def save(self, directory: Path) -> None:
+        """Write ``prophet_model.pkl`` into `directory`.
+
+        The pickle holds a format version and Prophet's own JSON serialisation, which
+        stays readable across Prophet's internal attribute changes.
+        """
+        from prophet.serialize import model_to_json
+
+        payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": model_to_json(self._fitted()),
+                                   "mean_shift": self.mean_shift_}
+        with open(Path(directory) / FILE_NAME, "wb") as handle:
+            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, directory: Path, params: ModelParams | None = None) -> ProphetModel:
+        """Read the model that :meth:`save` wrote into `directory`.
+
+        Parameters
+        ----------
+        directory : pathlib.Path
+            Folder holding ``prophet_model.pkl``; its checksum must have been checked by the caller.
+        params : ModelParams, optional
+            Parameters to keep on the loaded model (prediction does not need them).
+
+        Returns
+        -------
+        ProphetModel
+        """
+        from prophet.serialize import model_from_json
+
+        with open(Path(directory) / FILE_NAME, "rb") as handle:
+            payload = pickle.load(handle)
+        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{FILE_NAME} has an unknown format (expected version {FORMAT_VERSION}).")
+        prophet = model_from_json(payload["prophet_json"])
+        model = cls(params, holidays=prophet.holidays)
+        model.prophet_, model.mean_shift_ = prophet, float(payload["mean_shift"])
+        return model
+
+    def _fitted(self) -> Any:
+        if not hasattr(self, "prophet_"):
+            raise RuntimeError("ProphetModel is not fitted: call fit() or load() first.")
+        return self.prophet_
+
+
+def _with_months(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return `frame` with a 0/1 column per ``MONTH_REGRESSORS`` entry, from its ``ds`` dates."""
+    months = pd.DatetimeIndex(frame["ds"]).month.to_numpy()
+    return frame.assign(**{name: (months == month).astype(float) for month, name in MONTH_REGRESSORS.items()})

@@ -1,0 +1,16 @@
+"""The version of what a model set holds, recorded in its model_info.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: What the members of a set model and which files they write. A set saved with another
+#: (or, before it was recorded, none: version 1) is retrained. 2: the members model log
+#: demand on a seasonal profile, kept in the LSTM's ``scaler.pkl``.
+MODEL_SET_VERSION = 2
+
+
+def recorded_set_version(info: dict[str, Any]) -> int:
+    """Return the model set version in a model_info.json (1 when it records none)."""
+    value = info.get("model_set_version", 1)
+    return value if isinstance(value, int) else 1

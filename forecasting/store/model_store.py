@@ -1,0 +1,315 @@
+"""Model sets on disk, one folder per product: atomic save, verified load, list, delete."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from forecasting.errors import ModelIntegrityError, ModelSetNotFound
+from forecasting.store import model_info
+from forecasting.store.atomic import exchange, file_table, fsync_dir
+from forecasting.store.model_info import FORMAT_VERSION, INFO_FILE
+
+T = TypeVar("T")
+
+STAGING = ".staging"  # hidden: `rm -rf <root>/*` and listings leave it alone
+STALE_SECONDS = 3600
+RESTORE_AFTER_SECONDS = 60  # a set moved aside longer ago than this was left by a crash
+LOAD_ATTEMPTS = 8
+
+
+class ModelSetLike(Protocol):
+    """What the store needs of a model set (forecasting.models.model_set.ModelSet has it)."""
+
+    def save(self, directory: Path) -> None:
+        """Write the set's files into an existing, empty `directory`."""
+
+    def describe(self) -> dict[str, Any]:
+        """Return JSON-able facts about the set (weights, metrics, ...)."""
+
+
+class ModelStore:
+    """Model sets under ``<root>/<product_id>/``: the files plus ``model_info.json``.
+
+    Parameters
+    ----------
+    root : Path
+        E.g. ``./ml_models/forecasting``; created on the first save.
+
+    Notes
+    -----
+    A set is built in ``<root>/.staging/`` and swapped in with one atomic rename
+    (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere rename-aside + rename-in),
+    so a reader sees the old set or the new one, never a mix, and a crash leaves
+    the previous set in place. Loading verifies every file's sha256 against
+    model_info.json before any pickle is opened.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, product_id: int) -> Path:
+        """Return the folder of a product's model set."""
+        if isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1:
+            raise ValueError(f"Product id must be a positive integer, got {product_id!r}.")
+        return self.root / str(product_id)
+
+    def save(self, product_id: int, model_set: ModelSetLike, info: dict[str, Any]) -> dict[str, Any]:
+        """Write a new model set for the product and swap it in atomically.
+
+        Parameters
+        ----------
+        product_id : int
+            The product.
+        model_set : ModelSetLike
+            Writes its files with ``save(directory)``; ``describe()`` is merged into the info.
+        info : dict
+            JSON-able facts from the caller (trained_at, data, versions, ...).
+
+        Returns
+        -------
+        dict
+            The model_info.json written: ``info``, ``describe()``, ``files``
+            (name -> sha256 and bytes), ``total_bytes``, ``format_version``,
+            ``product_id``, ``set_id`` and ``saved_at``.
+        """
+        live = self.path(product_id)
+        staging_root = self.root / STAGING
+        staging_root.mkdir(parents=True, exist_ok=True)
+        self._clean_staging()
+        staging = staging_root / f"{product_id}.new.{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            model_set.save(staging)
+            files = file_table(staging, exclude={INFO_FILE})
+            if not files:
+                raise ModelIntegrityError(f"Saving product {product_id}: the model set wrote no files.")
+            full = {
+                **info, **model_set.describe(), "product_id": product_id, "format_version": FORMAT_VERSION,
+                "set_id": uuid.uuid4().hex, "saved_at": datetime.now(timezone.utc).isoformat(),
+                "files": files, "total_bytes": sum(f["bytes"] for f in files.values()),
+            }
+            text = model_info.dumps(full)
+            with open(staging / INFO_FILE, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            fsync_dir(staging)
+            self._swap_in(staging, live)
+        finally:
+            # After an exchange the old set sits in `staging`; after a failure, the partial new one.
+            shutil.rmtree(staging, ignore_errors=True)
+        return json.loads(text)
+
+    def _swap_in(self, staging: Path, live: Path) -> None:
+        for _ in range(10):
+            try:
+                if not live.exists():
+                    os.rename(staging, live)
+                elif not exchange(staging, live):
+                    self._swap_aside(staging, live)
+                break
+            except FileNotFoundError:
+                continue  # the live set was deleted between the check and the swap
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                # another writer put a set in place first: exchange with that one
+        else:
+            raise OSError(f"Could not move the new model set into {live}: it kept changing.")
+        fsync_dir(self.root)
+
+    @staticmethod
+    def _swap_aside(staging: Path, live: Path) -> None:
+        # No atomic exchange here: readers that find no set while the old one is
+        # aside wait for it (see _swap_pending); a crash in between is undone by
+        # _clean_staging, which puts the old set back.
+        aside = staging.parent / f"{live.name}.old.{uuid.uuid4().hex}"
+        os.rename(live, aside)
+        try:
+            os.rename(staging, live)
+        except OSError:
+            os.rename(aside, live)
+            raise
+        os.rename(aside, staging)  # save() removes it
+
+    def read_info(self, product_id: int) -> dict[str, Any] | None:
+        """Return the product's model_info.json, or None when no set is stored.
+
+        Raises
+        ------
+        ModelIntegrityError
+            When the file is not a JSON object.
+        """
+        raw = self._raw_info(product_id)
+        return None if raw is None else model_info.parse(product_id, raw)
+
+    def info_digest(self, product_id: int) -> str | None:
+        """Return the sha256 of the product's model_info.json, or None when absent."""
+        raw = self._raw_info(product_id)
+        return None if raw is None else hashlib.sha256(raw).hexdigest()
+
+    def load(self, product_id: int, loader: Callable[[Path, dict[str, Any]], T]) -> tuple[T, dict[str, Any]]:
+        """Verify the product's set and return ``(loader(folder, info), info)``.
+
+        Every file listed in model_info.json must exist and match its sha256
+        before `loader` runs, so a tampered pickle is never unpickled. A set
+        swapped in while this runs is detected and the new one is loaded.
+
+        Raises
+        ------
+        ModelSetNotFound
+            When no set is stored.
+        ModelIntegrityError
+            Naming the file that is missing or does not match.
+        """
+        loaded, info, _ = self.load_with_digest(product_id, loader)
+        return loaded, info
+
+    def load_with_digest(
+        self, product_id: int, loader: Callable[[Path, dict[str, Any]], T]
+    ) -> tuple[T, dict[str, Any], str]:
+        """Like :meth:`load`, also returning the sha256 of the model_info.json loaded."""
+        folder = self.path(product_id)
+        for attempt in range(LOAD_ATTEMPTS):
+            raw = self._raw_info(product_id)
+            if raw is None:
+                # Mid-way through a fallback swap the folder is briefly absent: wait for it.
+                if attempt + 1 < LOAD_ATTEMPTS and (self._swap_pending(product_id) or folder.exists()):
+                    time.sleep(0.02 * attempt)
+                    continue
+                raise ModelSetNotFound(product_id)
+            info = model_info.parse(product_id, raw)
+            problem = model_info.verify(folder, info)
+            if problem is None:
+                try:
+                    loaded = loader(folder, info)
+                except Exception:
+                    if self._raw_info(product_id) == raw:
+                        raise  # a real failure of the loader, not a swap under it
+                    continue
+                # Unchanged info after loading means no swap happened since it was read.
+                if self._raw_info(product_id) == raw:
+                    return loaded, info, hashlib.sha256(raw).hexdigest()
+            elif self._raw_info(product_id) == raw:
+                raise ModelIntegrityError(f"Model set of product {product_id}: {problem}; it was not loaded.")
+            time.sleep(0.005 * attempt)  # a new set was swapped in meanwhile: read that one
+        raise ModelIntegrityError(f"Model set of product {product_id} kept changing during {LOAD_ATTEMPTS} loads.")
+
+    def list_infos(self) -> list[dict[str, Any]]:
+        """Summarise every stored set (folders named by an integer), in product id order.
+
+        Returns
+        -------
+        list of dict
+            product_id, status ('ok', 'incomplete' or 'corrupt'), trained_at,
+            saved_at, fingerprint, sizes (file -> bytes on disk), total_bytes,
+            and error when the status is not 'ok'.
+        """
+        if not self.root.is_dir():
+            return []
+        ids = sorted(int(e.name) for e in os.scandir(self.root) if e.is_dir() and _is_id(e.name))
+        return [self._summary(pid) for pid in ids]
+
+    def _summary(self, product_id: int) -> dict[str, Any]:
+        folder = self.path(product_id)
+        try:
+            sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
+        except FileNotFoundError:
+            sizes = {}  # deleted while listing
+        out: dict[str, Any] = {"product_id": product_id, "status": "ok", "trained_at": None, "saved_at": None,
+                               "fingerprint": None, "sizes": sizes, "total_bytes": sum(sizes.values())}
+        try:
+            info = self.read_info(product_id)
+        except ModelIntegrityError as exc:
+            return {**out, "status": "corrupt", "error": str(exc)}
+        if info is None:
+            return {**out, "status": "incomplete", "error": f"{INFO_FILE} is missing."}
+        data = info.get("data") if isinstance(info.get("data"), dict) else {}
+        out.update(trained_at=info.get("trained_at"), saved_at=info.get("saved_at"),
+                   fingerprint=data.get("fingerprint"))
+        missing = sorted(set(info.get("files") or {}) - set(sizes))
+        if missing:
+            out.update(status="incomplete", error=f"Missing files: {', '.join(missing)}.")
+        return out
+
+    def delete(self, product_id: int) -> bool:
+        """Remove the product's set atomically; return False when there was none."""
+        live = self.path(product_id)
+        if not live.exists():
+            return False
+        trash = self.root / STAGING / f"{product_id}.del.{uuid.uuid4().hex}"
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(live, trash)
+        except FileNotFoundError:
+            return False
+        shutil.rmtree(trash)
+        return True
+
+    def total_bytes(self, product_id: int) -> int:
+        """Return the bytes on disk of the product's set (0 when absent)."""
+        folder = self.path(product_id)
+        if not folder.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+    def writable(self) -> bool:
+        """Return whether a file can be created (and fsynced) under the root."""
+        try:
+            probe_dir = self.root / STAGING
+            probe_dir.mkdir(parents=True, exist_ok=True)
+            probe = probe_dir / f"probe.{uuid.uuid4().hex}"
+            with open(probe, "wb") as handle:
+                handle.write(b"ok")
+                os.fsync(handle.fileno())
+            probe.unlink()
+            return True
+        except OSError:
+            return False
+
+    def free_bytes(self) -> int:
+        """Return the free bytes of the filesystem holding the root."""
+        path = self.root.resolve()
+        while not path.exists():
+            path = path.parent
+        return shutil.disk_usage(path).free
+
+    def _raw_info(self, product_id: int) -> bytes | None:
+        try:
+            return (self.path(product_id) / INFO_FILE).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _swap_pending(self, product_id: int) -> bool:
+        staging = self.root / STAGING
+        return staging.is_dir() and any(p.name.startswith(f"{product_id}.old.") for p in staging.iterdir())
+
+    def _clean_staging(self) -> None:
+        now = time.time()
+        for entry in list(os.scandir(self.root / STAGING)):
+            pid, _, kind = entry.name.partition(".")
+            live = self.root / pid
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+                if kind.startswith("old.") and age > RESTORE_AFTER_SECONDS and _is_id(pid) and not live.exists():
+                    os.rename(entry.path, live)  # a crash between the two renames of a fallback swap
+                elif age > STALE_SECONDS and entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                elif age > STALE_SECONDS:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue  # another process cleaned it first
+
+
+def _is_id(name: str) -> bool:
+    return name.isdigit() and not name.startswith("0")

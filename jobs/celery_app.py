@@ -1,0 +1,70 @@
+"""The Celery app of the service: its queues, the names of its tasks, and its reliability settings.
+
+Task names are defined here once: the workers register their tasks under them and
+`jobs.dispatch` sends by them, so the API never imports the tasks' modules.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from config.settings import Settings
+
+FORECAST_QUEUE = "forecast"
+TRAINING_QUEUE = "training"
+
+FORECAST_TASK = "forecast.product"
+TRAINING_TASK = "training.product"
+BATCH_TASK = "batch.dispatch"
+SCAN_TASK = "training.scan"
+
+#: The task and queue of each kind of job.
+TASKS = {
+    "forecast": (FORECAST_TASK, FORECAST_QUEUE),
+    "train": (TRAINING_TASK, TRAINING_QUEUE),
+    # Queueing a batch is quick bookkeeping: it must not wait behind the trainings it queues.
+    "batch": (BATCH_TASK, FORECAST_QUEUE),
+}
+
+
+def create_celery(settings: Settings) -> Celery:
+    """Return a Celery app configured for long, crash-safe ML tasks."""
+    app = Celery("forecasting_service", include=["workers.tasks"])
+    app.conf.update(
+        broker_url=settings.broker_url,
+        task_ignore_result=True,  # job state lives in the database, not in a result backend
+        task_queues=tuple(Queue(name, Exchange(name), routing_key=name) for name in (FORECAST_QUEUE, TRAINING_QUEUE)),
+        task_default_queue=FORECAST_QUEUE,
+        task_routes={
+            "forecast.*": {"queue": FORECAST_QUEUE},
+            "training.*": {"queue": TRAINING_QUEUE},
+            "batch.*": {"queue": FORECAST_QUEUE},
+        },
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        # Unacked messages come back after this; it must outlast the longest task.
+        broker_transport_options={"visibility_timeout": settings.task_time_limit + 600},
+        # A child's start on a busy machine can take longer than the default 4 s.
+        worker_proc_alive_timeout=60,
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
+        worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
+        worker_hijack_root_logger=False,
+        # Task events stay off (Celery's default): each is one more broker publish per task,
+        # on the path of every forecast. Flower switches the workers' events on when it runs.
+        broker_connection_retry_on_startup=True,
+        beat_schedule={
+            "scan-stale-models": {
+                "task": SCAN_TASK,
+                "schedule": float(settings.retrain_scan_interval_seconds),
+                "options": {"queue": TRAINING_QUEUE, "expires": settings.retrain_scan_interval_seconds},
+            }
+        },
+        timezone="UTC",
+    )
+    app.conf.forecasting_settings = settings
+    return app
+

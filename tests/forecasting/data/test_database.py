@@ -1,0 +1,77 @@
+from datetime import date
+
+import pytest
+from sqlalchemy import delete, func, inspect, select, text
+from sqlalchemy.exc import OperationalError
+
+from forecasting.data.database import init_db, make_engine, ping, products, sales
+from forecasting.data.products import create_product
+from forecasting.data.sales import upsert_sales
+
+
+def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path):
+    db = tmp_path / "deep" / "er" / "sales.db"
+    eng = make_engine(f"sqlite:///{db}")
+    try:
+        with eng.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        assert db.parent.is_dir()
+    finally:
+        eng.dispose()
+
+
+def test_postgres_engine_pings_before_use(postgres_url):
+    eng = make_engine(postgres_url)
+    try:
+        assert eng.pool._pre_ping is True
+    finally:
+        eng.dispose()
+
+
+def test_init_db_is_idempotent_and_creates_every_table(engine):
+    init_db(engine)
+    init_db(engine)
+    inspector = inspect(engine)
+    assert {"products", "sales", "jobs"} <= set(inspector.get_table_names())
+    indexed = {tuple(ix["column_names"]) for ix in inspector.get_indexes("jobs")}
+    assert {("status",), ("parent_id",)} <= indexed
+    assert inspector.get_pk_constraint("sales")["constrained_columns"] == ["product_id", "date"]
+
+
+def test_ping_succeeds_on_a_live_database(engine):
+    ping(engine)
+
+
+def test_ping_raises_when_the_server_is_unreachable():
+    eng = make_engine("postgresql+psycopg2://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    try:
+        with pytest.raises(OperationalError):
+            ping(eng)
+    finally:
+        eng.dispose()
+
+
+def test_deleting_a_product_cascades_to_its_sales(engine):
+    create_product(engine, name="p", product_id=3)
+    upsert_sales(engine, product_id=3, rows=[(date(2024, 1, 1), 1.0), (date(2024, 1, 2), 2.0)])
+    with engine.begin() as conn:
+        conn.execute(delete(products).where(products.c.id == 3))
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sales)).scalar() == 0
+
+
+def test_sales_need_an_existing_product(engine):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(sales.insert().values(product_id=99, date=date(2024, 1, 1), quantity=1.0))
+
+
+def test_autoincrement_continues_after_explicit_ids(engine):
+    create_product(engine, name="explicit", product_id=50)
+    auto = create_product(engine, name="auto")
+    assert auto["id"] == 51
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM products")).scalar() == 2

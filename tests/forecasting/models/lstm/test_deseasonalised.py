@@ -1,0 +1,84 @@
+import joblib
+import numpy as np
+import pytest
+
+from forecasting.models.features import LEVEL_DAYS
+from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM, trailing_level
+from forecasting.models.lstm.model import SCALER_FILE
+
+
+@pytest.fixture(scope="module")
+def lstm(small_params, history):
+    return DeseasonalisedLSTM(small_params).fit(history)
+
+
+def test_the_network_learns_the_residual(lstm):
+    assert lstm.lstm_.epochs_trained_ > 0
+
+
+def test_trailing_level_is_the_mean_of_the_year_before():
+    values = np.arange(400, dtype=float)
+
+    level = trailing_level(values)
+
+    assert level[0] == 0 and level[10] == pytest.approx(4.5)
+    assert level[399] == pytest.approx(np.mean(values[399 - LEVEL_DAYS : 399]))
+
+
+def test_forecast_is_non_negative_and_follows_the_weekly_pattern(lstm, history):
+    forecast = lstm.predict(history, 28)
+
+    assert forecast.shape == (28,) and np.isfinite(forecast).all() and (forecast >= 0).all()
+    assert forecast.std() > 0
+
+
+def test_forecast_reads_only_the_last_year_and_window(lstm, history):
+    keep = LEVEL_DAYS + lstm.lstm_.window_
+    changed = history.copy()
+    changed.iloc[:-keep] = 999.0
+
+    np.testing.assert_allclose(lstm.predict(changed, 10), lstm.predict(history, 10))
+
+
+def test_continue_fit_refits_the_profile_and_trains_more(small_params, history):
+    model = DeseasonalisedLSTM(small_params).fit(history.iloc[:-60])
+    epochs, profile = model.lstm_.epochs_trained_, model.profile_
+
+    model.continue_fit(history, 1)
+
+    assert model.lstm_.epochs_trained_ == epochs + 1
+    assert model.profile_ != profile
+
+
+def test_save_and_load_give_identical_forecasts(lstm, history, small_params, tmp_path):
+    lstm.save(tmp_path)
+    loaded = DeseasonalisedLSTM.load(tmp_path, small_params)
+
+    # The profile travels inside the LSTM's scaler.pkl: the set keeps its five documented files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lstm_model.h5", "scaler.pkl"]
+    np.testing.assert_allclose(loaded.predict(history, 20), lstm.predict(history, 20), rtol=1e-6)
+
+
+def test_load_refuses_a_scaler_file_of_another_format(lstm, tmp_path):
+    lstm.save(tmp_path)
+    joblib.dump({"format_version": 99}, tmp_path / SCALER_FILE)
+
+    with pytest.raises(ValueError, match="unknown format"):
+        DeseasonalisedLSTM.load(tmp_path)
+
+
+def test_load_refuses_a_scaler_file_without_the_profile(lstm, tmp_path):
+    lstm.lstm_.save(tmp_path)  # the bare network: no profile beside its scaler
+
+    with pytest.raises(ValueError, match="no seasonal profile"):
+        DeseasonalisedLSTM.load(tmp_path)
+
+
+def test_predict_before_fit_is_a_clear_error(small_params, history):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        DeseasonalisedLSTM(small_params).predict(history, 5)
+
+
+def test_horizon_must_be_positive(lstm, history):
+    with pytest.raises(ValueError, match="horizon must be at least 1"):
+        lstm.predict(history, 0)

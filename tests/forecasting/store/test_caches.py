@@ -1,0 +1,83 @@
+import pytest
+
+from forecasting.errors import ModelSetNotFound
+from forecasting.store.caches import LoadedCache
+from forecasting.store.model_store import ModelStore
+from tests.forecasting.store.test_model_store import FakeModelSet, Loader
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStore:
+    return ModelStore(tmp_path / "ml_models" / "forecasting")
+
+
+def test_loaded_cache_reuses_and_invalidates(store):
+    cache, loader = LoadedCache(max_entries=2), Loader()
+    store.save(1, FakeModelSet(1), {})
+    store.save(2, FakeModelSet(2), {})
+    store.save(3, FakeModelSet(3), {})
+    assert cache.load(store, 1, loader)[0] == 1
+    assert cache.load(store, 1, loader)[0] == 1
+    assert loader.calls == 1 and cache.hits == 1
+    store.save(1, FakeModelSet(11), {})  # a retrained set: new model_info.json
+    assert cache.load(store, 1, loader)[0] == 11 and loader.calls == 2 and len(cache) == 1
+    cache.load(store, 2, loader)
+    cache.load(store, 3, loader)  # evicts product 1, the least recently used
+    assert len(cache) == 2
+    cache.load(store, 1, loader)
+    assert loader.calls == 5
+    store.delete(1)
+    with pytest.raises(ModelSetNotFound):
+        cache.load(store, 1, loader)
+    assert len(cache) == 1
+
+
+def test_a_cache_of_size_zero_keeps_nothing(store):
+    cache, loader = LoadedCache(max_entries=0), Loader()
+    store.save(1, FakeModelSet(1), {})
+    assert cache.load(store, 1, loader)[0] == 1 and cache.load(store, 1, loader)[0] == 1
+    assert loader.calls == 2 and cache.misses == 2 and len(cache) == 0
+
+
+def test_forecast_memo_serves_the_first_days_of_the_longest_forecast_per_key():
+    from forecasting.store.caches import ForecastMemo
+
+    memo = ForecastMemo(max_entries=2)
+    days = [{"day": n} for n in range(90)]
+    assert memo.get(("set-a", "fp"), 30) is None
+    memo.put(("set-a", "fp"), days[:60])
+    assert memo.get(("set-a", "fp"), 30) == days[:30] and memo.get(("set-a", "fp"), 60) == days[:60]
+    assert memo.get(("set-a", "fp"), 61) is None  # longer than kept: the caller computes it
+    memo.put(("set-a", "fp"), days)
+    memo.put(("set-a", "fp"), days[:10])  # a shorter one never replaces a longer one
+    assert memo.get(("set-a", "fp"), 90) == days and memo.hits == 3
+    assert memo.get(("set-a", "other data"), 10) is None and memo.get(("set-b", "fp"), 10) is None
+
+
+def test_forecast_memo_forgets_the_least_recently_used():
+    from forecasting.store.caches import ForecastMemo
+
+    memo = ForecastMemo(max_entries=2)
+    for key in ("a", "b"):
+        memo.put(key, [key])
+    assert memo.get("a", 1) == ["a"]  # "b" is now the least recent
+    memo.put("c", ["c"])
+    assert memo.get("b", 1) is None and memo.get("a", 1) == ["a"] and len(memo) == 2
+
+
+def test_a_memo_of_no_entries_keeps_nothing():
+    from forecasting.store.caches import ForecastMemo
+
+    memo = ForecastMemo(max_entries=0)
+    memo.put("k", [1])
+    assert memo.get("k", 1) is None and len(memo) == 0
+
+
+def test_a_memo_tells_which_keys_it_keeps():
+    from forecasting.store.caches import ForecastMemo
+
+    memo = ForecastMemo(max_entries=1)
+    memo.put("a", [1])
+    assert "a" in memo and "b" not in memo
+    memo.put("b", [2])
+    assert "a" not in memo
