@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
 from forecasting.models import features
+from forecasting.models.member import Member, check_format
 from forecasting.models.decomposition import SeasonalProfile
 from forecasting.params import ModelParams
 
@@ -40,7 +41,7 @@ MIN_ROWS_FOR_SUBSAMPLE = 200
 FULL_LEVEL_DAYS = 2 * features.LEVEL_DAYS
 
 
-class ForestModel:
+class ForestModel(Member):
     """RandomForestRegressor on :mod:`forecasting.models.features`, forecasting one day at a time.
 
     Parameters
@@ -105,11 +106,10 @@ class ForestModel:
         numpy.ndarray
             Shape ``(horizon,)``, non-negative.
         """
-        self._fitted()
+        profile: SeasonalProfile = self._learned("profile_")
         dates = features.forecast_dates(history, horizon)
         if len(history) < features.MIN_CONTEXT:
             raise ValueError(f"Need at least {features.MIN_CONTEXT} days of history, got {len(history)}.")
-        profile = self.profile_
         recent = history.iloc[-features.MAX_LOOKBACK :]
         tail = profile.deseasonalise(recent)
         calendar = features.calendar_features(dates)
@@ -132,7 +132,7 @@ class ForestModel:
         scikit-learn does, so the leaves (and the forecast) are the same.
         """
         if getattr(self, "_walk", None) is None:
-            forest = self._fitted()
+            forest = self._learned("forest_")
             feature, threshold, left, right, value, roots = [], [], [], [], [], []
             offset, depth = 0, 0
             for estimator in forest.estimators_:
@@ -162,7 +162,7 @@ class ForestModel:
 
     def save(self, directory: Path) -> None:
         """Write ``rf_model.pkl`` (joblib, compressed at ``params.rf_compress``) into `directory`."""
-        forest = self._fitted()
+        forest = self._learned("forest_")
         compress = self.params.rf_compress if self.params is not None else 3
         payload: dict[str, Any] = {
             "format_version": FORMAT_VERSION, "forest": forest, "profile": self.profile_.to_dict(),
@@ -183,10 +183,13 @@ class ForestModel:
         Returns
         -------
         ForestModel
+
+        Raises
+        ------
+        UnknownFormatError
+            When ``rf_model.pkl`` is not of ``FORMAT_VERSION``.
         """
-        payload = joblib.load(Path(directory) / FILE_NAME)
-        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{FILE_NAME} has an unknown format (expected version {FORMAT_VERSION}).")
+        payload = check_format(joblib.load(Path(directory) / FILE_NAME), file_name=FILE_NAME, expected=FORMAT_VERSION)
         model = cls(params)
         model.forest_, model.profile_ = payload["forest"], SeasonalProfile.from_dict(payload["profile"])
         return model
@@ -196,8 +199,3 @@ class ForestModel:
         state = dict(self.__dict__)
         state.pop("_walk", None)
         return state
-
-    def _fitted(self) -> RandomForestRegressor:
-        if not hasattr(self, "forest_"):
-            raise RuntimeError("ForestModel is not fitted: call fit() or load() first.")
-        return self.forest_

@@ -34,6 +34,7 @@ import pandas as pd
 
 from forecasting.models.decomposition import SeasonalProfile, from_log, to_log
 from forecasting.models.features import forecast_dates
+from forecasting.models.member import Member, check_format
 from forecasting.params import ModelParams
 
 FILE_NAME = "prophet_model.pkl"
@@ -64,7 +65,7 @@ def _quiet_stan() -> Iterator[None]:
             logger.setLevel(level)
 
 
-class ProphetModel:
+class ProphetModel(Member):
     """Wrapper of a Prophet model with the service's settings.
 
     Parameters
@@ -139,7 +140,7 @@ class ProphetModel:
         numpy.ndarray
             Shape ``(horizon,)``, clipped at 0.
         """
-        model = self._fitted()
+        model = self._learned("prophet_")
         future = pd.DataFrame({"ds": forecast_dates(history, horizon).to_numpy()})
         if model.extra_regressors:
             future = _with_months(future)
@@ -153,7 +154,8 @@ class ProphetModel:
         """
         from prophet.serialize import model_to_json
 
-        payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": model_to_json(self._fitted()),
+        prophet_json = model_to_json(self._learned("prophet_"))
+        payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": prophet_json,
                                    "mean_shift": self.mean_shift_}
         with open(Path(directory) / FILE_NAME, "wb") as handle:
             pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -172,22 +174,20 @@ class ProphetModel:
         Returns
         -------
         ProphetModel
+
+        Raises
+        ------
+        UnknownFormatError
+            When ``prophet_model.pkl`` is not of ``FORMAT_VERSION``.
         """
         from prophet.serialize import model_from_json
 
         with open(Path(directory) / FILE_NAME, "rb") as handle:
-            payload = pickle.load(handle)
-        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{FILE_NAME} has an unknown format (expected version {FORMAT_VERSION}).")
+            payload = check_format(pickle.load(handle), file_name=FILE_NAME, expected=FORMAT_VERSION)
         prophet = model_from_json(payload["prophet_json"])
         model = cls(params, holidays=prophet.holidays)
         model.prophet_, model.mean_shift_ = prophet, float(payload["mean_shift"])
         return model
-
-    def _fitted(self) -> Any:
-        if not hasattr(self, "prophet_"):
-            raise RuntimeError("ProphetModel is not fitted: call fit() or load() first.")
-        return self.prophet_
 
 
 def _with_months(frame: pd.DataFrame) -> pd.DataFrame:

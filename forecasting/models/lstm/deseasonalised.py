@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecasting.errors import UnknownFormatError
 from forecasting.models.decomposition import SeasonalProfile
 from forecasting.models.features import LEVEL_DAYS, forecast_dates, trailing_mean
-from forecasting.models.lstm.model import LSTMModel
+from forecasting.models.lstm.model import SCALER_FILE, LSTMModel
+from forecasting.models.member import Member
 from forecasting.params import ModelParams
 
 PROFILE_KEY = "seasonal_profile"
@@ -37,7 +39,7 @@ def trailing_level(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values[:1], trailing_mean(values, np.arange(1, len(values)))])
 
 
-class DeseasonalisedLSTM:
+class DeseasonalisedLSTM(Member):
     """An :class:`~forecasting.models.lstm.model.LSTMModel` on the residual of a log-scale decomposition.
 
     Parameters
@@ -74,7 +76,7 @@ class DeseasonalisedLSTM:
         The profile is cheap and more history makes it better; the network keeps its
         scaler, as in :meth:`forecasting.models.lstm.model.LSTMModel.continue_fit`.
         """
-        self._fitted()
+        self._learned("lstm_")
         self.profile_ = SeasonalProfile.fit(history)
         self.lstm_.continue_fit(self._residual(history), epochs)
         return self
@@ -94,10 +96,10 @@ class DeseasonalisedLSTM:
         numpy.ndarray
             Shape ``(horizon,)``, non-negative.
         """
-        self._fitted()
+        lstm: LSTMModel = self._learned("lstm_")
         dates = forecast_dates(history, horizon)
-        recent = history.iloc[-(LEVEL_DAYS + self.lstm_.window_) :]
-        residual = self.lstm_.predict(self._residual(recent), horizon)
+        recent = history.iloc[-(LEVEL_DAYS + lstm.window_) :]
+        residual = lstm.predict(self._residual(recent), horizon)
         z = np.concatenate([self.profile_.deseasonalise(recent), np.zeros(horizon)])
         start = len(z) - horizon
         for step in range(horizon):
@@ -113,19 +115,20 @@ class DeseasonalisedLSTM:
 
     def save(self, directory: Path) -> None:
         """Write the LSTM's files into `directory`, the profile inside its ``scaler.pkl``."""
-        self._fitted()
-        self.lstm_.save(directory, extra={PROFILE_KEY: self.profile_.to_dict()})
+        self._learned("lstm_").save(directory, extra={PROFILE_KEY: self.profile_.to_dict()})
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> DeseasonalisedLSTM:
-        """Read what :meth:`save` wrote into `directory` (checksums checked by the caller)."""
+        """Read what :meth:`save` wrote into `directory` (checksums checked by the caller).
+
+        Raises
+        ------
+        UnknownFormatError
+            When ``scaler.pkl`` is of another format or holds no seasonal profile.
+        """
         lstm = LSTMModel.load(directory, params)
         if PROFILE_KEY not in lstm.extra_:
-            raise ValueError(f"{Path(directory).name}: the LSTM's scaler file holds no seasonal profile.")
+            raise UnknownFormatError(f"{SCALER_FILE} holds no seasonal profile: it was not written by this member.")
         model = cls(params)
         model.profile_, model.lstm_ = SeasonalProfile.from_dict(lstm.extra_[PROFILE_KEY]), lstm
         return model
-
-    def _fitted(self) -> None:
-        if not hasattr(self, "lstm_"):
-            raise RuntimeError("DeseasonalisedLSTM is not fitted: call fit() or load() first.")

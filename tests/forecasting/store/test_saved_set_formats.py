@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.errors import ModelIntegrityError
+from forecasting.errors import ModelIntegrityError, UnknownFormatError
 from forecasting.lifecycle.staleness import stale_reason
-from forecasting.models.model_set import MODEL_SET_VERSION, ModelSet, forecast
+from forecasting.models.model_set import MEMBERS, MODEL_SET_VERSION, ModelSet, forecast
 from forecasting.store.model_store import ModelStore
 from tests import services
 
@@ -66,3 +66,14 @@ def test_a_version_1_set_is_refused_by_its_version_and_retrained(tmp_path):
     with pytest.raises(ModelIntegrityError, match="model set version 1; this code reads 2"):
         store.load(recorded["product_id"], ModelSet.load)
     assert current_reason(info) == "model_set_version"
+
+
+@pytest.mark.parametrize(("member", "named"), [
+    ("prophet", "prophet_model.pkl has format version 1"),
+    ("lstm", "scaler.pkl has format version 2"),
+    ("random_forest", "rf_model.pkl has format version 1"),
+])
+def test_each_member_refuses_its_version_1_file_by_name(member, named):
+    # Read in place: a refused load writes nothing.
+    with pytest.raises(UnknownFormatError, match=f"{named}, an unknown format"):
+        MEMBERS[member].load(FIXTURES / "v1" / "1")
