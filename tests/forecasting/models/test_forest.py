@@ -22,10 +22,10 @@ def test_fit_builds_the_configured_forest(small_params, history):
 
 def test_first_step_equals_the_sklearn_prediction_of_the_next_row(forest, history):
     day = history.index[-1] + np.timedelta64(1, "D")
-    row, level = features.next_features(forest.profile_.deseasonalise(history), day)
+    row, level = features.next_features(forest.transform_.transform(history).to_numpy(), day)
 
     z = level + forest.forest_.predict(row[None, :])[0]
-    expected = forest.profile_.restore(np.array([z]), pd.DatetimeIndex([day]))[0]
+    expected = forest.transform_.inverse_transform(np.array([z]), pd.DatetimeIndex([day]))[0]
 
     assert forest.predict(history, 1)[0] == pytest.approx(expected, rel=1e-6)
 
@@ -61,10 +61,10 @@ def test_every_recursive_step_equals_sklearn_on_the_same_row(forest, history):
     horizon = 20
     dates = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
     calendar = features.calendar_features(dates)
-    z = list(forest.profile_.deseasonalise(history))
+    z = list(forest.transform_.transform(history).to_numpy())
     for step in range(horizon):
         row, level = features.next_features(np.array(z), calendar_row=calendar[step])
         z.append(level + forest.forest_.predict(row[None, :])[0])
-    expected = forest.profile_.restore(np.array(z[-horizon:]), dates)
+    expected = forest.transform_.inverse_transform(np.array(z[-horizon:]), dates)
 
     np.testing.assert_allclose(forest.predict(history, horizon), expected, rtol=1e-10, atol=1e-10)

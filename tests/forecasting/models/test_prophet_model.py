@@ -16,14 +16,14 @@ def test_forecast_starts_the_day_after_the_history(prophet, history):
     frame = prophet.prophet_.predict(pd.DataFrame({"ds": [history.index[-1] + pd.Timedelta(days=1)]}))
 
     # Prophet models log1p(demand); the forecast is its mean-corrected expm1.
-    expected = max(np.expm1(frame["yhat"].iloc[0] + prophet.mean_shift_), 0.0)
+    expected = max(np.expm1(frame["yhat"].iloc[0] + prophet.transform_.profile_.mean_shift), 0.0)
     assert prophet.predict(history, 3)[0] == pytest.approx(expected)
 
 
 def test_prophet_fits_log_demand_with_a_small_mean_correction(prophet, history):
     assert prophet.prophet_.history["y"].max() == pytest.approx(np.log1p(history.max()))
     # Poisson noise around ~45 a day: expm1 of the mean log is about 1 % below the mean.
-    assert 0 < prophet.mean_shift_ < 0.05
+    assert 0 < prophet.transform_.profile_.mean_shift < 0.05
 
 
 def test_month_regressors_only_with_two_years_of_history(prophet, small_params, history_factory):

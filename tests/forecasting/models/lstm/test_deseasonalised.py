@@ -41,12 +41,12 @@ def test_forecast_reads_only_the_last_year_and_window(lstm, history):
 
 def test_continue_fit_refits_the_profile_and_trains_more(small_params, history):
     model = DeseasonalisedLSTM(small_params).fit(history.iloc[:-60])
-    epochs, profile = model.lstm_.epochs_trained_, model.profile_
+    epochs, profile = model.lstm_.epochs_trained_, model.transform_.profile_
 
     model.continue_fit(history, 1)
 
     assert model.lstm_.epochs_trained_ == epochs + 1
-    assert model.profile_ != profile
+    assert model.transform_.profile_ != profile
 
 
 def test_load_refuses_a_scaler_file_without_the_profile(lstm, tmp_path):
