@@ -40,6 +40,14 @@ class ModelIntegrityError(ForecastingError):
     """A stored artifact does not match the checksum recorded in model_info.json."""
 
 
+class UnknownFormatError(ModelIntegrityError, ValueError):
+    """A member's file holds a format version this code does not read.
+
+    A ModelIntegrityError, so a set holding such a file is retrained like any other
+    unreadable set; a ValueError, as the members raised before it existed.
+    """
+
+
 class InvalidSalesData(ForecastingError):
     """Sales rows or a CSV file that cannot be imported, with the reason."""
 

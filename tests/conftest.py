@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from forecasting.data.database import init_db, make_engine
+from jobs import table as jobs_table  # noqa: F401  (puts the jobs table, which `engine` empties, on init_db's metadata)
 from tests import services
 
 # Small but real models: every member trains, just briefly.

@@ -1,8 +1,9 @@
 """RandomForest member: deseasonalised log demand, engineered features, recursive day-by-day forecast.
 
-The forest learns ``z``, log demand minus the product's seasonal profile
-(:mod:`forecasting.models.decomposition`), relative to its level (:mod:`forecasting.models.features`),
-and the forecast is turned back into demand with the profile of the forecast days.
+The forest learns ``z``, log demand minus the product's seasonal profile (the members'
+:class:`~forecasting.models.target_transform.LogSeasonalTransform`), relative to its level
+(:mod:`forecasting.models.features`), and the forecast is turned back into demand with the
+profile of the forecast days.
 Month and weekday effects of retail demand are multiplicative; on raw demand the
 forest carried the summer's absolute swings into December and over-forecast it by
 about 13 % on the store-item series.
@@ -20,7 +21,8 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
 from forecasting.models import features
-from forecasting.models.decomposition import SeasonalProfile
+from forecasting.models.member import Member, check_format
+from forecasting.models.target_transform import LogSeasonalTransform
 from forecasting.params import ModelParams
 
 FILE_NAME = "rf_model.pkl"
@@ -40,7 +42,7 @@ MIN_ROWS_FOR_SUBSAMPLE = 200
 FULL_LEVEL_DAYS = 2 * features.LEVEL_DAYS
 
 
-class ForestModel:
+class ForestModel(Member):
     """RandomForestRegressor on :mod:`forecasting.models.features`, forecasting one day at a time.
 
     Parameters
@@ -71,9 +73,8 @@ class ForestModel:
         """
         if self.params is None:
             raise ValueError("ForestModel needs ModelParams to be fitted.")
-        profile = SeasonalProfile.fit(history)
-        z = pd.Series(profile.deseasonalise(history), index=history.index)
-        X, y = features.training_frame(z)
+        transform = LogSeasonalTransform()
+        X, y = features.training_frame(transform.fit_transform(history))
         skip = features.LEVEL_DAYS - features.MIN_CONTEXT if len(history) >= FULL_LEVEL_DAYS else 0
         X, y = X.iloc[skip:], y.iloc[skip:]
         forest = RandomForestRegressor(
@@ -87,7 +88,7 @@ class ForestModel:
         )
         # Fitted on a bare array: predicting on arrays then raises no feature-name warnings.
         forest.fit(X.to_numpy(), y.to_numpy())
-        self.forest_, self.profile_, self._walk = forest, profile, None
+        self.forest_, self.transform_, self._walk = forest, transform, None
         return self
 
     def predict(self, history: pd.Series, horizon: int) -> np.ndarray:
@@ -105,13 +106,12 @@ class ForestModel:
         numpy.ndarray
             Shape ``(horizon,)``, non-negative.
         """
-        self._fitted()
+        transform: LogSeasonalTransform = self._learned("transform_")
         dates = features.forecast_dates(history, horizon)
         if len(history) < features.MIN_CONTEXT:
             raise ValueError(f"Need at least {features.MIN_CONTEXT} days of history, got {len(history)}.")
-        profile = self.profile_
         recent = history.iloc[-features.MAX_LOOKBACK :]
-        tail = profile.deseasonalise(recent)
+        tail = transform.transform(recent).to_numpy()
         calendar = features.calendar_features(dates)
         values = np.concatenate([tail, np.zeros(horizon)])
         walk = self._walker()
@@ -119,7 +119,7 @@ class ForestModel:
             end = len(tail) + step
             row, level = features.next_features(values[:end], calendar_row=calendar[step])
             values[end] = level + walk(row)
-        return profile.restore(values[len(tail) :], dates)
+        return transform.inverse_transform(values[len(tail) :], dates)
 
     def _walker(self) -> Callable[[np.ndarray], float]:
         """Return a function predicting one feature row with all trees at once (cached).
@@ -132,7 +132,7 @@ class ForestModel:
         scikit-learn does, so the leaves (and the forecast) are the same.
         """
         if getattr(self, "_walk", None) is None:
-            forest = self._fitted()
+            forest = self._learned("forest_")
             feature, threshold, left, right, value, roots = [], [], [], [], [], []
             offset, depth = 0, 0
             for estimator in forest.estimators_:
@@ -162,10 +162,10 @@ class ForestModel:
 
     def save(self, directory: Path) -> None:
         """Write ``rf_model.pkl`` (joblib, compressed at ``params.rf_compress``) into `directory`."""
-        forest = self._fitted()
+        forest = self._learned("forest_")
         compress = self.params.rf_compress if self.params is not None else 3
         payload: dict[str, Any] = {
-            "format_version": FORMAT_VERSION, "forest": forest, "profile": self.profile_.to_dict(),
+            "format_version": FORMAT_VERSION, "forest": forest, "profile": self.transform_.to_dict(),
         }
         joblib.dump(payload, Path(directory) / FILE_NAME, compress=compress)
 
@@ -183,12 +183,15 @@ class ForestModel:
         Returns
         -------
         ForestModel
+
+        Raises
+        ------
+        UnknownFormatError
+            When ``rf_model.pkl`` is not of ``FORMAT_VERSION``.
         """
-        payload = joblib.load(Path(directory) / FILE_NAME)
-        if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{FILE_NAME} has an unknown format (expected version {FORMAT_VERSION}).")
+        payload = check_format(joblib.load(Path(directory) / FILE_NAME), file_name=FILE_NAME, expected=FORMAT_VERSION)
         model = cls(params)
-        model.forest_, model.profile_ = payload["forest"], SeasonalProfile.from_dict(payload["profile"])
+        model.forest_, model.transform_ = payload["forest"], LogSeasonalTransform.from_dict(payload["profile"])
         return model
 
     def __getstate__(self) -> dict[str, Any]:
@@ -196,8 +199,3 @@ class ForestModel:
         state = dict(self.__dict__)
         state.pop("_walk", None)
         return state
-
-    def _fitted(self) -> RandomForestRegressor:
-        if not hasattr(self, "forest_"):
-            raise RuntimeError("ForestModel is not fitted: call fit() or load() first.")
-        return self.forest_

@@ -29,11 +29,12 @@ from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from forecasting.models import ensemble, features, metrics
 from forecasting.models.forest import ForestModel
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
+from forecasting.models.member import Member
 from forecasting.models.prophet_model import ProphetModel
 from forecasting.models.set_version import MODEL_SET_VERSION, recorded_set_version
 from forecasting.params import ModelParams
 
-MEMBERS: dict[str, type] = {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
+MEMBERS: dict[str, type[Member]] = {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
 MIN_VALIDATION_DAYS = 7
 #: Extra epochs the validated LSTM trains on the whole history (see the module docstring).
 #: One: the validation loss is usually best after the first epochs (measured on the
@@ -73,7 +74,7 @@ class ModelSet:
     Attributes
     ----------
     members : dict of str to model
-        Fitted ProphetModel, LSTMModel and ForestModel by name (order of ``MEMBERS``).
+        Fitted ProphetModel, DeseasonalisedLSTM and ForestModel by name (order of ``MEMBERS``).
     weights : dict of str to float
         Ensemble weights, summing to 1.
     metrics : dict of str to dict

@@ -1,12 +1,13 @@
 """LSTM member on deseasonalised, detrended log demand.
 
-The network (:class:`forecasting.models.lstm.model.LSTMModel`, unchanged) sees ``r``: log demand
-minus the product's seasonal profile (:mod:`forecasting.models.decomposition`) minus its
-level, the mean of that over the ``LEVEL_DAYS`` days before each day. What is left is
-the product's short-term dynamics around a flat line, which a window of a few weeks
-can forecast; the forecast is turned back into demand with the level at the forecast
-origin and the profile of the forecast days. The profile is kept in the LSTM's
-``scaler.pkl``, beside the scaler it belongs with.
+The network (:class:`forecasting.models.lstm.model.LSTMModel`, unchanged) sees ``r``: log
+demand minus the product's seasonal profile (the members'
+:class:`~forecasting.models.target_transform.LogSeasonalTransform`) minus its level, the
+mean of that over the ``LEVEL_DAYS`` days before each day. What is left is the product's
+short-term dynamics around a flat line, which a window of a few weeks can forecast; the
+forecast is turned back into demand with the level at the forecast origin and the
+profile of the forecast days. The profile is kept in the LSTM's ``scaler.pkl``, beside
+the scaler it belongs with.
 
 On 10 store-item series (train to 2017-09-30, 92 days ahead) the LSTM's SMAPE went
 from 14.1 to 11.9 and its December over-forecast (+10 %) to about -3 %: the yearly
@@ -21,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.models.decomposition import SeasonalProfile
+from forecasting.errors import UnknownFormatError
 from forecasting.models.features import LEVEL_DAYS, forecast_dates, trailing_mean
-from forecasting.models.lstm.model import LSTMModel
+from forecasting.models.lstm.model import SCALER_FILE, LSTMModel
+from forecasting.models.member import Member
+from forecasting.models.target_transform import LogSeasonalTransform
 from forecasting.params import ModelParams
 
 PROFILE_KEY = "seasonal_profile"
@@ -37,7 +40,7 @@ def trailing_level(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values[:1], trailing_mean(values, np.arange(1, len(values)))])
 
 
-class DeseasonalisedLSTM:
+class DeseasonalisedLSTM(Member):
     """An :class:`~forecasting.models.lstm.model.LSTMModel` on the residual of a log-scale decomposition.
 
     Parameters
@@ -64,7 +67,7 @@ class DeseasonalisedLSTM:
         DeseasonalisedLSTM
             self
         """
-        self.profile_ = SeasonalProfile.fit(history)
+        self.transform_ = LogSeasonalTransform().fit(history)
         self.lstm_ = LSTMModel(self.params).fit(self._residual(history))
         return self
 
@@ -74,8 +77,8 @@ class DeseasonalisedLSTM:
         The profile is cheap and more history makes it better; the network keeps its
         scaler, as in :meth:`forecasting.models.lstm.model.LSTMModel.continue_fit`.
         """
-        self._fitted()
-        self.profile_ = SeasonalProfile.fit(history)
+        self._learned("lstm_")
+        self.transform_ = LogSeasonalTransform().fit(history)
         self.lstm_.continue_fit(self._residual(history), epochs)
         return self
 
@@ -94,38 +97,39 @@ class DeseasonalisedLSTM:
         numpy.ndarray
             Shape ``(horizon,)``, non-negative.
         """
-        self._fitted()
+        lstm: LSTMModel = self._learned("lstm_")
         dates = forecast_dates(history, horizon)
-        recent = history.iloc[-(LEVEL_DAYS + self.lstm_.window_) :]
-        residual = self.lstm_.predict(self._residual(recent), horizon)
-        z = np.concatenate([self.profile_.deseasonalise(recent), np.zeros(horizon)])
+        recent = history.iloc[-(LEVEL_DAYS + lstm.window_) :]
+        residual = lstm.predict(self._residual(recent), horizon)
+        z = np.concatenate([self.transform_.transform(recent).to_numpy(), np.zeros(horizon)])
         start = len(z) - horizon
         for step in range(horizon):
             # Each day's level includes the days forecast before it, as the residuals were
             # defined in training: a growing product keeps growing over the horizon.
             day = start + step
             z[day] = residual[step] + z[max(day - LEVEL_DAYS, 0) : day].mean()
-        return self.profile_.restore(z[start:], dates)
+        return self.transform_.inverse_transform(z[start:], dates)
 
     def _residual(self, history: pd.Series) -> pd.Series:
-        z = self.profile_.deseasonalise(history)
+        z = self.transform_.transform(history).to_numpy()
         return pd.Series(z - trailing_level(z), index=history.index, name="residual")
 
     def save(self, directory: Path) -> None:
         """Write the LSTM's files into `directory`, the profile inside its ``scaler.pkl``."""
-        self._fitted()
-        self.lstm_.save(directory, extra={PROFILE_KEY: self.profile_.to_dict()})
+        self._learned("lstm_").save(directory, extra={PROFILE_KEY: self.transform_.to_dict()})
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> DeseasonalisedLSTM:
-        """Read what :meth:`save` wrote into `directory` (checksums checked by the caller)."""
+        """Read what :meth:`save` wrote into `directory` (checksums checked by the caller).
+
+        Raises
+        ------
+        UnknownFormatError
+            When ``scaler.pkl`` is of another format or holds no seasonal profile.
+        """
         lstm = LSTMModel.load(directory, params)
         if PROFILE_KEY not in lstm.extra_:
-            raise ValueError(f"{Path(directory).name}: the LSTM's scaler file holds no seasonal profile.")
+            raise UnknownFormatError(f"{SCALER_FILE} holds no seasonal profile: it was not written by this member.")
         model = cls(params)
-        model.profile_, model.lstm_ = SeasonalProfile.from_dict(lstm.extra_[PROFILE_KEY]), lstm
+        model.transform_, model.lstm_ = LogSeasonalTransform.from_dict(lstm.extra_[PROFILE_KEY]), lstm
         return model
-
-    def _fitted(self) -> None:
-        if not hasattr(self, "lstm_"):
-            raise RuntimeError("DeseasonalisedLSTM is not fitted: call fit() or load() first.")

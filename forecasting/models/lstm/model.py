@@ -24,6 +24,7 @@ from forecasting.models.features import forecast_dates
 from forecasting.models.lstm import keras_file
 from forecasting.models.lstm.network import LSTMNetwork
 from forecasting.models.lstm.training import Adam, train
+from forecasting.models.member import Member, check_format
 from forecasting.params import ModelParams
 
 MODEL_FILE = "lstm_model.h5"
@@ -43,7 +44,7 @@ def _calendar_channels(dates: pd.DatetimeIndex) -> np.ndarray:
     return np.column_stack([np.sin(angle), np.cos(angle)])
 
 
-class LSTMModel:
+class LSTMModel(Member):
     """LSTM forecasting the next day from the last ``lstm_window`` days, recursively.
 
     Parameters
@@ -104,7 +105,7 @@ class LSTMModel:
         LSTMModel
             self
         """
-        self._fitted()
+        self._learned("network_")
         if epochs < 1:
             return self
         self.epochs_trained_ = getattr(self, "epochs_trained_", 0) + self._train(history, epochs, early_stopping=False)
@@ -164,7 +165,7 @@ class LSTMModel:
         numpy.ndarray
             Shape ``(horizon,)``, clipped at 0.
         """
-        self._fitted()
+        self._learned("network_")
         dates = forecast_dates(history, horizon)
         if len(history) < self.window_:
             raise ValueError(f"Need at least {self.window_} days of history, got {len(history)}.")
@@ -186,7 +187,7 @@ class LSTMModel:
             Plain values the caller keeps in ``scaler.pkl`` beside the scaler (how the
             series was derived from demand); :meth:`load` returns them as ``extra_``.
         """
-        self._fitted()
+        self._learned("network_")
         directory = Path(directory)
         keras_file.save(self.network_, directory / MODEL_FILE)
         payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": self.scaler_, "extra": dict(extra or {})}
@@ -206,13 +207,17 @@ class LSTMModel:
         Returns
         -------
         LSTMModel
+
+        Raises
+        ------
+        UnknownFormatError
+            When ``scaler.pkl`` is not of ``SCALER_FORMAT_VERSION``.
         """
         directory = Path(directory)
         network = keras_file.load(directory / MODEL_FILE)
         window, width = network.window, network.channels
-        payload = joblib.load(directory / SCALER_FILE)
-        if not isinstance(payload, dict) or payload.get("format_version") != SCALER_FORMAT_VERSION:
-            raise ValueError(f"{SCALER_FILE} has an unknown format (expected version {SCALER_FORMAT_VERSION}).")
+        payload = check_format(joblib.load(directory / SCALER_FILE), file_name=SCALER_FILE,
+                               expected=SCALER_FORMAT_VERSION)
         model = cls(params, day_of_week=width == 3)
         model.network_, model.scaler_, model.extra_ = network, payload["scaler"], dict(payload["extra"])
         model.window_, model.day_of_week_ = int(window), width == 3
@@ -222,7 +227,3 @@ class LSTMModel:
         if self.params is None:
             raise ValueError("LSTMModel needs ModelParams to be trained.")
         return self.params
-
-    def _fitted(self) -> None:
-        if not hasattr(self, "network_"):
-            raise RuntimeError("LSTMModel is not fitted: call fit() or load() first.")

@@ -242,7 +242,8 @@ def test_two_years_of_history_give_the_members_a_month_profile(small_params, his
     frame = training.forecast(model_set, history, 92)
 
     lstm = model_set.members["lstm"]
-    assert np.ptp(lstm.profile_.month) > 0 and np.ptp(model_set.members["random_forest"].profile_.month) > 0
+    assert np.ptp(lstm.transform_.profile_.month) > 0
+    assert np.ptp(model_set.members["random_forest"].transform_.profile_.month) > 0
     assert len(frame) == 92 and np.isfinite(frame.to_numpy()).all() and (frame.to_numpy() >= 0).all()
 
 

@@ -12,31 +12,18 @@ def prophet(small_params, history):
     return ProphetModel(small_params).fit(history)
 
 
-def test_fit_returns_self(small_params, short_history):
-    model = ProphetModel(small_params)
-
-    assert model.fit(short_history) is model
-
-
-def test_predict_gives_one_non_negative_value_per_day(prophet, history):
-    forecast = prophet.predict(history, 60)
-
-    assert forecast.shape == (60,)
-    assert np.isfinite(forecast).all() and (forecast >= 0).all()
-
-
 def test_forecast_starts_the_day_after_the_history(prophet, history):
     frame = prophet.prophet_.predict(pd.DataFrame({"ds": [history.index[-1] + pd.Timedelta(days=1)]}))
 
     # Prophet models log1p(demand); the forecast is its mean-corrected expm1.
-    expected = max(np.expm1(frame["yhat"].iloc[0] + prophet.mean_shift_), 0.0)
+    expected = max(np.expm1(frame["yhat"].iloc[0] + prophet.transform_.profile_.mean_shift), 0.0)
     assert prophet.predict(history, 3)[0] == pytest.approx(expected)
 
 
 def test_prophet_fits_log_demand_with_a_small_mean_correction(prophet, history):
     assert prophet.prophet_.history["y"].max() == pytest.approx(np.log1p(history.max()))
     # Poisson noise around ~45 a day: expm1 of the mean log is about 1 % below the mean.
-    assert 0 < prophet.mean_shift_ < 0.05
+    assert 0 < prophet.transform_.profile_.mean_shift < 0.05
 
 
 def test_month_regressors_only_with_two_years_of_history(prophet, small_params, history_factory):
@@ -101,25 +88,3 @@ def test_fit_is_quiet_and_leaves_logger_levels_alone(small_params, short_history
 
     assert not [r for r in caplog.records if r.name.startswith("cmdstanpy") and r.levelno < logging.WARNING]
     assert (cmdstanpy_logger.level, logging.getLogger("prophet").level) == before
-
-
-def test_save_and_load_give_identical_forecasts(prophet, history, tmp_path):
-    prophet.save(tmp_path)
-    loaded = ProphetModel.load(tmp_path)
-
-    assert (tmp_path / "prophet_model.pkl").is_file()
-    np.testing.assert_array_equal(loaded.predict(history, 30), prophet.predict(history, 30))
-
-
-def test_load_refuses_a_file_of_another_format(tmp_path):
-    import pickle
-
-    (tmp_path / "prophet_model.pkl").write_bytes(pickle.dumps({"format_version": 99}))
-
-    with pytest.raises(ValueError, match="unknown format"):
-        ProphetModel.load(tmp_path)
-
-
-def test_predict_before_fit_is_a_clear_error(small_params, history):
-    with pytest.raises(RuntimeError, match="not fitted"):
-        ProphetModel(small_params).predict(history, 5)

@@ -1,10 +1,9 @@
-import joblib
 import numpy as np
 import pytest
 
+from forecasting.errors import UnknownFormatError
 from forecasting.models.features import LEVEL_DAYS
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM, trailing_level
-from forecasting.models.lstm.model import SCALER_FILE
 
 
 @pytest.fixture(scope="module")
@@ -42,43 +41,16 @@ def test_forecast_reads_only_the_last_year_and_window(lstm, history):
 
 def test_continue_fit_refits_the_profile_and_trains_more(small_params, history):
     model = DeseasonalisedLSTM(small_params).fit(history.iloc[:-60])
-    epochs, profile = model.lstm_.epochs_trained_, model.profile_
+    epochs, profile = model.lstm_.epochs_trained_, model.transform_.profile_
 
     model.continue_fit(history, 1)
 
     assert model.lstm_.epochs_trained_ == epochs + 1
-    assert model.profile_ != profile
-
-
-def test_save_and_load_give_identical_forecasts(lstm, history, small_params, tmp_path):
-    lstm.save(tmp_path)
-    loaded = DeseasonalisedLSTM.load(tmp_path, small_params)
-
-    # The profile travels inside the LSTM's scaler.pkl: the set keeps its five documented files.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lstm_model.h5", "scaler.pkl"]
-    np.testing.assert_allclose(loaded.predict(history, 20), lstm.predict(history, 20), rtol=1e-6)
-
-
-def test_load_refuses_a_scaler_file_of_another_format(lstm, tmp_path):
-    lstm.save(tmp_path)
-    joblib.dump({"format_version": 99}, tmp_path / SCALER_FILE)
-
-    with pytest.raises(ValueError, match="unknown format"):
-        DeseasonalisedLSTM.load(tmp_path)
+    assert model.transform_.profile_ != profile
 
 
 def test_load_refuses_a_scaler_file_without_the_profile(lstm, tmp_path):
     lstm.lstm_.save(tmp_path)  # the bare network: no profile beside its scaler
 
-    with pytest.raises(ValueError, match="no seasonal profile"):
+    with pytest.raises(UnknownFormatError, match="scaler.pkl holds no seasonal profile"):
         DeseasonalisedLSTM.load(tmp_path)
-
-
-def test_predict_before_fit_is_a_clear_error(small_params, history):
-    with pytest.raises(RuntimeError, match="not fitted"):
-        DeseasonalisedLSTM(small_params).predict(history, 5)
-
-
-def test_horizon_must_be_positive(lstm, history):
-    with pytest.raises(ValueError, match="horizon must be at least 1"):
-        lstm.predict(history, 0)
