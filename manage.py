@@ -86,9 +86,10 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
     from forecasting.errors import ForecastingError
     from forecasting.lifecycle import steps
     from forecasting.store.model_store import ModelStore
+    from forecasting.store.signature import Signer
 
     engine = _engine(settings)
-    store = ModelStore(settings.forecasting_models_path)
+    store = ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys))
     policy = steps.Policy.from_settings(settings)
     ids = list(product_ids) or ([p["id"] for p in products.list_products(engine, limit=10**9, offset=0)]
                                 if all_products else [])
