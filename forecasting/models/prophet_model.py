@@ -22,8 +22,8 @@ On 10 store-item series (train to 2017-09-30, 92 days ahead) Prophet's SMAPE wen
 
 from __future__ import annotations
 
+import json
 import logging
-import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,8 +37,9 @@ from forecasting.models.features import forecast_dates
 from forecasting.params import ModelParams
 
 FILE_NAME = "prophet_model.pkl"
-#: 2: the model is fitted on log1p(demand) and may hold month regressors.
-FORMAT_VERSION = 2
+#: 2: the model is fitted on log1p(demand) and may hold month regressors. 3: the file is
+#: JSON (Prophet's JSON serialization inside), no longer a pickle; the name is kept.
+FORMAT_VERSION = 3
 #: Yearly seasonality is fitted only from this much history; on less it just echoes noise.
 MIN_DAYS_FOR_YEARLY = 365
 #: Month regressors need every month seen twice, or they would take up the trend.
@@ -148,15 +149,16 @@ class ProphetModel:
     def save(self, directory: Path) -> None:
         """Write ``prophet_model.pkl`` into `directory`.
 
-        The pickle holds a format version and Prophet's own JSON serialisation, which
-        stays readable across Prophet's internal attribute changes.
+        Despite its documented name the file is JSON, not a pickle: a format version,
+        the mean shift and Prophet's own JSON serialization (``model_to_json``), which
+        stays readable across Prophet's internal attribute changes and, unlike a
+        pickle, cannot run code when it is read.
         """
         from prophet.serialize import model_to_json
 
         payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": model_to_json(self._fitted()),
-                                   "mean_shift": self.mean_shift_}
-        with open(Path(directory) / FILE_NAME, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                                   "mean_shift": float(self.mean_shift_)}
+        (Path(directory) / FILE_NAME).write_text(json.dumps(payload), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> ProphetModel:
@@ -175,8 +177,10 @@ class ProphetModel:
         """
         from prophet.serialize import model_from_json
 
-        with open(Path(directory) / FILE_NAME, "rb") as handle:
-            payload = pickle.load(handle)
+        try:
+            payload = json.loads((Path(directory) / FILE_NAME).read_bytes())
+        except ValueError:  # not UTF-8 or not JSON: e.g. the pickle of format 2, never unpickled
+            payload = None
         if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{FILE_NAME} has an unknown format (expected version {FORMAT_VERSION}).")
         prophet = model_from_json(payload["prophet_json"])

@@ -12,10 +12,10 @@ Runtime
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
@@ -34,7 +34,8 @@ VALIDATION_SHARE = 0.1
 MIN_WINDOWS_FOR_SPLIT = 20
 #: 3: the scaler and what the caller asked to keep beside it (``extra``); 1 and 2 held a
 #: yearly-baseline flag, superseded by the seasonal profile (sets of those are retrained).
-SCALER_FORMAT_VERSION = 3
+#: 4: the same as JSON (the scaler as its arrays), no longer a joblib pickle; the name is kept.
+SCALER_FORMAT_VERSION = 4
 
 
 def _calendar_channels(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -189,8 +190,10 @@ class LSTMModel:
         self._fitted()
         directory = Path(directory)
         keras_file.save(self.network_, directory / MODEL_FILE)
-        payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": self.scaler_, "extra": dict(extra or {})}
-        joblib.dump(payload, directory / SCALER_FILE)
+        # JSON rather than a pickle: reading it cannot run code. Floats round-trip exactly.
+        payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": _scaler_to_json(self.scaler_),
+                   "extra": dict(extra or {})}
+        (directory / SCALER_FILE).write_text(json.dumps(payload, default=_plain), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> LSTMModel:
@@ -210,11 +213,15 @@ class LSTMModel:
         directory = Path(directory)
         network = keras_file.load(directory / MODEL_FILE)
         window, width = network.window, network.channels
-        payload = joblib.load(directory / SCALER_FILE)
+        try:
+            payload = json.loads((directory / SCALER_FILE).read_bytes())
+        except ValueError:  # not UTF-8 or not JSON: e.g. the joblib pickle of format 3, never unpickled
+            payload = None
         if not isinstance(payload, dict) or payload.get("format_version") != SCALER_FORMAT_VERSION:
             raise ValueError(f"{SCALER_FILE} has an unknown format (expected version {SCALER_FORMAT_VERSION}).")
         model = cls(params, day_of_week=width == 3)
-        model.network_, model.scaler_, model.extra_ = network, payload["scaler"], dict(payload["extra"])
+        model.network_, model.scaler_ = network, _scaler_from_json(payload["scaler"])
+        model.extra_ = dict(payload["extra"])
         model.window_, model.day_of_week_ = int(window), width == 3
         return model
 
@@ -226,3 +233,27 @@ class LSTMModel:
     def _fitted(self) -> None:
         if not hasattr(self, "network_"):
             raise RuntimeError("LSTMModel is not fitted: call fit() or load() first.")
+
+
+def _scaler_to_json(scaler: StandardScaler) -> dict[str, Any]:
+    """Return the fitted StandardScaler as the plain lists and numbers it transforms with."""
+    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "var": scaler.var_.tolist(),
+            "n_samples_seen": int(scaler.n_samples_seen_)}
+
+
+def _scaler_from_json(values: dict[str, Any]) -> StandardScaler:
+    """Rebuild the StandardScaler that :func:`_scaler_to_json` described."""
+    scaler = StandardScaler()
+    scaler.mean_ = np.asarray(values["mean"], dtype=float)
+    scaler.scale_ = np.asarray(values["scale"], dtype=float)
+    scaler.var_ = np.asarray(values["var"], dtype=float)
+    scaler.n_samples_seen_ = int(values["n_samples_seen"])
+    scaler.n_features_in_ = len(scaler.mean_)
+    return scaler
+
+
+def _plain(value: Any) -> Any:
+    # Values the caller keeps in ``extra`` may be numpy scalars or arrays.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

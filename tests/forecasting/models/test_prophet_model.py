@@ -1,4 +1,6 @@
+import json
 import logging
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -112,12 +114,24 @@ def test_save_and_load_give_identical_forecasts(prophet, history, tmp_path):
 
 
 def test_load_refuses_a_file_of_another_format(tmp_path):
-    import pickle
-
-    (tmp_path / "prophet_model.pkl").write_bytes(pickle.dumps({"format_version": 99}))
+    (tmp_path / "prophet_model.pkl").write_text(json.dumps({"format_version": 99}))
 
     with pytest.raises(ValueError, match="unknown format"):
         ProphetModel.load(tmp_path)
+
+
+def test_the_file_is_json_and_a_pickle_in_its_place_is_never_unpickled(prophet, tmp_path):
+    from tests.forecasting.store.test_untrusted_sets import Planted
+
+    prophet.save(tmp_path)
+    payload = json.loads((tmp_path / "prophet_model.pkl").read_text(encoding="utf-8"))
+    assert payload["format_version"] == 3 and "prophet_json" in payload
+    marker = tmp_path / "marker"
+    (tmp_path / "prophet_model.pkl").write_bytes(pickle.dumps(Planted(marker)))  # e.g. a set of format 2
+
+    with pytest.raises(ValueError, match="unknown format"):
+        ProphetModel.load(tmp_path)
+    assert not marker.exists()
 
 
 def test_predict_before_fit_is_a_clear_error(small_params, history):
