@@ -192,8 +192,69 @@ class ModelStore:
         info = model_info.parse(product_id, raw)
         return info, self._trust_problem(product_id, info)
 
-    def _trust_problem(self, product_id: int, info: dict[str, Any]) -> str | None:
-        problem = self.signer.problem(info)
+    def resign(self, product_id: int, *, source: Signer | None = None) -> bool:
+        """Sign the product's set with the store's first key; False when it already is.
+
+        For a set copied from an environment with other keys (pass them as `source`)
+        or signed by an older key of a rotation. Only a set whose signature verifies
+        under `source` or the store's own keys, and whose files all match their
+        sha256, is signed again: a set nobody vouched for stays untrusted. Run it
+        while the product is not being trained (a set swapped in meanwhile is left
+        alone, and this raises).
+
+        Parameters
+        ----------
+        product_id : int
+            The product.
+        source : Signer, optional
+            The keys of the environment the set comes from.
+
+        Returns
+        -------
+        bool
+            True when model_info.json was signed again, False when the store's
+            first key had signed it already.
+
+        Raises
+        ------
+        ModelSetNotFound
+            When no set is stored.
+        UntrustedModelSet
+            When neither `source` nor the store's keys verify its signature.
+        ModelIntegrityError
+            When a file does not match model_info.json, or the set changed meanwhile.
+        """
+        folder = self.path(product_id)
+        raw = self._raw_info(product_id)
+        if raw is None:
+            raise ModelSetNotFound(product_id)
+        info = model_info.parse(product_id, raw)
+        problem = self._trust_problem(product_id, info)
+        if problem is None and info["signature"]["key_id"] == self.signer.key_id:
+            return False
+        if problem is not None and source is not None:
+            problem = self._trust_problem(product_id, info, source)
+        if problem is not None:
+            raise UntrustedModelSet(product_id, problem)
+        files = model_info.verify(folder, info)
+        if files is not None:
+            raise ModelIntegrityError(f"Model set of product {product_id}: {files}; it was not signed again.")
+        draft = folder / f".{INFO_FILE}.{uuid.uuid4().hex}"
+        try:
+            with open(draft, "w", encoding="utf-8") as handle:
+                handle.write(model_info.dumps(self.signer.sign(info)))
+                handle.flush()
+                os.fsync(handle.fileno())
+            if self._raw_info(product_id) != raw:
+                raise ModelIntegrityError(f"Model set of product {product_id} changed while being signed again.")
+            os.replace(draft, folder / INFO_FILE)
+        finally:
+            draft.unlink(missing_ok=True)
+        fsync_dir(folder)
+        return True
+
+    def _trust_problem(self, product_id: int, info: dict[str, Any], signer: Signer | None = None) -> str | None:
+        problem = (signer or self.signer).problem(info)
         if problem is None and info.get("product_id") != product_id:
             # A validly signed set of another product copied into this folder.
             return f"it was signed for product {info.get('product_id')!r}"

@@ -140,3 +140,48 @@ def test_every_saved_info_is_signed_by_the_first_key(store):
     on_disk = json.loads((store.root / "1" / INFO_FILE).read_text())
     assert on_disk == info and info["signature"]["key_id"] == store.signer.key_id
     assert store.signer.problem(on_disk) is None and store.inspect(1) == (info, None)
+
+
+def test_a_set_copied_with_its_environments_key_is_signed_again_and_then_loads(tmp_path):
+    staging_keys = Signer(["staging key"])
+    staging = ModelStore(tmp_path / "staging", signer=staging_keys)
+    staging.save(1, FakeModelSet(1), {})
+    production = ModelStore(tmp_path / "production", signer=Signer(["production key"]))
+    production.root.mkdir()
+    (staging.root / "1").rename(production.root / "1")
+    with pytest.raises(UntrustedModelSet, match="signed by a key this service does not hold"):
+        production.resign(1)  # without the source's keys nobody vouches for it
+    assert production.resign(1, source=staging_keys) is True
+    assert production.load(1, Loader())[0] == 1
+    assert production.resign(1) is False  # already signed with the current key
+
+
+def test_a_tampered_set_is_not_signed_again(tmp_path):
+    staging_keys = Signer(["staging key"])
+    store = ModelStore(tmp_path / "models", signer=Signer(["production key"]))
+    ModelStore(tmp_path / "models", signer=staging_keys).save(1, FakeModelSet(1), {})
+    marker = tmp_path / "marker"
+    plant(store.root / "1", marker)
+    with pytest.raises(UntrustedModelSet, match="does not match its content"):
+        store.resign(1, source=staging_keys)
+    with pytest.raises(UntrustedModelSet):
+        store.load(1, Unpickler())
+    assert not marker.exists()
+
+
+def test_a_signed_set_whose_file_changed_is_not_signed_again(tmp_path):
+    old = Signer(["old key"])
+    ModelStore(tmp_path / "models", signer=old).save(1, FakeModelSet(1), {})
+    store = ModelStore(tmp_path / "models", signer=Signer(["new key", "old key"]))
+    (store.root / "1" / "rf_model.pkl").write_bytes(b"changed")
+    with pytest.raises(ModelIntegrityError, match="file rf_model.pkl has 7 bytes"):
+        store.resign(1)
+    assert store.read_info(1)["signature"]["key_id"] != store.signer.key_id
+
+
+def test_after_a_rotation_sets_signed_again_load_without_the_old_key(tmp_path):
+    ModelStore(tmp_path / "models", signer=Signer(["old key"])).save(1, FakeModelSet(1), {})
+    rotating = ModelStore(tmp_path / "models", signer=Signer(["new key", "old key"]))
+    assert rotating.resign(1) is True
+    assert sorted(p.name for p in (rotating.root / "1").iterdir()) == sorted([*FILES, INFO_FILE])  # no draft left
+    assert ModelStore(tmp_path / "models", signer=Signer(["new key"])).load(1, Loader())[0] == 1
