@@ -178,7 +178,7 @@ def prepare(
     job_id: str | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Return the product's model set, training it first when missing or stale."""
+    """Return the product's model set, training it first when missing, stale, untrusted or corrupt."""
     from forecasting.models.model_set import ModelSet
 
     history = load_history(engine, product_id=product_id)
