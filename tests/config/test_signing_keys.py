@@ -79,3 +79,13 @@ def test_workers_and_commands_refuse_to_start_in_production_without_keys(tmp_pat
     assert done.returncode != 0
     assert "MODEL_SIGNING_KEYS must be set when ENV=production" in done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "var" / "model-signing.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: settings_from({"MODEL_SIGNING_KEY_FILE": str(path)}).signing_keys, range(16)))
+    assert keys == {(path.read_text().strip(),)}
+    assert [p.name for p in path.parent.iterdir()] == ["model-signing.key"]

@@ -91,3 +91,22 @@ def test_a_set_signed_with_the_old_key_of_a_rotation_is_used_as_it_is(engine, tm
     assert run("forecast", engine=engine, store=rotated, cache=LoadedCache(2), product_id=product,
                policy=policy) == (False, None)
     assert rotated.read_info(product)["set_id"] == info["set_id"]
+
+
+def test_a_set_replaced_between_the_check_and_the_load_is_retrained_as_untrusted(engine, tmp_path, product, policy,
+                                                                                   monkeypatch):
+    store = ModelStore(tmp_path / "models", signer=make_signer())
+    steps.train(engine=engine, store=store, history=load_history(engine, product_id=product), policy=policy,
+                reason="test")
+    marker = tmp_path / "marker"
+    real_check = steps.check
+
+    def check_then_plant(**kwargs):
+        reason = real_check(**kwargs)
+        plant(store.root / str(product), marker)  # lands after the set was found fresh
+        return reason
+
+    monkeypatch.setattr(steps, "check", check_then_plant)
+    prepared = steps.prepare(engine=engine, store=store, cache=LoadedCache(2), product_id=product, policy=policy)
+    assert (prepared.trained, prepared.reason) == (True, "untrusted") and not marker.exists()
+    assert [r["reason"] for r in list_runs(engine, product_id=product)] == ["untrusted", "test"]
