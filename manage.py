@@ -86,9 +86,10 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
     from forecasting.errors import ForecastingError
     from forecasting.lifecycle import steps
     from forecasting.store.model_store import ModelStore
+    from forecasting.store.signature import Signer
 
     engine = _engine(settings)
-    store = ModelStore(settings.forecasting_models_path)
+    store = ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys))
     policy = steps.Policy.from_settings(settings)
     ids = list(product_ids) or ([p["id"] for p in products.list_products(engine, limit=10**9, offset=0)]
                                 if all_products else [])
@@ -156,6 +157,45 @@ def retrain_command(settings, product_ids: tuple[int, ...], all_products: bool, 
         click.echo(f"product {failure['product_id']}: {failure['error']}")
     click.echo(f"batch {batch['status']}: {json.dumps(tally)}")
     sys.exit(0 if batch["status"] == "succeeded" else 1)
+
+
+@cli.group("models")
+def models_group() -> None:
+    """Stored model sets."""
+
+
+@models_group.command("resign")
+@click.argument("product_ids", nargs=-1, type=int)
+@click.option("--all", "all_sets", is_flag=True, help="Every stored set.")
+@click.option("--source-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Keys of the environment the sets come from (comma-separated or one a line).")
+@click.pass_obj
+def resign_command(settings, product_ids: tuple[int, ...], all_sets: bool, source_key_file: Path | None) -> None:
+    """Sign sets again with the first MODEL_SIGNING_KEYS key, once their signature and sha256s verify."""
+    from forecasting.errors import ForecastingError
+    from forecasting.store.model_store import ModelStore
+    from forecasting.store.signature import Signer
+
+    if bool(product_ids) == all_sets:
+        raise click.UsageError("Name product ids or pass --all.")
+    store = ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys))
+    source = None
+    if source_key_file is not None:
+        keys = [k.strip() for k in source_key_file.read_text(encoding="utf-8").replace("\n", ",").split(",")]
+        if not any(keys):
+            raise click.UsageError(f"{source_key_file} holds no key.")
+        source = Signer([k for k in keys if k])
+    ids = list(product_ids) or [s["product_id"] for s in store.list_infos()]
+    failed = 0
+    for pid in ids:
+        try:
+            changed = store.resign(pid, source=source)
+        except ForecastingError as exc:
+            failed += 1
+            click.echo(f"product {pid}: not signed: {exc}")
+            continue
+        click.echo(f"product {pid}: {'signed again' if changed else 'already signed with the current key'}")
+    sys.exit(1 if failed else 0)
 
 
 @cli.command("run")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from config.settings import Settings
 from forecasting.data.database import init_db, make_engine
 from forecasting.store.model_store import ModelStore
+from forecasting.store.signature import Signer
 from jobs import events as job_events
 from jobs.celery_app import create_celery
 
@@ -36,7 +37,7 @@ class Services:
         return cls(
             settings=settings,
             engine=engine,
-            store=ModelStore(settings.forecasting_models_path),
+            store=ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys)),
             celery=create_celery(settings),
             redis=client,
             job_ends=job_events.Listener(client),

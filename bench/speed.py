@@ -58,6 +58,14 @@ def _ours_engine(work: Path) -> Any:
     return make_engine(f"sqlite:///{work / 'sales.db'}")
 
 
+def _ours_store(work: Path) -> Any:
+    from forecasting.store.model_store import ModelStore
+    from forecasting.store.signature import Signer
+
+    # One fixed key: the cold-forecast process must verify what the training process signed.
+    return ModelStore(work / "models", signer=Signer(["bench-only model signing key"]))
+
+
 def _ours_policy() -> Any:
     from config.settings import Settings
     from forecasting.lifecycle.steps import Policy
@@ -74,7 +82,6 @@ def train_ours(work: Path) -> dict[str, Any]:
     from forecasting.data.sales import load_history, upsert_sales
     from forecasting.lifecycle import steps
     from forecasting.store.caches import LoadedCache
-    from forecasting.store.model_store import ModelStore
 
     _limit_threads("ours")
 
@@ -84,7 +91,7 @@ def train_ours(work: Path) -> dict[str, Any]:
     create_product(engine, name="bench", product_id=PRODUCT_ID)
     series = synthetic_history()
     upsert_sales(engine, product_id=PRODUCT_ID, rows=[(d.date(), float(v)) for d, v in series.items()])
-    store, policy = ModelStore(work / "models"), _ours_policy()
+    store, policy = _ours_store(work), _ours_policy()
     history = load_history(engine, product_id=PRODUCT_ID)
 
     clock = time.perf_counter()
@@ -187,10 +194,9 @@ def cold(side: str, work: Path) -> dict[str, Any]:
     else:
         from forecasting.lifecycle import steps
         from forecasting.store.caches import LoadedCache
-        from forecasting.store.model_store import ModelStore
 
         _limit_threads("ours")
-        prepared = steps.prepare(engine=_ours_engine(work), store=ModelStore(work / "models"), cache=LoadedCache(1),
+        prepared = steps.prepare(engine=_ours_engine(work), store=_ours_store(work), cache=LoadedCache(1),
                                     product_id=PRODUCT_ID, policy=_ours_policy())
         assert not prepared.trained
         steps.forecast_points(prepared.model_set, prepared.history.series, HORIZON)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+import secrets
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -12,6 +13,8 @@ from dotenv import dotenv_values
 from forecasting.params import ModelParams
 
 ROOT = Path(__file__).resolve().parent.parent
+# 32 hex digits are 128 bits: a guessed key would let anyone who can write the model volume run code.
+MIN_SIGNING_KEY_CHARS = 32
 # `make run` records the URL of the Redis it started here, so other commands find it.
 EMBEDDED_REDIS_FILE = ROOT / "var" / "redis.url"
 
@@ -54,6 +57,12 @@ class Settings:
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
     forecasting_models_path: Path = ROOT / "ml_models" / "forecasting"
+    # Keys that sign every model_info.json (HMAC-SHA256), comma-separated, newest first: the
+    # first signs, each is accepted (rotation: put the new key first, drop the old one once its
+    # sets are retrained). Required when ENV=production; unset elsewhere, a key is generated
+    # once into MODEL_SIGNING_KEY_FILE (mode 0600) and kept.
+    model_signing_keys: str = ""
+    model_signing_key_file: Path = ROOT / "var" / "model-signing.key"
     model_retrain_interval_days: int = 7
     min_training_samples: int = 100
     max_forecast_horizon: int = 365
@@ -85,6 +94,11 @@ class Settings:
     log_level: str = "INFO"
     min_free_disk_mb: int = 500
     model_params: ModelParams = field(default_factory=default_model_params)
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """Return the model signing keys, newest (the one that signs) first."""
+        return tuple(key.strip() for key in self.model_signing_keys.split(",") if key.strip())
 
     @property
     def broker_url(self) -> str:
@@ -155,7 +169,47 @@ def load_settings(
         values["redis_url"] = EMBEDDED_REDIS_FILE.read_text().strip()
     settings = Settings(**values)
     _check(settings)
+    if not settings.signing_keys:
+        settings = replace(settings, model_signing_keys=_development_signing_key(settings.model_signing_key_file))
     return settings
+
+
+def _development_signing_key(path: Path) -> str:
+    # Outside production a missing key is made once and kept, so sets survive restarts and
+    # every process of one checkout (API, workers, manage.py) signs and verifies alike.
+    try:
+        return _read_signing_key(path)
+    except FileNotFoundError:
+        return _create_signing_key(path)
+
+
+def _read_signing_key(path: Path) -> str:
+    key = path.read_text(encoding="utf-8").strip()
+    if not key or "," in key:
+        raise ValueError(f"{path} does not hold one signing key; delete it to make a new one, "
+                         "or set MODEL_SIGNING_KEYS.")
+    return key
+
+
+def _create_signing_key(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            # A link appears complete or not at all, and never replaces a key another
+            # process made first: processes starting together end up with one key.
+            os.link(draft, path)
+        except FileExistsError:
+            return _read_signing_key(path)
+    finally:
+        os.unlink(draft)
+    return key
 
 
 def _check(settings: Settings) -> None:
@@ -167,3 +221,13 @@ def _check(settings: Settings) -> None:
         raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
+    if settings.env == "production":
+        if not settings.signing_keys:
+            raise ValueError(
+                "MODEL_SIGNING_KEYS must be set when ENV=production: model sets are signed with it, and a "
+                "set it does not verify is never loaded. Generate one with "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+        if any(len(key) < MIN_SIGNING_KEY_CHARS for key in settings.signing_keys):
+            raise ValueError(f"Each key in MODEL_SIGNING_KEYS must have at least {MIN_SIGNING_KEY_CHARS} "
+                             "characters when ENV=production.")

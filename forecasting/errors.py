@@ -48,6 +48,15 @@ class UnknownFormatError(ModelIntegrityError, ValueError):
     """
 
 
+class UntrustedModelSet(ModelIntegrityError):
+    """A model set whose model_info.json is not signed by a key the service holds: never unpickled."""
+
+    def __init__(self, product_id: int, problem: str) -> None:
+        super().__init__(f"Model set of product {product_id} is untrusted: {problem}; it was not loaded.")
+        self.product_id = product_id
+        self.problem = problem
+
+
 class InvalidSalesData(ForecastingError):
     """Sales rows or a CSV file that cannot be imported, with the reason."""
 

@@ -19,6 +19,7 @@ from forecasting.lifecycle.steps import Policy
 from forecasting.models.model_set import import_model_libraries
 from forecasting.store.caches import ForecastMemo, LoadedCache
 from forecasting.store.model_store import ModelStore
+from forecasting.store.signature import Signer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Runtime:
         return cls(
             settings=settings,
             engine=make_engine(settings.database_url),
-            store=ModelStore(settings.forecasting_models_path),
+            store=ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys)),
             cache=LoadedCache(settings.model_cache_size),
             forecasts=ForecastMemo(settings.forecast_memo_size),
             redis=redis.Redis.from_url(settings.lock_url),

@@ -8,7 +8,7 @@ from api.errors import ApiError, ValidationError
 from api.services import services
 from api.validation import json_object, no_unknown_fields, path_id, positive_int, query_int
 from forecasting.data.products import get_product, known_product_ids
-from forecasting.errors import ModelSetNotFound
+from forecasting.errors import ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts
 from forecasting.lifecycle.training_runs import list_runs
 from jobs.dispatch import queue_training, submit
@@ -76,12 +76,15 @@ def history(product_id: str):
 
 @bp.get("/models/<product_id>")
 def get_model(product_id: str):
-    """Return the product's model_info.json."""
+    """Return the product's model_info.json, and whether its signature verifies."""
     pid = path_id(product_id)
-    info = services().store.read_info(pid)
-    if info is None:
+    inspected = services().store.inspect(pid)
+    if inspected is None:
         raise ModelSetNotFound(pid)
-    return info
+    info, problem = inspected
+    # Shown as found, so an operator can see what was planted; it is never loaded.
+    untrusted = None if problem is None else str(UntrustedModelSet(pid, problem))
+    return {**info, "trusted": problem is None, "untrusted_reason": untrusted}
 
 
 @bp.delete("/models/<product_id>")

@@ -9,9 +9,9 @@ from sqlalchemy.engine import Engine
 
 from forecasting.data import sales_token
 from forecasting.data.sales import DataSummary, all_fingerprints
-from forecasting.errors import ModelIntegrityError
+from forecasting.errors import ModelIntegrityError, UntrustedModelSet
 from forecasting.lifecycle.staleness import recorded_fingerprint, sales_unchanged
-from forecasting.lifecycle.steps import Policy
+from forecasting.lifecycle.steps import Policy, warn_untrusted
 from forecasting.store.model_store import ModelStore
 
 
@@ -28,7 +28,8 @@ def stale_products(
     Returns
     -------
     stale : list of (product_id, reason)
-        Products with at least ``policy.min_samples`` days of history that need training.
+        Products with at least ``policy.min_samples`` days of history that need training;
+        a set whose signature does not verify is ``'untrusted'`` (and logged as a warning).
     counts : dict
         ``products``, ``too_short``, ``fresh`` and ``stale`` counts.
     """
@@ -36,12 +37,18 @@ def stale_products(
     with engine.connect() as conn:
         tokens = sales_token.current_tokens(conn, product_ids=product_ids)
     infos: dict[int, dict[str, Any] | None] = {}
+    unreadable: dict[int, str] = {}
     summaries: dict[int, DataSummary] = {}
     for product_id, token in tokens.items():
         try:
             infos[product_id] = info = store.read_info(product_id)
+        except UntrustedModelSet as exc:
+            warn_untrusted(exc)
+            unreadable[product_id] = "untrusted"  # its recorded span is not believed either
+            continue
         except ModelIntegrityError:
-            continue  # "corrupt", once its span is known
+            unreadable[product_id] = "corrupt"  # once its span is known
+            continue
         if info is not None and sales_unchanged(info, token):
             summary = _recorded_summary(info)
             if summary is not None:
@@ -58,10 +65,10 @@ def stale_products(
         if days < policy.min_samples:
             counts["too_short"] += 1
             continue
-        if product_id in infos:
-            reason = policy.stale_reason(infos[product_id], summary.fingerprint, now)
+        if product_id in unreadable:
+            reason = unreadable[product_id]
         else:
-            reason = "corrupt"
+            reason = policy.stale_reason(infos[product_id], summary.fingerprint, now)
         if reason is None:
             counts["fresh"] += 1
         else:

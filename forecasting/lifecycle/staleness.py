@@ -19,7 +19,9 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "pandas": ("pandas",),
 }
 
-REASONS = ("missing", "data_changed", "model_set_version", "library_versions", "age")
+# Why a set is retrained. "untrusted" (its model_info.json is not signed by a key the service
+# holds) is found by the store before stale_reason is asked: nothing in such a file is believed.
+REASONS = ("missing", "untrusted", "data_changed", "model_set_version", "library_versions", "age")
 
 
 def library_versions() -> dict[str, str]:

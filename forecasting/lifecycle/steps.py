@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from forecasting.data import sales_token
 from forecasting.data.sales import SalesHistory, load_history
-from forecasting.errors import ModelIntegrityError, ModelSetNotFound
+from forecasting.errors import ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
 from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
 from forecasting.params import ModelParams
@@ -142,13 +142,29 @@ def train(
     return info
 
 
-def check(*, store: ModelStore, history: SalesHistory, policy: Policy, now: datetime | None = None) -> str | None:
-    """Return why the stored set of `history`'s product must be retrained, or None."""
+def check(*, store: ModelStore, history: SalesHistory, policy: Policy, now: datetime | None = None,
+          warn: bool = True) -> str | None:
+    """Return why the stored set of `history`'s product must be retrained, or None.
+
+    ``'untrusted'`` when its model_info.json is not signed by a key of `store`
+    (logged as a warning unless `warn` is False), ``'corrupt'`` when it cannot be
+    read, else :meth:`Policy.stale_reason`.
+    """
     try:
         info = store.read_info(history.product_id)
+    except UntrustedModelSet as exc:
+        if warn:
+            warn_untrusted(exc)
+        return "untrusted"
     except ModelIntegrityError:
         return "corrupt"
     return policy.stale_reason(info, history.fingerprint, now)
+
+
+def warn_untrusted(error: UntrustedModelSet) -> None:
+    """Log an untrusted set as a warning: someone other than the service wrote it, or another key signed it."""
+    log.warning("untrusted model set, retraining it",
+                extra={"fields": {"product_id": error.product_id, "problem": error.problem}})
 
 
 def prepare(
@@ -162,11 +178,12 @@ def prepare(
     job_id: str | None = None,
     progress: Progress | None = None,
 ) -> Prepared:
-    """Return the product's model set, training it first when missing or stale."""
+    """Return the product's model set, training it first when missing, stale, untrusted or corrupt."""
     from forecasting.models.model_set import ModelSet
 
     history = load_history(engine, product_id=product_id)
-    trained, reason = False, check(store=store, history=history, policy=policy)
+    # A first look without the lock; the answer that counts (and is logged) is the one under it.
+    trained, reason = False, check(store=store, history=history, policy=policy, warn=False)
     if reason:
         with (lock or _no_lock)(product_id):
             # Another worker may have trained this product while we waited for the lock.
@@ -178,13 +195,16 @@ def prepare(
                 trained = True
     try:
         model_set, info = cache.load(store, product_id, ModelSet.load)
-    except (ModelIntegrityError, ModelSetNotFound):
-        # Removed or damaged between the check and the load: one fresh training settles it.
+    except (ModelIntegrityError, ModelSetNotFound) as exc:
+        # Removed, damaged or replaced between the check and the load: one fresh training settles it.
+        reason = "untrusted" if isinstance(exc, UntrustedModelSet) else "corrupt"
+        if isinstance(exc, UntrustedModelSet):
+            warn_untrusted(exc)
         with (lock or _no_lock)(product_id):
-            train(engine=engine, store=store, history=history, policy=policy, reason="corrupt", job_id=job_id,
+            train(engine=engine, store=store, history=history, policy=policy, reason=reason, job_id=job_id,
                   progress=progress)
         model_set, info = cache.load(store, product_id, ModelSet.load)
-        trained, reason = True, "corrupt"
+        trained = True
     return Prepared(model_set=model_set, info=info, history=history, trained=trained, reason=reason)
 
 
@@ -237,7 +257,7 @@ def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int,
     try:
         info = store.read_info(product_id)
     except ModelIntegrityError:
-        return None
+        return None  # untrusted or unreadable: the long way retrains it (and says so)
     if info is None or not sales_unchanged(info, token):
         return None
     return info if policy.stale_reason(info, recorded_fingerprint(info) or "") is None else None

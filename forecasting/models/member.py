@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -94,3 +95,33 @@ def check_format(payload: Any, *, file_name: str, expected: int) -> Mapping[str,
         return payload
     what = "records no format version" if found is None else f"has format version {found!r}"
     raise UnknownFormatError(f"{file_name} {what}, an unknown format: this code reads version {expected}.")
+
+
+def read_json_payload(path: Path, *, expected: int) -> Mapping[str, Any]:
+    """Return the JSON object in `path` when it records format version `expected`.
+
+    Parameters
+    ----------
+    path : Path
+        A member's file written as JSON.
+    expected : int
+        The one format version this code reads.
+
+    Returns
+    -------
+    mapping
+        The parsed object.
+
+    Raises
+    ------
+    UnknownFormatError
+        When the file is not JSON (for example the pickle of an older format, which is
+        never unpickled) or records another format version, naming the file.
+    """
+    try:
+        payload = json.loads(path.read_bytes())
+    except ValueError:  # not UTF-8 or not JSON
+        raise UnknownFormatError(
+            f"{path.name} is not JSON, an unknown format: this code reads version {expected}."
+        ) from None
+    return check_format(payload, file_name=path.name, expected=expected)

@@ -24,8 +24,8 @@ On 10 store-item series (train to 2017-09-30, 92 days ahead) Prophet's SMAPE wen
 
 from __future__ import annotations
 
+import json
 import logging
-import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,13 +36,14 @@ import pandas as pd
 
 from forecasting.models.decomposition import SeasonalProfile
 from forecasting.models.features import forecast_dates
-from forecasting.models.member import Member, check_format
+from forecasting.models.member import Member, read_json_payload
 from forecasting.models.target_transform import LogSeasonalTransform
 from forecasting.params import ModelParams
 
 FILE_NAME = "prophet_model.pkl"
-#: 2: the model is fitted on log1p(demand) and may hold month regressors.
-FORMAT_VERSION = 2
+#: 2: the model is fitted on log1p(demand) and may hold month regressors. 3: the file is
+#: JSON (Prophet's JSON serialization inside), no longer a pickle; the name is kept.
+FORMAT_VERSION = 3
 #: Yearly seasonality is fitted only from this much history; on less it just echoes noise.
 MIN_DAYS_FOR_YEARLY = 365
 #: Month regressors need every month seen twice, or they would take up the trend.
@@ -154,17 +155,17 @@ class ProphetModel(Member):
     def save(self, directory: Path) -> None:
         """Write ``prophet_model.pkl`` into `directory`.
 
-        The pickle holds a format version and Prophet's own JSON serialisation, which
-        stays readable across Prophet's internal attribute changes.
+        Despite its documented name the file is JSON, not a pickle: a format version,
+        the mean shift and Prophet's own JSON serialization (``model_to_json``), which
+        stays readable across Prophet's internal attribute changes and, unlike a
+        pickle, cannot run code when it is read.
         """
         from prophet.serialize import model_to_json
 
-        # Only the mean correction is kept: the transform has no offsets here (format 2 as before).
-        prophet_json = model_to_json(self._learned("prophet_"))
-        payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": prophet_json,
-                                   "mean_shift": self.transform_.profile_.mean_shift}
-        with open(Path(directory) / FILE_NAME, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        # JSON (Prophet's own serialisation) rather than a pickle: reading it cannot run code.
+        payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": model_to_json(self._learned("prophet_")),
+                                   "mean_shift": float(self.transform_.profile_.mean_shift)}
+        (Path(directory) / FILE_NAME).write_text(json.dumps(payload), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> ProphetModel:
@@ -188,8 +189,7 @@ class ProphetModel(Member):
         """
         from prophet.serialize import model_from_json
 
-        with open(Path(directory) / FILE_NAME, "rb") as handle:
-            payload = check_format(pickle.load(handle), file_name=FILE_NAME, expected=FORMAT_VERSION)
+        payload = read_json_payload(Path(directory) / FILE_NAME, expected=FORMAT_VERSION)
         prophet = model_from_json(payload["prophet_json"])
         model = cls(params, holidays=prophet.holidays)
         shift = SeasonalProfile(mean_shift=float(payload["mean_shift"]))

@@ -6,8 +6,9 @@ from typing import Any
 
 #: What the members of a set model and which files they write. A set saved with another
 #: (or, before it was recorded, none: version 1) is retrained. 2: the members model log
-#: demand on a seasonal profile, kept in the LSTM's ``scaler.pkl``.
-MODEL_SET_VERSION = 2
+#: demand on a seasonal profile, kept in the LSTM's ``scaler.pkl``. 3: ``prophet_model.pkl``
+#: and ``scaler.pkl`` hold JSON instead of pickles (same names); only ``rf_model.pkl`` is a pickle.
+MODEL_SET_VERSION = 3
 
 
 def recorded_set_version(info: dict[str, Any]) -> int:

@@ -1,12 +1,14 @@
 """``model_info.json``: the description of a stored model set, and the checks of its files.
 
 The file is written last into a set's folder and lists every other file with its
-size and sha256; a reader trusts a set only when every listed file matches.
+size and sha256; a reader trusts a set only when the file's signature verifies (see
+:mod:`forecasting.store.signature`) and every listed file matches.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,18 +41,30 @@ def parse(product_id: int, raw: bytes) -> dict[str, Any]:
     return info
 
 
-def verify(folder: Path, info: dict[str, Any]) -> str | None:
-    """Return what is wrong with the files of `folder` against `info`, or None when all match."""
+def verify(folder: Path, info: dict[str, Any], *, copy_to: Path | None = None) -> str | None:
+    """Return what is wrong with the files of `folder` against `info`, or None when all match.
+
+    With `copy_to`, each listed file is first copied there and the copy is checked:
+    what was checked is then exactly what a loader of `copy_to` reads.
+    """
     files = info.get("files")
     if not isinstance(files, dict) or not files:
         return f"{INFO_FILE} lists no files"
     for name, meta in files.items():
         parts = Path(name).parts
-        if Path(name).is_absolute() or ".." in parts or not isinstance(meta, dict):
+        if not name or Path(name).is_absolute() or ".." in parts or not isinstance(meta, dict):
             return f"{INFO_FILE} has an invalid entry {name!r}"
         path = folder / name
         if not path.is_file():
             return f"file {name} listed in {INFO_FILE} is missing"
+        if copy_to is not None:
+            target = copy_to / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(path, target)
+            except FileNotFoundError:
+                return f"file {name} listed in {INFO_FILE} is missing"
+            path = target
         size = path.stat().st_size
         if size != meta.get("bytes"):  # cheap first check before hashing megabytes
             return f"file {name} has {size} bytes, {INFO_FILE} says {meta.get('bytes')}"

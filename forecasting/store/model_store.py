@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -14,10 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from forecasting.errors import ModelIntegrityError, ModelSetNotFound
+from forecasting.errors import ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.store import model_info
 from forecasting.store.atomic import exchange, file_table, fsync_dir
 from forecasting.store.model_info import FORMAT_VERSION, INFO_FILE
+from forecasting.store.signature import Signer
 
 T = TypeVar("T")
 
@@ -44,18 +46,26 @@ class ModelStore:
     ----------
     root : Path
         E.g. ``./ml_models/forecasting``; created on the first save.
+    signer : Signer
+        Signs every model_info.json saved; a set it does not verify is untrusted.
 
     Notes
     -----
     A set is built in ``<root>/.staging/`` and swapped in with one atomic rename
     (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere rename-aside + rename-in),
     so a reader sees the old set or the new one, never a mix, and a crash leaves
-    the previous set in place. Loading verifies every file's sha256 against
-    model_info.json before any pickle is opened.
+    the previous set in place.
+
+    model_info.json carries an HMAC-SHA256 signature over everything else in it,
+    including every file's sha256 and the product id. Loading checks the
+    signature first, then copies the listed files to a private temporary folder
+    and checks each copy's sha256, and only then hands that folder to the loader:
+    a file swapped on the volume after its check is never the one unpickled.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, signer: Signer) -> None:
         self.root = Path(root)
+        self.signer = signer
 
     def path(self, product_id: int) -> Path:
         """Return the folder of a product's model set."""
@@ -80,7 +90,7 @@ class ModelStore:
         dict
             The model_info.json written: ``info``, ``describe()``, ``files``
             (name -> sha256 and bytes), ``total_bytes``, ``format_version``,
-            ``product_id``, ``set_id`` and ``saved_at``.
+            ``product_id``, ``set_id``, ``saved_at`` and ``signature``.
         """
         live = self.path(product_id)
         staging_root = self.root / STAGING
@@ -98,7 +108,8 @@ class ModelStore:
                 "set_id": uuid.uuid4().hex, "saved_at": datetime.now(timezone.utc).isoformat(),
                 "files": files, "total_bytes": sum(f["bytes"] for f in files.values()),
             }
-            text = model_info.dumps(full)
+            # Signed as a reader will parse it back (numpy values already turned into JSON ones).
+            text = model_info.dumps(self.signer.sign(json.loads(model_info.dumps(full))))
             with open(staging / INFO_FILE, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
@@ -147,11 +158,107 @@ class ModelStore:
 
         Raises
         ------
+        UntrustedModelSet
+            When its signature is missing or does not verify under the store's keys.
+        ModelIntegrityError
+            When the file is not a JSON object.
+        """
+        inspected = self.inspect(product_id)
+        if inspected is None:
+            return None
+        info, problem = inspected
+        if problem is not None:
+            raise UntrustedModelSet(product_id, problem)
+        return info
+
+    def inspect(self, product_id: int) -> tuple[dict[str, Any], str | None] | None:
+        """Return the product's model_info.json and why it is untrusted (None: it is signed).
+
+        For showing a set as it is; nothing read this way may decide what is loaded.
+
+        Returns
+        -------
+        tuple of (dict, str or None), or None
+            None when no set is stored.
+
+        Raises
+        ------
         ModelIntegrityError
             When the file is not a JSON object.
         """
         raw = self._raw_info(product_id)
-        return None if raw is None else model_info.parse(product_id, raw)
+        if raw is None:
+            return None
+        info = model_info.parse(product_id, raw)
+        return info, self._trust_problem(product_id, info)
+
+    def resign(self, product_id: int, *, source: Signer | None = None) -> bool:
+        """Sign the product's set with the store's first key; False when it already is.
+
+        For a set copied from an environment with other keys (pass them as `source`)
+        or signed by an older key of a rotation. Only a set whose signature verifies
+        under `source` or the store's own keys, and whose files all match their
+        sha256, is signed again: a set nobody vouched for stays untrusted. Run it
+        while the product is not being trained (a set swapped in meanwhile is left
+        alone, and this raises).
+
+        Parameters
+        ----------
+        product_id : int
+            The product.
+        source : Signer, optional
+            The keys of the environment the set comes from.
+
+        Returns
+        -------
+        bool
+            True when model_info.json was signed again, False when the store's
+            first key had signed it already.
+
+        Raises
+        ------
+        ModelSetNotFound
+            When no set is stored.
+        UntrustedModelSet
+            When neither `source` nor the store's keys verify its signature.
+        ModelIntegrityError
+            When a file does not match model_info.json, or the set changed meanwhile.
+        """
+        folder = self.path(product_id)
+        raw = self._raw_info(product_id)
+        if raw is None:
+            raise ModelSetNotFound(product_id)
+        info = model_info.parse(product_id, raw)
+        problem = self._trust_problem(product_id, info)
+        if problem is None and info["signature"]["key_id"] == self.signer.key_id:
+            return False
+        if problem is not None and source is not None:
+            problem = self._trust_problem(product_id, info, source)
+        if problem is not None:
+            raise UntrustedModelSet(product_id, problem)
+        files = model_info.verify(folder, info)
+        if files is not None:
+            raise ModelIntegrityError(f"Model set of product {product_id}: {files}; it was not signed again.")
+        draft = folder / f".{INFO_FILE}.{uuid.uuid4().hex}"
+        try:
+            with open(draft, "w", encoding="utf-8") as handle:
+                handle.write(model_info.dumps(self.signer.sign(info)))
+                handle.flush()
+                os.fsync(handle.fileno())
+            if self._raw_info(product_id) != raw:
+                raise ModelIntegrityError(f"Model set of product {product_id} changed while being signed again.")
+            os.replace(draft, folder / INFO_FILE)
+        finally:
+            draft.unlink(missing_ok=True)
+        fsync_dir(folder)
+        return True
+
+    def _trust_problem(self, product_id: int, info: dict[str, Any], signer: Signer | None = None) -> str | None:
+        problem = (signer or self.signer).problem(info)
+        if problem is None and info.get("product_id") != product_id:
+            # A validly signed set of another product copied into this folder.
+            return f"it was signed for product {info.get('product_id')!r}"
+        return problem
 
     def info_digest(self, product_id: int) -> str | None:
         """Return the sha256 of the product's model_info.json, or None when absent."""
@@ -161,14 +268,18 @@ class ModelStore:
     def load(self, product_id: int, loader: Callable[[Path, dict[str, Any]], T]) -> tuple[T, dict[str, Any]]:
         """Verify the product's set and return ``(loader(folder, info), info)``.
 
-        Every file listed in model_info.json must exist and match its sha256
-        before `loader` runs, so a tampered pickle is never unpickled. A set
-        swapped in while this runs is detected and the new one is loaded.
+        model_info.json must carry a signature under one of the store's keys, and
+        every file it lists must exist and match its sha256, before `loader` runs,
+        so a tampered pickle is never unpickled. `folder` is a private copy of the
+        verified files, removed when `loader` returns. A set swapped in while this
+        runs is detected and the new one is loaded.
 
         Raises
         ------
         ModelSetNotFound
             When no set is stored.
+        UntrustedModelSet
+            When the signature is missing or does not verify (no file is read).
         ModelIntegrityError
             Naming the file that is missing or does not match.
         """
@@ -189,19 +300,25 @@ class ModelStore:
                     continue
                 raise ModelSetNotFound(product_id)
             info = model_info.parse(product_id, raw)
-            problem = model_info.verify(folder, info)
-            if problem is None:
-                try:
-                    loaded = loader(folder, info)
-                except Exception:
-                    if self._raw_info(product_id) == raw:
-                        raise  # a real failure of the loader, not a swap under it
-                    continue
-                # Unchanged info after loading means no swap happened since it was read.
+            untrusted = self._trust_problem(product_id, info)
+            if untrusted is not None:
                 if self._raw_info(product_id) == raw:
-                    return loaded, info, hashlib.sha256(raw).hexdigest()
-            elif self._raw_info(product_id) == raw:
-                raise ModelIntegrityError(f"Model set of product {product_id}: {problem}; it was not loaded.")
+                    raise UntrustedModelSet(product_id, untrusted)
+                continue  # a new set was swapped in meanwhile: read that one
+            with tempfile.TemporaryDirectory(prefix=f"model-set-{product_id}-") as private:
+                problem = model_info.verify(folder, info, copy_to=Path(private))
+                if problem is None:
+                    try:
+                        loaded = loader(Path(private), info)
+                    except Exception:
+                        if self._raw_info(product_id) == raw:
+                            raise  # a real failure of the loader, not a swap under it
+                        continue
+                    # Unchanged info after loading means no swap happened since it was read.
+                    if self._raw_info(product_id) == raw:
+                        return loaded, info, hashlib.sha256(raw).hexdigest()
+                elif self._raw_info(product_id) == raw:
+                    raise ModelIntegrityError(f"Model set of product {product_id}: {problem}; it was not loaded.")
             time.sleep(0.005 * attempt)  # a new set was swapped in meanwhile: read that one
         raise ModelIntegrityError(f"Model set of product {product_id} kept changing during {LOAD_ATTEMPTS} loads.")
 
@@ -211,7 +328,7 @@ class ModelStore:
         Returns
         -------
         list of dict
-            product_id, status ('ok', 'incomplete' or 'corrupt'), trained_at,
+            product_id, status ('ok', 'incomplete', 'corrupt' or 'untrusted'), trained_at,
             saved_at, fingerprint, sizes (file -> bytes on disk), total_bytes,
             and error when the status is not 'ok'.
         """
@@ -229,14 +346,17 @@ class ModelStore:
         out: dict[str, Any] = {"product_id": product_id, "status": "ok", "trained_at": None, "saved_at": None,
                                "fingerprint": None, "sizes": sizes, "total_bytes": sum(sizes.values())}
         try:
-            info = self.read_info(product_id)
+            inspected = self.inspect(product_id)
         except ModelIntegrityError as exc:
             return {**out, "status": "corrupt", "error": str(exc)}
-        if info is None:
+        if inspected is None:
             return {**out, "status": "incomplete", "error": f"{INFO_FILE} is missing."}
+        info, untrusted = inspected
         data = info.get("data") if isinstance(info.get("data"), dict) else {}
         out.update(trained_at=info.get("trained_at"), saved_at=info.get("saved_at"),
                    fingerprint=data.get("fingerprint"))
+        if untrusted is not None:
+            return {**out, "status": "untrusted", "error": str(UntrustedModelSet(product_id, untrusted))}
         missing = sorted(set(info.get("files") or {}) - set(sizes))
         if missing:
             out.update(status="incomplete", error=f"Missing files: {', '.join(missing)}.")

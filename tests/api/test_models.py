@@ -36,6 +36,8 @@ def test_list_inspect_delete(app, client, trained):
     assert info["trained_at"] == trained["trained_at"]
     assert set(info["files"]) == {"prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl"}
     assert info["data"]["fingerprint"] == trained["data"]["fingerprint"]
+    assert info["trusted"] is True and info["untrusted_reason"] is None
+    assert info["signature"] == trained["signature"]
     engine = app.extensions["forecasting"].engine
     assert len(saved_forecasts.load(engine, product_id=1, set_id=trained["set_id"])) == 7
     assert client.delete("/api/v1/models/1").status_code == 204

@@ -8,6 +8,15 @@ import pytest
 
 from config.settings import default_model_params
 from forecasting.params import ModelParams
+from forecasting.store.signature import Signer
+
+#: The key the forecasting tests sign model sets with.
+SIGNING_KEY = "model signing key of the forecasting tests"
+
+
+def make_signer() -> Signer:
+    """Return a Signer holding :data:`SIGNING_KEY`."""
+    return Signer([SIGNING_KEY])
 
 
 def make_history(days: int, *, seed: int = 0, level: float = 40.0, start: str = "2021-01-01") -> pd.Series:

@@ -12,10 +12,10 @@ Runtime
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
@@ -24,7 +24,7 @@ from forecasting.models.features import forecast_dates
 from forecasting.models.lstm import keras_file
 from forecasting.models.lstm.network import LSTMNetwork
 from forecasting.models.lstm.training import Adam, train
-from forecasting.models.member import Member, check_format
+from forecasting.models.member import Member, read_json_payload
 from forecasting.params import ModelParams
 
 MODEL_FILE = "lstm_model.h5"
@@ -35,7 +35,8 @@ VALIDATION_SHARE = 0.1
 MIN_WINDOWS_FOR_SPLIT = 20
 #: 3: the scaler and what the caller asked to keep beside it (``extra``); 1 and 2 held a
 #: yearly-baseline flag, superseded by the seasonal profile (sets of those are retrained).
-SCALER_FORMAT_VERSION = 3
+#: 4: the same as JSON (the scaler as its arrays), no longer a joblib pickle; the name is kept.
+SCALER_FORMAT_VERSION = 4
 
 
 def _calendar_channels(dates: pd.DatetimeIndex) -> np.ndarray:
@@ -190,8 +191,10 @@ class LSTMModel(Member):
         self._learned("network_")
         directory = Path(directory)
         keras_file.save(self.network_, directory / MODEL_FILE)
-        payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": self.scaler_, "extra": dict(extra or {})}
-        joblib.dump(payload, directory / SCALER_FILE)
+        # JSON rather than a pickle: reading it cannot run code. Floats round-trip exactly.
+        payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": _scaler_to_json(self.scaler_),
+                   "extra": dict(extra or {})}
+        (directory / SCALER_FILE).write_text(json.dumps(payload, default=_plain), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> LSTMModel:
@@ -216,10 +219,10 @@ class LSTMModel(Member):
         directory = Path(directory)
         network = keras_file.load(directory / MODEL_FILE)
         window, width = network.window, network.channels
-        payload = check_format(joblib.load(directory / SCALER_FILE), file_name=SCALER_FILE,
-                               expected=SCALER_FORMAT_VERSION)
+        payload = read_json_payload(directory / SCALER_FILE, expected=SCALER_FORMAT_VERSION)
         model = cls(params, day_of_week=width == 3)
-        model.network_, model.scaler_, model.extra_ = network, payload["scaler"], dict(payload["extra"])
+        model.network_, model.scaler_ = network, _scaler_from_json(payload["scaler"])
+        model.extra_ = dict(payload["extra"])
         model.window_, model.day_of_week_ = int(window), width == 3
         return model
 
@@ -227,3 +230,27 @@ class LSTMModel(Member):
         if self.params is None:
             raise ValueError("LSTMModel needs ModelParams to be trained.")
         return self.params
+
+
+def _scaler_to_json(scaler: StandardScaler) -> dict[str, Any]:
+    """Return the fitted StandardScaler as the plain lists and numbers it transforms with."""
+    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "var": scaler.var_.tolist(),
+            "n_samples_seen": int(scaler.n_samples_seen_)}
+
+
+def _scaler_from_json(values: dict[str, Any]) -> StandardScaler:
+    """Rebuild the StandardScaler that :func:`_scaler_to_json` described."""
+    scaler = StandardScaler()
+    scaler.mean_ = np.asarray(values["mean"], dtype=float)
+    scaler.scale_ = np.asarray(values["scale"], dtype=float)
+    scaler.var_ = np.asarray(values["var"], dtype=float)
+    scaler.n_samples_seen_ = int(values["n_samples_seen"])
+    scaler.n_features_in_ = len(scaler.mean_)
+    return scaler
+
+
+def _plain(value: Any) -> Any:
+    # Values the caller keeps in ``extra`` may be numpy scalars or arrays.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -10,6 +10,7 @@ from forecasting.lifecycle import saved_forecasts, steps
 from forecasting.models.model_set import ModelSet
 from forecasting.store.caches import ForecastMemo, LoadedCache
 from forecasting.store.model_store import ModelStore
+from tests.forecasting.conftest import make_signer
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def forecast(engine, store, product_id, horizon, pol, cache=None, memo=None):
 
 def test_a_fresh_set_is_answered_from_its_saved_forecast_without_loading_models(engine, tmp_path, product,
                                                                                 small_params):
-    store, pol = ModelStore(tmp_path / "models"), policy(small_params, 20)
+    store, pol = ModelStore(tmp_path / "models", signer=make_signer()), policy(small_params, 20)
     history = load_history(engine, product_id=product)
     info = steps.train(engine=engine, store=store, history=history, policy=pol, reason="test")
     saved = saved_forecasts.load(engine, product_id=product, set_id=info["set_id"])
@@ -50,7 +51,7 @@ def test_a_fresh_set_is_answered_from_its_saved_forecast_without_loading_models(
 
 
 def test_new_sales_retrain_and_replace_the_saved_forecast(engine, tmp_path, product, small_params):
-    store, pol = ModelStore(tmp_path / "models"), policy(small_params, 10)
+    store, pol = ModelStore(tmp_path / "models", signer=make_signer()), policy(small_params, 10)
     first = forecast(engine, store, product, 10, pol)
     assert first.trained and first.reason == "missing"
     end = load_history(engine, product_id=product).end

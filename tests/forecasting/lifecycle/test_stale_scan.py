@@ -8,10 +8,11 @@ from forecasting.data.products import create_product
 from forecasting.data.sales import load_history, upsert_sales
 from forecasting.lifecycle import stale_scan, steps
 from forecasting.store.model_store import ModelStore
+from tests.forecasting.conftest import make_signer
 
 
 def test_the_scan_hashes_only_the_products_whose_sales_changed(engine, tmp_path, history, small_params, monkeypatch):
-    store = ModelStore(tmp_path / "models")
+    store = ModelStore(tmp_path / "models", signer=make_signer())
     policy = steps.Policy(params=small_params, min_samples=100, max_age=timedelta(days=7))
     rows = [(d.date(), float(v)) for d, v in history.items()]
     ids = [create_product(engine, name=name)["id"] for name in ("a", "b", "new")]

@@ -1,4 +1,6 @@
+import json
 import logging
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -88,3 +90,22 @@ def test_fit_is_quiet_and_leaves_logger_levels_alone(small_params, short_history
 
     assert not [r for r in caplog.records if r.name.startswith("cmdstanpy") and r.levelno < logging.WARNING]
     assert (cmdstanpy_logger.level, logging.getLogger("prophet").level) == before
+
+
+def test_the_file_is_json_and_a_pickle_in_its_place_is_never_unpickled(prophet, tmp_path):
+    from tests.forecasting.store.test_untrusted_sets import Planted
+
+    prophet.save(tmp_path)
+    payload = json.loads((tmp_path / "prophet_model.pkl").read_text(encoding="utf-8"))
+    assert payload["format_version"] == 3 and "prophet_json" in payload
+    marker = tmp_path / "marker"
+    (tmp_path / "prophet_model.pkl").write_bytes(pickle.dumps(Planted(marker)))  # e.g. a set of format 2
+
+    with pytest.raises(ValueError, match="unknown format"):
+        ProphetModel.load(tmp_path)
+    assert not marker.exists()
+
+
+def test_predict_before_fit_is_a_clear_error(small_params, history):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ProphetModel(small_params).predict(history, 5)

@@ -3,12 +3,13 @@ import pytest
 from forecasting.errors import ModelSetNotFound
 from forecasting.store.caches import LoadedCache
 from forecasting.store.model_store import ModelStore
+from tests.forecasting.conftest import make_signer
 from tests.forecasting.store.test_model_store import FakeModelSet, Loader
 
 
 @pytest.fixture
 def store(tmp_path) -> ModelStore:
-    return ModelStore(tmp_path / "ml_models" / "forecasting")
+    return ModelStore(tmp_path / "ml_models" / "forecasting", signer=make_signer())
 
 
 def test_loaded_cache_reuses_and_invalidates(store):

@@ -9,6 +9,7 @@ import pytest
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound
 from forecasting.store import model_store as store_module
 from forecasting.store.model_store import INFO_FILE, ModelStore
+from tests.forecasting.conftest import make_signer
 
 FILES = ("prophet_model.pkl", "lstm_model.h5", "rf_model.pkl", "scaler.pkl")
 
@@ -60,7 +61,7 @@ class Loader:
 
 @pytest.fixture
 def store(tmp_path) -> ModelStore:
-    return ModelStore(tmp_path / "ml_models" / "forecasting")
+    return ModelStore(tmp_path / "ml_models" / "forecasting", signer=make_signer())
 
 
 def test_round_trip_and_layout(store):
@@ -82,7 +83,7 @@ def test_save_replaces_the_previous_set(store):
     store.save(1, FakeModelSet(1), {})
     store.save(1, FakeModelSet(2, size=10), {})
     assert store.load(1, Loader())[0] == 2
-    assert store.total_bytes(1) < 1000
+    assert store.total_bytes(1) < 2000  # four 10-byte files and model_info.json, not the first set's 8000
     assert list((store.root / ".staging").iterdir()) == []
 
 
@@ -162,7 +163,7 @@ def test_path_escaping_entries_are_refused(store):
     path = store.root / "1" / INFO_FILE
     info = json.loads(path.read_text())
     info["files"]["../../evil.pkl"] = {"sha256": "0" * 64, "bytes": 1}
-    path.write_text(json.dumps(info))
+    path.write_text(json.dumps(store.signer.sign(info)))  # even a signed entry may not leave the folder
     with pytest.raises(ModelIntegrityError, match="invalid entry '../../evil.pkl'"):
         store.load(1, Loader())
 
@@ -240,7 +241,7 @@ def test_stale_staging_is_cleaned_and_an_interrupted_swap_is_undone(store):
     orphan.mkdir()
     FakeModelSet(7).save(orphan)
     info = store.save(8, FakeModelSet(7), {})
-    (orphan / INFO_FILE).write_text(json.dumps(info))
+    (orphan / INFO_FILE).write_text(json.dumps(store.signer.sign({**info, "product_id": 7})))
     two_hours_ago = time.time() - 7200
     for path in (old_partial, orphan):
         os.utime(path, (two_hours_ago, two_hours_ago))
@@ -253,7 +254,7 @@ def test_health_helpers(store, tmp_path):
     assert store.writable() is True and store.free_bytes() > 0
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert ModelStore(blocker / "models").writable() is False
+    assert ModelStore(blocker / "models", signer=make_signer()).writable() is False
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, "1"])

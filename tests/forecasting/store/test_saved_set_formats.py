@@ -12,18 +12,22 @@ from forecasting.errors import ModelIntegrityError, UnknownFormatError
 from forecasting.lifecycle.staleness import stale_reason
 from forecasting.models.model_set import MEMBERS, MODEL_SET_VERSION, ModelSet, forecast
 from forecasting.store.model_store import ModelStore
+from forecasting.store.signature import Signer
 from tests import services
+from tests.fixtures.model_sets.build import FIXTURE_SIGNING_KEY
 
 FIXTURES = services.ROOT / "tests" / "fixtures" / "model_sets"
 #: Every model set version this code loads, each with a set saved by the code that wrote it.
-LOADABLE = (2,)
+LOADABLE = (3,)
+#: Versions this code refuses, each with a set saved by the code that wrote it.
+REFUSED = (1, 2)
 
 
 def saved(version, tmp_path):
     """Return a store holding a copy of the fixture set of `version`, and its forecast.json."""
     shutil.copytree(FIXTURES / f"v{version}", tmp_path / f"v{version}")
     recorded = json.loads((tmp_path / f"v{version}" / "forecast.json").read_text())
-    return ModelStore(tmp_path / f"v{version}"), recorded
+    return ModelStore(tmp_path / f"v{version}", signer=Signer([FIXTURE_SIGNING_KEY])), recorded
 
 
 def history_of(recorded):
@@ -58,22 +62,26 @@ def test_a_saved_set_loads_and_forecasts_as_the_code_that_saved_it(version, tmp_
     assert current_reason(info) is None
 
 
-def test_a_version_1_set_is_refused_by_its_version_and_retrained(tmp_path):
-    store, recorded = saved(1, tmp_path)
-    info = store.read_info(recorded["product_id"])
+@pytest.mark.parametrize("version", REFUSED)
+def test_an_older_set_is_never_loaded_and_is_retrained_by_its_version(version, tmp_path):
+    store, recorded = saved(version, tmp_path)
+    info, problem = store.inspect(recorded["product_id"])
 
-    assert "model_set_version" not in info
-    with pytest.raises(ModelIntegrityError, match="model set version 1; this code reads 2"):
+    assert info.get("model_set_version", 1) == version and problem == "it has no signature"
+    # Sets before version 3 are unsigned: nothing of them is unpickled.
+    with pytest.raises(ModelIntegrityError, match="untrusted"):
         store.load(recorded["product_id"], ModelSet.load)
     assert current_reason(info) == "model_set_version"
 
 
-@pytest.mark.parametrize(("member", "named"), [
-    ("prophet", "prophet_model.pkl has format version 1"),
-    ("lstm", "scaler.pkl has format version 2"),
-    ("random_forest", "rf_model.pkl has format version 1"),
+@pytest.mark.parametrize(("version", "member", "named"), [
+    (1, "prophet", "prophet_model.pkl is not JSON"),  # a pickle, never unpickled
+    (1, "lstm", "scaler.pkl is not JSON"),
+    (1, "random_forest", "rf_model.pkl has format version 1"),
+    (2, "prophet", "prophet_model.pkl is not JSON"),
+    (2, "lstm", "scaler.pkl is not JSON"),
 ])
-def test_each_member_refuses_its_version_1_file_by_name(member, named):
+def test_each_member_refuses_its_older_file_by_name(version, member, named):
     # Read in place: a refused load writes nothing.
     with pytest.raises(UnknownFormatError, match=f"{named}, an unknown format"):
-        MEMBERS[member].load(FIXTURES / "v1" / "1")
+        MEMBERS[member].load(FIXTURES / f"v{version}" / "1")

@@ -105,6 +105,25 @@ def test_extra_values_are_kept_beside_the_scaler(lstm, small_params, tmp_path):
     assert LSTMModel.load(tmp_path, small_params).extra_ == {"profile": [1.0, 2.0]}
 
 
+def test_the_scaler_file_is_json_and_a_pickle_in_its_place_is_never_unpickled(lstm, small_params, tmp_path):
+    import json
+    import pickle
+
+    from tests.forecasting.store.test_untrusted_sets import Planted
+
+    lstm.save(tmp_path)
+    payload = json.loads((tmp_path / "scaler.pkl").read_text(encoding="utf-8"))
+    assert payload["format_version"] == 4 and payload["scaler"]["mean"] == lstm.scaler_.mean_.tolist()
+    loaded = LSTMModel.load(tmp_path, small_params).scaler_
+    np.testing.assert_array_equal(loaded.scale_, lstm.scaler_.scale_)
+    marker = tmp_path / "marker"
+    (tmp_path / "scaler.pkl").write_bytes(pickle.dumps(Planted(marker)))  # e.g. a set of format 3
+
+    with pytest.raises(ValueError, match="unknown format"):
+        LSTMModel.load(tmp_path)
+    assert not marker.exists()
+
+
 def test_training_another_model_leaves_a_fitted_model_unchanged(small_params, lstm, history, short_history):
     # Each model keeps its own weights and optimizer state.
     before = lstm.predict(history, 10)
