@@ -27,4 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (forecast, jobs, models, products, health):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
+    from api.views import metrics
+
+    metrics.init_app(app)
     return app
