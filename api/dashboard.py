@@ -78,7 +78,7 @@ def set_states(svc: Services, product_ids: list[int]) -> dict[int, SetState]:
             out[pid] = SetState("stale", "corrupt", None)
             continue
         if info is None:
-            out[pid] = SetState("missing", None if pid in reasons else "too little history to train", None)
+            out[pid] = SetState("missing", "not trained yet" if pid in reasons else "too little history to train", None)
         elif pid in reasons:
             out[pid] = SetState("stale", reasons[pid], info)
         else:

@@ -59,7 +59,7 @@ def test_index_lists_products_with_their_set_state(client):
     rows = {pid: html.split(f'data-product-id="{pid}"')[1].split("</tr>")[0] for pid in (1, 2, 3)}
     assert "state-fresh" in rows[1] and "prophet" in rows[1] and "random forest" in rows[1]
     assert "state-missing" in rows[2] and "too little history" in rows[2]
-    assert "state-missing" in rows[3] and "too little history" not in rows[3]
+    assert "state-missing" in rows[3] and "not trained yet" in rows[3]
     assert 'href="/products/1"' in html
     assert "/dashboard/static/dashboard.js" in html and "http" not in html.split("<main>")[0].split("<link")[1][:60]
 
