@@ -87,19 +87,21 @@ def set_states(svc: Services, product_ids: list[int]) -> dict[int, SetState]:
 
 
 def chart_data(svc: Services, product_id: int, horizon: int) -> ChartData:
-    """Return the recent history and the saved forecast of the product's set, cut to `horizon` days.
-
-    The API never trains nor loads models: without a set it answers 404; a horizon
-    past the saved days shows the saved days (the chart says so).
-    """
+    """Return the recent history and the saved forecast of the product's set, cut to `horizon` days."""
+    # The API never trains nor loads models: without a set it answers 404, and a horizon
+    # past the saved days shows the saved days (the chart says so).
     product = get_product(svc.engine, product_id=product_id)
     state = set_states(svc, [product_id])[product_id]
     info = state.info
     points = _saved_points(svc, product_id, info) if info else None
-    if info is None or points is None:
-        detail = (f"Product {product_id} has no trained model set with a saved forecast; train it first "
-                  f"(POST /api/v1/models/{product_id}/retrain or POST /api/v1/forecast).")
-        raise ApiError(404, "Model set not found", detail)
+    train = f"(POST /api/v1/models/{product_id}/retrain or POST /api/v1/forecast)"
+    if info is None:
+        raise ApiError(404, "Model set not found",
+                       f"Product {product_id} has no trained model set; train it first {train}.")
+    if points is None:
+        raise ApiError(404, "Saved forecast not found",
+                       f"The model set of product {product_id} has no saved forecast (SAVED_FORECAST_DAYS "
+                       f"was 0 when it was trained); retrain it first {train}.")
     end = _history_end(info, product)
     start = end - timedelta(days=svc.settings.chart_history_days - 1) if end else None
     history = read_sales(svc.engine, product_id=product_id, start=start, end=end)

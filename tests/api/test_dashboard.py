@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from api import create_app
 from forecasting.data.products import create_product
 from forecasting.data.sales import load_history, upsert_sales
-from forecasting.lifecycle import steps
+from forecasting.lifecycle import saved_forecasts, steps
 from jobs import records
 from tests import services
 from tests.api.conftest import history
@@ -179,3 +179,15 @@ def test_a_set_whose_sales_changed_is_stale_and_still_drawn(app, client):
     assert "stale: data_changed" in response.get_data(as_text=True)
     row = client.get("/").get_data(as_text=True).split('data-product-id="1"')[1].split("</tr>")[0]
     assert "state-stale" in row and "data changed" in row
+
+
+def test_a_set_without_saved_forecast_is_a_404_saying_to_retrain(app, client):
+    svc = app.extensions["forecasting"]
+    info = svc.store.read_info(1)
+    points = saved_forecasts.load(svc.engine, product_id=1, set_id=info["set_id"])
+    saved_forecasts.discard(svc.engine, product_id=1)
+    try:
+        body = problem(client.get("/api/v1/products/1/forecast.svg"), 404)
+        assert "no saved forecast" in body["detail"] and "retrain it first" in body["detail"]
+    finally:
+        saved_forecasts.save(svc.engine, product_id=1, set_id=info["set_id"], points=points)
