@@ -111,8 +111,10 @@ def training_done(info: dict[str, Any]) -> None:
     timings = info.get("training_seconds") if isinstance(info, dict) else None
     if metrics is None or not isinstance(timings, dict):
         return
+    # model_info.json also times the whole set ("total"); only the members are observed.
+    members = info.get("members") or [name for name in timings if name != "total"]
     for member, seconds in timings.items():
-        if isinstance(seconds, (int, float)):
+        if member in members and isinstance(seconds, (int, float)):
             metrics.training_seconds.labels(str(member)).observe(float(seconds))
 
 

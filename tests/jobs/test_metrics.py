@@ -39,11 +39,14 @@ def test_job_end_is_counted_with_its_duration(tmp_path):
 
 def test_training_seconds_per_member(tmp_path):
     metrics.configure(tmp_path / "m")
-    metrics.training_done({"training_seconds": {"prophet": 0.4, "lstm": 1.2, "random_forest": 0.1}})
+    metrics.training_done({"members": ["prophet", "lstm", "random_forest"],
+                           "training_seconds": {"prophet": 0.4, "lstm": 1.2, "random_forest": 0.1, "total": 1.8}})
     metrics.training_done({"training_seconds": None})
     samples = read(tmp_path / "m")
     assert samples[("forecasting_training_seconds_sum", (("member", "lstm"),))] == 1.2
     assert samples[("forecasting_training_seconds_count", (("member", "prophet"),))] == 1
+    assert {dict(labels)["member"] for name, labels in samples if name == "forecasting_training_seconds_count"} == {
+        "prophet", "lstm", "random_forest"}
 
 
 def test_a_new_directory_starts_from_zero_and_reset_empties_it(tmp_path):
