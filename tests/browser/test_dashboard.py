@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from werkzeug.serving import make_server
 
@@ -18,6 +19,7 @@ from api import create_app
 from forecasting.data.demo import seed_demo
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
+from jobs import locks
 from tests.api.conftest import history
 from tests.services import ROOT
 from tests.workers.celery_process import celery_worker
@@ -27,8 +29,9 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "var"
 
 
-def _browser_or_skip() -> None:
-    # Locally a machine without chromium skips; in CI a missing browser must fail, not pass unseen.
+@pytest.fixture
+def browser_ready() -> None:
+    """Skip without chromium or Playwright; fail instead under CI=true, where they must be installed."""
     missing = []
     if shutil.which(CHROMIUM) is None:
         missing.append(f"{CHROMIUM} (apt-get install chromium)")
@@ -44,7 +47,7 @@ def _browser_or_skip() -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path, redis_url: str) -> Iterator[str]:
+def served(browser_ready: None, tmp_path: Path, redis_url: str) -> Iterator[str]:
     """Serve the API over HTTP from a thread beside a real worker; product 1 trained, 2 not yet, 3 too short."""
     env = make_stack(tmp_path, f"sqlite:///{tmp_path / 'sales.db'}", redis_url,
                      PROMETHEUS_MULTIPROC_DIR=tmp_path / "metrics")
@@ -78,8 +81,7 @@ def _ended(base: str, location: str, timeout: float = 240) -> dict:
     raise AssertionError(f"job {location} did not end in {timeout} s")
 
 
-def test_dashboard_in_a_browser(served: str) -> None:
-    _browser_or_skip()
+def test_dashboard_in_a_browser(served: str, redis_url: str) -> None:
     from playwright.sync_api import sync_playwright
 
     base = served
@@ -100,13 +102,19 @@ def test_dashboard_in_a_browser(served: str) -> None:
             assert "too little history" in rows.nth(2).inner_text()
             page.evaluate("window.notReloaded = true")
 
-            # Two trainings on a worker that runs one at a time: the second waits queued, then runs.
+            # Product 1's training lock is held here, so its retrain runs but waits, and product 2's
+            # waits queued behind it (the worker runs one job at a time) until the lock is let go.
+            lock = redis.Redis.from_url(redis_url)
+            key = locks.LOCK_KEY.format(product_id=1)
+            lock.set(key, "browser-test", ex=120)
             first = requests.post(f"{base}/api/v1/models/1/retrain", json={"force": True}, timeout=30).json()
             second = requests.post(f"{base}/api/v1/models/2/retrain", json={"force": True}, timeout=30).json()
             assert first["status"] == second["status"] == "queued"
+            page.locator(f'tr[data-job-id="{first["job_id"]}"] td.status', has_text="running").wait_for(timeout=60_000)
+            assert page.locator(f'tr[data-job-id="{second["job_id"]}"] td.status').inner_text() == "queued"
+            lock.delete(key)
             seen = _watch(page, second["job_id"], screenshot=SCREENSHOTS / "dashboard.png")
-            assert seen[0][0] in {"queued", "running"} and seen[0][1] < 100, seen
-            assert seen[-1] == ("succeeded", 100), seen
+            assert seen[0] == ("queued", 0) and seen[-1] == ("succeeded", 100), seen
             assert page.evaluate("window.notReloaded") is True  # the bars moved without a reload
 
             page.reload()
