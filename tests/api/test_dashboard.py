@@ -179,6 +179,9 @@ def test_a_set_whose_sales_changed_is_stale_and_still_drawn(app, client):
     assert "stale: data_changed" in response.get_data(as_text=True)
     row = client.get("/").get_data(as_text=True).split('data-product-id="1"')[1].split("</tr>")[0]
     assert "state-stale" in row and "data changed" in row
+    gauge = {s.labels["state"]: s.value for family in text_string_to_metric_families(client.get("/metrics").get_data(
+        as_text=True)) if family.name == "forecasting_model_sets" for s in family.samples}
+    assert gauge == {"fresh": 0, "stale": 1, "missing": 2, "corrupt": 0}
 
 
 def test_a_set_without_saved_forecast_is_a_404_saying_to_retrain(app, client):
