@@ -65,6 +65,7 @@ def import_csv_command(settings, path: Path, keys: tuple[str, ...], date_column:
     """Import a long-format sales CSV (plain or .gz): one row per product and day."""
     from forecasting.data.ingest import import_csv
     from forecasting.errors import InvalidSalesData
+    from jobs import metrics
 
     with tqdm(desc=f"importing {path.name}", unit=" rows", unit_scale=True, disable=None) as bar:
         try:
@@ -72,6 +73,9 @@ def import_csv_command(settings, path: Path, keys: tuple[str, ...], date_column:
                                 quantity_column=quantity_column, progress=bar.update)
         except InvalidSalesData as exc:
             raise click.ClickException(str(exc)) from exc
+    # Counted beside the running stack's samples, so /metrics shows the rows imported.
+    metrics.configure(settings.prometheus_multiproc_dir)
+    metrics.sales_ingested("csv", report.rows)
     click.echo(report)
 
 
@@ -202,8 +206,11 @@ def resign_command(settings, product_ids: tuple[int, ...], all_sets: bool, sourc
 @click.pass_obj
 def run_command(settings) -> None:
     """Start Redis (unless REDIS_URL is set), the API, a worker and beat; Ctrl-C stops all."""
+    from jobs import metrics
     from launcher import run
 
+    # A fresh stack counts from zero: the samples of the processes of an earlier run go.
+    metrics.reset(settings.prometheus_multiproc_dir)
     sys.exit(run(settings))
 
 

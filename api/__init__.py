@@ -23,8 +23,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["forecasting"] = Services.create(settings)
     errors.init_app(app)
 
-    from api.routes import forecast, health, jobs, models, products
+    from api.routes import charts, forecast, health, jobs, models, products
 
-    for module in (forecast, jobs, models, products, health):
+    for module in (forecast, jobs, models, products, health, charts):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
+    from api.views import dashboard, metrics
+
+    app.register_blueprint(dashboard.bp)
+    metrics.init_app(app)
     return app

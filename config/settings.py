@@ -93,6 +93,13 @@ class Settings:
     max_job_wait_seconds: int = 30
     log_level: str = "INFO"
     min_free_disk_mb: int = 500
+    # Where every process of one stack (API workers, Celery children) writes its Prometheus
+    # samples; /metrics adds them up. `manage.py run` empties it, so a fresh stack counts from 0.
+    prometheus_multiproc_dir: Path = ROOT / "var" / "prometheus"
+    # Days of sales history drawn before the forecast on a product's chart.
+    chart_history_days: int = 120
+    # Jobs listed on the dashboard (running ones first, then the latest that ended).
+    dashboard_recent_jobs: int = 15
     model_params: ModelParams = field(default_factory=default_model_params)
 
     @property

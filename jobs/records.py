@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.engine import Engine
 
 from forecasting.data.database import utc_iso
+from jobs import metrics
 from jobs.table import jobs
 
 KINDS = frozenset({"forecast", "train", "batch"})
@@ -191,7 +192,9 @@ def finish_job(
         row = conn.execute(update(jobs).where(jobs.c.id == key).values(**values).returning(*jobs.c)).first()
     if row is None:
         raise JobNotFound(str(job_id))
-    return _as_dict(row)
+    ended = _as_dict(row)
+    metrics.job_ended(ended)
+    return ended
 
 
 def fail_job(engine: Engine, *, job_id: str, error: str) -> dict[str, Any]:

@@ -4,10 +4,13 @@ from celery.signals import setup_logging
 
 from config.logs import configure_logging
 from config.settings import load_settings
+from jobs import metrics
 from jobs.celery_app import create_celery
 
 settings = load_settings()
 celery_app = create_celery(settings)
+# In the parent, before the pool forks: each child then writes its own samples beside the API's.
+metrics.configure(settings.prometheus_multiproc_dir)
 
 
 @setup_logging.connect

@@ -9,7 +9,7 @@ from celery import current_app, shared_task
 
 from forecasting.data import sales
 from forecasting.lifecycle import steps
-from jobs import locks
+from jobs import locks, metrics
 from jobs.celery_app import BATCH_TASK, FORECAST_TASK, SCAN_TASK, TRAINING_TASK
 from workers import batch
 from workers.jobrun import JobRun, NotRun, job_run
@@ -38,6 +38,9 @@ def forecast_product(job_id: str) -> None:
                                      product_id=product_id, horizon=horizon, policy=rt.policy,
                                      lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
             run.finish(_forecast_result(product_id, horizon, made))
+            metrics.forecast_served(made.source)
+            if made.trained:
+                metrics.training_done(made.info)
     except NotRun:
         return
 
@@ -71,6 +74,7 @@ def _train(rt: Runtime, run: JobRun) -> None:
             return
         info = steps.train(engine=rt.engine, store=rt.store, history=history, policy=rt.policy,
                               reason=reason, job_id=run.id, progress=run.progress)
+        metrics.training_done(info)
         run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
 
 

@@ -12,6 +12,7 @@ from api.services import services
 from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
 from forecasting.data.products import create_product, get_product, list_products
 from forecasting.data.sales import load_history, read_sales, upsert_sales
+from jobs import metrics
 
 bp = Blueprint("products", __name__)
 
@@ -73,6 +74,7 @@ def put_sales(product_id: str):
     if len(items) > MAX_ROWS_PER_REQUEST:
         raise ValidationError(f"At most {MAX_ROWS_PER_REQUEST} rows per request, got {len(items)}.")
     written = upsert_sales(svc.engine, product_id=pid, rows=[_pair(n, item) for n, item in enumerate(items, 1)])
+    metrics.sales_ingested("api", written)
     history = load_history(svc.engine, product_id=pid)
     return {"product_id": pid, "written": written, "rows": history.rows, "fingerprint": history.fingerprint,
             "start": history.start.isoformat() if history.start else None,

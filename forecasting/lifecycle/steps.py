@@ -84,6 +84,8 @@ class Forecast:
     history_end: str | None
     trained: bool
     reason: str | None
+    # 'saved' when read from a forecast kept for this set and data, 'computed' when the models ran.
+    source: str = "computed"
 
 
 def train(
@@ -233,18 +235,20 @@ def forecast(
     if info is not None:
         points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
         if points is not None:
-            return Forecast(points, info, (info.get("data") or {}).get("end"), trained=False, reason=None)
+            return Forecast(points, info, (info.get("data") or {}).get("end"), trained=False, reason=None,
+                            source="saved")
     prepared = prepare(engine=engine, store=store, cache=cache, product_id=product_id, policy=policy, lock=lock,
                        job_id=job_id, progress=progress)
     history = prepared.history
     points = _kept_points(engine, memo, product_id, prepared.info, history.fingerprint, horizon)
+    source = "saved" if points is not None else "computed"
     if points is None:
         if progress:
             progress("forecasting", 98)
         points = forecast_points(prepared.model_set, history.series, horizon)
         memo.put((product_id, prepared.info.get("set_id"), history.fingerprint), points)
     end = history.end.isoformat() if history.end else None
-    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason)
+    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason, source=source)
 
 
 def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,

@@ -1,0 +1,27 @@
+"""GET /products/<id>/forecast.svg|png: a product's saved forecast drawn over its recent sales."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from api import charts, dashboard
+from api.services import services
+from api.validation import path_id, query_int
+
+bp = Blueprint("charts", __name__)
+
+
+@bp.get("/products/<product_id>/forecast.svg", defaults={"fmt": "svg"})
+@bp.get("/products/<product_id>/forecast.png", defaults={"fmt": "png"})
+def forecast_chart(product_id: str, fmt: str) -> Response:
+    """Draw the saved forecast of the product's set (?horizon=1..MAX_FORECAST_HORIZON); 404 before training."""
+    svc = services()
+    horizon = query_int(request, "horizon", default=svc.settings.default_forecast_horizon, minimum=1,
+                        maximum=svc.settings.max_forecast_horizon)
+    data = dashboard.chart_data(svc, path_id(product_id), horizon)
+    response = Response(charts.forecast_chart(data, fmt), mimetype=charts.FORMATS[fmt])
+    # Days drawn; fewer than asked when the horizon passes the saved forecast.
+    response.headers["Forecast-Days"] = str(len(data.points))
+    response.headers["Model-Set-State"] = data.state.state
+    response.headers["Cache-Control"] = "no-cache"
+    return response

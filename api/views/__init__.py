@@ -1,0 +1,1 @@
+"""Pages and endpoints outside /api/v1: the dashboard and /metrics."""
