@@ -83,6 +83,9 @@ class Settings:
     # Longest a request may wait for its job to end (GET /jobs/<id>?wait=, Prefer: wait=).
     max_job_wait_seconds: int = 30
     log_level: str = "INFO"
+    # Public holidays (the `holidays` package's ISO code, e.g. "DE" or "DE-BY" with a
+    # subdivision) for products that have no country of their own; empty: none.
+    holidays_country: str = ""
     min_free_disk_mb: int = 500
     model_params: ModelParams = field(default_factory=default_model_params)
 
@@ -93,6 +96,12 @@ class Settings:
         if not url:
             raise RuntimeError("Set REDIS_URL or CELERY_BROKER_URL (make run starts a Redis itself).")
         return url
+
+    @property
+    def holidays_place(self) -> tuple[str | None, str | None]:
+        """Return HOLIDAYS_COUNTRY as (country, subdivision): "DE-BY" is ("DE", "BY"), "" is (None, None)."""
+        country, _, subdivision = self.holidays_country.strip().partition("-")
+        return country or None, subdivision or None
 
     @property
     def lock_url(self) -> str:
@@ -167,3 +176,11 @@ def _check(settings: Settings) -> None:
         raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
+    if settings.holidays_country:
+        from forecasting.data.public_holidays import check_place
+        from forecasting.errors import InvalidSalesData
+
+        try:
+            check_place(*settings.holidays_place)
+        except InvalidSalesData as exc:
+            raise ValueError(f"HOLIDAYS_COUNTRY={settings.holidays_country!r}: {exc}") from None

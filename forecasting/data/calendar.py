@@ -19,9 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from forecasting.data.calendar_store import validate_calendar_rows, write_edits
+from forecasting.data.calendar_store import (
+    delete_calendar_rows,
+    resolve_products,
+    validate_calendar_rows,
+    write_edits,
+)
 from forecasting.data.database import calendar, products, sales
 from forecasting.data.public_holidays import public_holidays
 from forecasting.data.sales import as_day
@@ -100,17 +105,21 @@ def upsert_calendar_many(engine: Engine, *, product_ids: Sequence[int] | None, r
     """
     edits = validate_calendar_rows(rows)
     with engine.begin() as conn:
-        ids = _existing_ids(conn, product_ids)
+        ids = resolve_products(conn, product_ids)
         return write_edits(conn, [(pid, edit) for pid in ids for edit in edits])
 
 
-def _existing_ids(conn: Connection, product_ids: Sequence[int] | None) -> list[int]:
-    found = list(conn.execute(select(products.c.id).order_by(products.c.id)).scalars()) if product_ids is None else \
-        list(conn.execute(select(products.c.id).where(products.c.id.in_([int(p) for p in product_ids]))).scalars())
-    missing = sorted(set(product_ids or []) - set(found))
-    if missing:
-        raise ProductNotFound(missing[0])
-    return sorted(found)
+def delete_calendar(engine: Engine, *, product_id: int, start: date, end: date) -> int:
+    """Delete the product's calendar rows within [start, end] and return how many.
+
+    Raises
+    ------
+    ProductNotFound
+        When no such product exists.
+    """
+    with engine.begin() as conn:
+        resolve_products(conn, [product_id])
+        return delete_calendar_rows(conn, product_id=product_id, start=start, end=end)
 
 
 def read_calendar(engine: Engine, *, product_id: int, start: date | None = None, end: date | None = None,

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Boolean, Date, Integer, String, Text, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from forecasting.data.database import UPSERT_CHUNK, calendar
+from forecasting.data.database import UPSERT_CHUNK, calendar, products
 from forecasting.data.sales import as_day
-from forecasting.errors import InvalidCalendarData, InvalidSalesData
+from forecasting.errors import InvalidCalendarData, InvalidSalesData, ProductNotFound
 
 REGRESSOR_NAME = re.compile(r"[a-z_][a-z0-9_]{0,31}")
 HOLIDAY_LENGTH = calendar.c.holiday.type.length
@@ -102,7 +102,7 @@ def validate_calendar_rows(rows: Iterable[Any]) -> list[CalendarEdit]:
         edits.append(CalendarEdit(
             day=day,
             open=_open(row["open"], where) if "open" in row else UNSET,
-            holiday=_holiday(row["holiday"], where) if "holiday" in row else UNSET,
+            holiday=check_holiday(row["holiday"], where) if "holiday" in row else UNSET,
             regressors=_regressors(row["regressors"], where) if "regressors" in row else {},
         ))
     return sorted(edits, key=lambda edit: edit.day)
@@ -114,7 +114,8 @@ def _open(value: Any, where: str) -> bool | None:
     raise InvalidCalendarData(f"{where}: 'open' must be true, false or null, got {value!r:.40}.")
 
 
-def _holiday(value: Any, where: str) -> str | None:
+def check_holiday(value: Any, where: str) -> str | None:
+    """Return a holiday name stripped, or raise InvalidCalendarData prefixed with `where`."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -153,7 +154,9 @@ def regressors_text(values: Mapping[str, float]) -> str | None:
     """Return the stored form of regressors: compact JSON sorted by name, None when empty."""
     if not values:
         return None
-    return json.dumps({name: float(values[name]) for name in sorted(values)}, separators=(",", ":"))
+    # What json.dumps(..., separators=(",", ":")) writes (names need no escaping, floats are
+    # finite and json uses repr), three times faster: it runs once per imported row.
+    return "{" + ",".join(f'"{name}":{float(values[name])!r}' for name in sorted(values)) + "}"
 
 
 def write_edits(conn: Connection, edits: Sequence[tuple[int, CalendarEdit]]) -> int:
@@ -182,7 +185,8 @@ def write_edits(conn: Connection, edits: Sequence[tuple[int, CalendarEdit]]) -> 
         for product_id, edit in chunk:
             old = stored.get((product_id, edit.day))
             new = _merge(old, edit)
-            if new != old:
+            # A day the edit says nothing about is not stored: no row means "nothing known".
+            if new != old and (old is not None or new != (None, None, None)):
                 rows.append((product_id, edit.day, *new))
         _upsert(conn, rows)
         written += len(rows)
@@ -218,23 +222,38 @@ def _upsert(conn: Connection, rows: list[tuple]) -> None:
     if not rows:
         return
     names = ("product_id", "date", "open", "holiday", "regressors")
-    if conn.dialect.name == "postgresql":
-        # One INSERT ... SELECT unnest(arrays): a round trip per row is several times slower.
-        types = (Integer, Date, Boolean, String, Text)
-        source = select(*(func.unnest(bindparam(name, type_=postgresql.ARRAY(kind)))
-                          for name, kind in zip(names, types, strict=True)))
-        stmt = postgresql.insert(calendar).from_select(list(names), source)
-        params: Any = {name: list(column) for name, column in zip(names, zip(*rows, strict=True), strict=True)}
-    elif conn.dialect.name == "sqlite":
-        stmt = sqlite.insert(calendar)
-        params = [dict(zip(names, row, strict=True)) for row in rows]
-    else:
+    if conn.dialect.name == "sqlite":
+        # Plain DB-API rows in SQLite's own storage (ISO dates, 0/1): SQLAlchemy's per-row
+        # parameter processing took half the time of a million-row import.
+        conn.exec_driver_sql(
+            f"INSERT INTO calendar ({', '.join(names)}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (product_id, date) "
+            "DO UPDATE SET open = excluded.open, holiday = excluded.holiday, regressors = excluded.regressors",
+            [(pid, day.isoformat(), None if is_open is None else int(is_open), holiday, text)
+             for pid, day, is_open, holiday, text in rows],
+        )
+        return
+    if conn.dialect.name != "postgresql":
         raise NotImplementedError(f"Calendar upserts support SQLite and PostgreSQL, not {conn.dialect.name}.")
+    # One INSERT ... SELECT unnest(arrays): a round trip per row is several times slower.
+    types = (Integer, Date, Boolean, String, Text)
+    source = select(*(func.unnest(bindparam(name, type_=postgresql.ARRAY(kind)))
+                      for name, kind in zip(names, types, strict=True)))
+    stmt = postgresql.insert(calendar).from_select(list(names), source)
     stmt = stmt.on_conflict_do_update(
         index_elements=[calendar.c.product_id, calendar.c.date],
         set_={name: getattr(stmt.excluded, name) for name in names[2:]},
     )
-    conn.execute(stmt, params)
+    conn.execute(stmt, {name: list(column) for name, column in zip(names, zip(*rows, strict=True), strict=True)})
+
+
+def resolve_products(conn: Connection, product_ids: Sequence[int] | None) -> list[int]:
+    """Return `product_ids` sorted (every product when None), or raise ProductNotFound naming one missing."""
+    found = list(conn.execute(select(products.c.id).order_by(products.c.id)).scalars()) if product_ids is None else \
+        list(conn.execute(select(products.c.id).where(products.c.id.in_([int(p) for p in product_ids]))).scalars())
+    missing = sorted(set(product_ids or []) - set(found))
+    if missing:
+        raise ProductNotFound(missing[0])
+    return sorted(found)
 
 
 def delete_calendar_rows(conn: Connection, *, product_id: int, start: date | None, end: date | None) -> int:
