@@ -169,7 +169,8 @@ def init_db(engine: Engine, *, attempts: int = 3) -> None:
     """Create every table, index and trigger that does not exist yet.
 
     A database made by an earlier version gets what it lacks (the products'
-    sales tokens and their triggers); nothing stored is changed or dropped.
+    sales tokens and their triggers, the calendar table and its triggers, the
+    products' country and subdivision); nothing stored is changed or dropped.
 
     Parameters
     ----------
