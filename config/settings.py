@@ -99,9 +99,11 @@ class Settings:
 
     @property
     def holidays_place(self) -> tuple[str | None, str | None]:
-        """Return HOLIDAYS_COUNTRY as (country, subdivision): "DE-BY" is ("DE", "BY"), "" is (None, None)."""
+        """Return HOLIDAYS_COUNTRY as (country, subdivision): "de-by" is ("DE", "BY"), "" is (None, None)."""
+        from forecasting.data.public_holidays import check_place
+
         country, _, subdivision = self.holidays_country.strip().partition("-")
-        return country or None, subdivision or None
+        return check_place(country or None, subdivision or None)
 
     @property
     def lock_url(self) -> str:
@@ -177,10 +179,9 @@ def _check(settings: Settings) -> None:
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
     if settings.holidays_country:
-        from forecasting.data.public_holidays import check_place
         from forecasting.errors import InvalidSalesData
 
         try:
-            check_place(*settings.holidays_place)
+            _ = settings.holidays_place  # checks the codes against the holidays package
         except InvalidSalesData as exc:
             raise ValueError(f"HOLIDAYS_COUNTRY={settings.holidays_country!r}: {exc}") from None
