@@ -27,6 +27,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (forecast, jobs, models, products, health, charts):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
+    from api.routes import calendar as calendar_routes
+
+    app.register_blueprint(calendar_routes.bp, url_prefix="/api/v1")
     from api.views import dashboard, metrics
 
     app.register_blueprint(dashboard.bp)

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
+    InvalidCalendarData,
     InvalidSalesData,
     ModelSetNotFound,
     ProductNotFound,
@@ -42,6 +43,7 @@ DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     JobNotFound: (404, "Job not found"),
     ModelSetNotFound: (404, "Model set not found"),
     InsufficientHistory: (422, "Not enough sales history"),
+    InvalidCalendarData: (422, "Invalid calendar data"),  # before InvalidSalesData, its base
     InvalidSalesData: (422, "Invalid sales data"),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from flask import Request
@@ -75,6 +76,17 @@ def query_int(request: Request, name: str, *, default: int, minimum: int, maximu
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise ValidationError(f"'{name}' must be {bound}, got {value}.", name)
     return value
+
+
+def query_date(request: Request, name: str) -> date | None:
+    """Return the YYYY-MM-DD query parameter `name` (None when absent), or raise a 422."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"'{name}' must be a YYYY-MM-DD date, got {value!r}.", name) from None
 
 
 def no_unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:

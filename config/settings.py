@@ -92,6 +92,9 @@ class Settings:
     # Longest a request may wait for its job to end (GET /jobs/<id>?wait=, Prefer: wait=).
     max_job_wait_seconds: int = 30
     log_level: str = "INFO"
+    # Public holidays (the `holidays` package's ISO code, e.g. "DE" or "DE-BY" with a
+    # subdivision) for products that have no country of their own; empty: none.
+    holidays_country: str = ""
     min_free_disk_mb: int = 500
     # Where every process of one stack (API workers, Celery children) writes its Prometheus
     # samples; /metrics adds them up. `manage.py run` empties it, so a fresh stack counts from 0.
@@ -114,6 +117,14 @@ class Settings:
         if not url:
             raise RuntimeError("Set REDIS_URL or CELERY_BROKER_URL (make run starts a Redis itself).")
         return url
+
+    @property
+    def holidays_place(self) -> tuple[str | None, str | None]:
+        """Return HOLIDAYS_COUNTRY as (country, subdivision): "de-by" is ("DE", "BY"), "" is (None, None)."""
+        from forecasting.data.public_holidays import check_place
+
+        country, _, subdivision = self.holidays_country.strip().partition("-")
+        return check_place(country or None, subdivision or None)
 
     @property
     def lock_url(self) -> str:
@@ -238,3 +249,10 @@ def _check(settings: Settings) -> None:
         if any(len(key) < MIN_SIGNING_KEY_CHARS for key in settings.signing_keys):
             raise ValueError(f"Each key in MODEL_SIGNING_KEYS must have at least {MIN_SIGNING_KEY_CHARS} "
                              "characters when ENV=production.")
+    if settings.holidays_country:
+        from forecasting.errors import InvalidSalesData
+
+        try:
+            _ = settings.holidays_place  # checks the codes against the holidays package
+        except InvalidSalesData as exc:
+            raise ValueError(f"HOLIDAYS_COUNTRY={settings.holidays_country!r}: {exc}") from None

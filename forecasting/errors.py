@@ -60,3 +60,7 @@ class UntrustedModelSet(ModelIntegrityError):
 class InvalidSalesData(ForecastingError):
     """Sales rows or a CSV file that cannot be imported, with the reason."""
 
+
+
+class InvalidCalendarData(InvalidSalesData):
+    """Calendar rows (open days, holidays, regressors) that cannot be stored, with the reason."""

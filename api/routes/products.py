@@ -10,8 +10,10 @@ from flask import Blueprint, request, url_for
 from api.errors import ValidationError
 from api.services import services
 from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
-from forecasting.data.products import create_product, get_product, list_products
+from forecasting.data.products import create_product, get_product, list_products, update_product
+from forecasting.data.public_holidays import check_place
 from forecasting.data.sales import load_history, read_sales, upsert_sales
+from forecasting.errors import InvalidSalesData
 from jobs import metrics
 
 bp = Blueprint("products", __name__)
@@ -30,9 +32,9 @@ def list_all():
 
 @bp.post("/products")
 def create():
-    """Create a product: {"name": ..., "key"?: ..., "product_id"?: ...}."""
+    """Create a product: {"name": ..., "key"?: ..., "product_id"?: ..., "country"?: ..., "subdivision"?: ...}."""
     body = json_object(request)
-    no_unknown_fields(body, {"name", "key", "product_id"})
+    no_unknown_fields(body, {"name", "key", "product_id", "country", "subdivision"})
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("'name' is required and must be a non-empty string.", "name")
@@ -40,7 +42,9 @@ def create():
     if key is not None and (not isinstance(key, str) or not key.strip()):
         raise ValidationError("'key' must be a non-empty string when given.", "key")
     product_id = positive_int(body, "product_id") if "product_id" in body else None
-    product = create_product(services().engine, name=name.strip(), key=key, product_id=product_id)
+    country, subdivision = _place(body)
+    product = create_product(services().engine, name=name.strip(), key=key, product_id=product_id,
+                             country=country, subdivision=subdivision)
     location = url_for("products.get_one", product_id=product["id"])
     return product, 201, {"Location": location}
 
@@ -49,6 +53,36 @@ def create():
 def get_one(product_id: str):
     """Return one product."""
     return get_product(services().engine, product_id=path_id(product_id))
+
+
+@bp.patch("/products/<product_id>")
+def patch_one(product_id: str):
+    """Change a product's name, country or subdivision (null clears them)."""
+    pid = path_id(product_id)
+    body = json_object(request)
+    no_unknown_fields(body, {"name", "country", "subdivision"})
+    _place_types(body)
+    return update_product(services().engine, product_id=pid, changes=body)
+
+
+def _place_types(body: dict[str, Any]) -> None:
+    for field in ("country", "subdivision"):
+        if body.get(field) is not None and not isinstance(body[field], str):
+            raise ValidationError(f"'{field}' must be a code as a string, or null; got {body[field]!r:.40}.", field)
+
+
+def _place(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    # Checked before creating, so the 422 names the field the holidays package does not know.
+    _place_types(body)
+    country, subdivision = body.get("country"), body.get("subdivision")
+    try:
+        check_place(country, None)
+    except InvalidSalesData as exc:
+        raise ValidationError(str(exc), "country") from None
+    try:
+        return check_place(country, subdivision)
+    except InvalidSalesData as exc:
+        raise ValidationError(str(exc), "subdivision") from None
 
 
 @bp.get("/products/<product_id>/sales")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     text,
 )
@@ -48,6 +50,10 @@ products = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # A new random value whenever the product's sales change, set by triggers (forecasting/data/sales_token.py).
     Column("sales_token", String(32), nullable=True),
+    # Where the product is sold, as ISO codes of the `holidays` package (e.g. "DE", "BY"):
+    # its public holidays join its calendar (forecasting/data/calendar.py). NULL: none.
+    Column("country", String(8), nullable=True),
+    Column("subdivision", String(32), nullable=True),
 )
 
 sales = Table(
@@ -57,6 +63,22 @@ sales = Table(
     Column("date", Date, primary_key=True),
     Column("quantity", Float, nullable=False),
 )
+
+# Known-in-advance inputs per product and day, past and future: open or closed, the
+# holiday, and named numeric regressors (JSON text, e.g. {"promo":1.0}). NULL: not known.
+calendar = Table(
+    "calendar",
+    metadata,
+    Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("open", Boolean, nullable=True),
+    Column("holiday", String(64), nullable=True),
+    Column("regressors", Text, nullable=True),
+)
+
+# Columns added to products after the first release, which init_db adds to an older
+# database (the Alembic migration does the same).
+_LATER_PRODUCT_COLUMNS = {"country": "VARCHAR(8)", "subdivision": "VARCHAR(32)"}
 
 
 # The forecast each model set makes, computed when it was trained: a product's sales are
@@ -147,7 +169,8 @@ def init_db(engine: Engine, *, attempts: int = 3) -> None:
     """Create every table, index and trigger that does not exist yet.
 
     A database made by an earlier version gets what it lacks (the products'
-    sales tokens and their triggers); nothing stored is changed or dropped.
+    sales tokens and their triggers, the calendar table and its triggers, the
+    products' country and subdivision); nothing stored is changed or dropped.
 
     Parameters
     ----------
@@ -162,12 +185,27 @@ def init_db(engine: Engine, *, attempts: int = 3) -> None:
         try:
             metadata.create_all(engine)
             with engine.begin() as conn:
+                add_missing_product_columns(conn)
                 sales_token.install(conn)
             return
         except DBAPIError:
             if attempt == attempts:
                 raise
             time.sleep(0.2 * attempt)
+
+
+def add_missing_product_columns(conn: Connection) -> None:
+    """Add the products columns an older database lacks (country, subdivision), empty.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside a transaction, on a database whose tables exist.
+    """
+    present = {column["name"] for column in inspect(conn).get_columns("products")}
+    for name, sql_type in _LATER_PRODUCT_COLUMNS.items():
+        if name not in present:
+            conn.execute(text(f"ALTER TABLE products ADD COLUMN {name} {sql_type}"))
 
 
 def ping(engine: Engine) -> None:

@@ -13,6 +13,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
+from forecasting.data.calendar_ingest import CalendarColumns, chunk_edits
+from forecasting.data.calendar_store import write_edits
 from forecasting.data.database import bulk_upsert, sync_product_ids
 from forecasting.data.database import products as products_table
 from forecasting.errors import InvalidSalesData
@@ -33,12 +35,14 @@ class ImportReport:
     start: date | None
     end: date | None
     seconds: float
+    calendar_rows: int = 0  # calendar rows written (inserted or changed)
 
     def __str__(self) -> str:
         span = f"{self.start}..{self.end}" if self.start else "no dates"
+        calendar = f", {self.calendar_rows:,} calendar rows written" if self.calendar_rows else ""
         return (
             f"imported {self.rows:,} rows for {self.products_total:,} products "
-            f"({self.products_created:,} new), {span}, in {self.seconds:.1f} s"
+            f"({self.products_created:,} new), {span}{calendar}, in {self.seconds:.1f} s"
         )
 
 
@@ -53,6 +57,7 @@ def import_csv(
     date_format: str | None = None,
     chunksize: int = 200_000,
     progress: Callable[[int], None] | None = None,
+    calendar: CalendarColumns | None = None,
 ) -> ImportReport:
     """Import daily sales from a long-format CSV (plain or .gz), all or nothing.
 
@@ -78,6 +83,9 @@ def import_csv(
         Rows parsed and written at a time.
     progress : callable, optional
         Called with the number of rows just processed, after each chunk.
+    calendar : CalendarColumns, optional
+        Columns of the same rows loaded into the products' calendars (e.g.
+        Rossmann's Open, Promo, SchoolHoliday, StateHoliday), in the same transaction.
 
     Returns
     -------
@@ -94,8 +102,10 @@ def import_csv(
     path = Path(path)
     keys = list(dict.fromkeys(key_columns))
     _check_columns(path, keys, date_column, quantity_column, name_format)
-    read = dict(usecols=[*keys, date_column, quantity_column], dtype={c: str for c in [*keys, date_column]},
-                chunksize=chunksize)
+    extra = _calendar_columns(path, calendar, [*keys, date_column, quantity_column])
+    read = dict(usecols=[*keys, date_column, quantity_column, *extra],
+                dtype={c: str for c in [*keys, date_column, *extra]}, chunksize=chunksize)
+    calendar_rows = 0
     codes: list[np.ndarray] = []
     lines: list[np.ndarray] = []
     first = last = None
@@ -113,7 +123,11 @@ def import_csv(
                     order = np.argsort(code, kind="stable")  # index-ordered inserts are faster
                     code, line, ids, days = code[order], line[order], ids[order], days[order]
                     _check_duplicates([code], [line], resolver, path)
-                    bulk_upsert(conn, product_ids=ids.tolist(), dates=_dates(days), quantities=quantity[order].tolist())
+                    dates = _dates(days)
+                    bulk_upsert(conn, product_ids=ids.tolist(), dates=dates, quantities=quantity[order].tolist())
+                    if extra:
+                        edits = chunk_edits(chunk.iloc[order], calendar, dates, line)
+                        calendar_rows += write_edits(conn, list(zip(ids.tolist(), edits, strict=True)))
                     codes.append(code)
                     lines.append(line)
                     first = min(first, int(days.min())) if first is not None else int(days.min())
@@ -130,6 +144,7 @@ def import_csv(
         start=_day(first) if first is not None else None,
         end=_day(last) if last is not None else None,
         seconds=round(time.perf_counter() - started, 3),
+        calendar_rows=calendar_rows,
     )
 
 
@@ -155,6 +170,13 @@ def _check_columns(path: Path, keys: list[str], date_column: str, quantity_colum
             name_format.format_map({k: "x" for k in keys})
         except (KeyError, IndexError, ValueError) as exc:
             raise InvalidSalesData(f"name_format {name_format!r} uses {exc}, which is not a key column.") from exc
+
+
+def _calendar_columns(path: Path, calendar: CalendarColumns | None, taken: list[str]) -> list[str]:
+    if not calendar:
+        return []
+    calendar.check(list(pd.read_csv(path, nrows=0).columns), path.name, taken=taken)
+    return calendar.columns
 
 
 def _keys(chunk: pd.DataFrame, keys: list[str], line: np.ndarray

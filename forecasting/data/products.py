@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from forecasting.data.database import products, sales, sync_product_ids
+from forecasting.data.public_holidays import check_place
 from forecasting.errors import InvalidSalesData, ProductNotFound
 
 
@@ -27,7 +29,7 @@ def _summary_query() -> Any:
     )
     return select(
         products.c.id, products.c.name, products.c.key, products.c.created_at,
-        stats.c.rows, stats.c.start, stats.c.end,
+        products.c.country, products.c.subdivision, stats.c.rows, stats.c.start, stats.c.end,
     ).select_from(products.outerjoin(stats, stats.c.product_id == products.c.id))
 
 
@@ -36,7 +38,8 @@ def _product_dict(row: Any) -> dict[str, Any]:
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=timezone.utc)  # SQLite keeps no offset; we only store UTC
     return {
-        "id": row.id, "name": row.name, "key": row.key, "rows": int(row.rows or 0),
+        "id": row.id, "name": row.name, "key": row.key, "country": row.country, "subdivision": row.subdivision,
+        "rows": int(row.rows or 0),
         "start": _as_date(row.start), "end": _as_date(row.end),
         "created_at": created.astimezone(timezone.utc).isoformat() if created else None,
     }
@@ -56,7 +59,7 @@ def product_exists(engine: Engine, *, product_id: int) -> bool:
 
 
 def get_product(engine: Engine, *, product_id: int) -> dict[str, Any]:
-    """Return a product: id, name, key, rows, start, end (ISO dates), created_at.
+    """Return a product: id, name, key, country, subdivision, rows, start, end (ISO dates), created_at.
 
     Raises
     ------
@@ -78,7 +81,8 @@ def list_products(engine: Engine, *, limit: int = 100, offset: int = 0) -> list[
 
 
 def create_product(
-    engine: Engine, *, name: str, key: str | None = None, product_id: int | None = None
+    engine: Engine, *, name: str, key: str | None = None, product_id: int | None = None,
+    country: str | None = None, subdivision: str | None = None,
 ) -> dict[str, Any]:
     """Create a product and return it.
 
@@ -92,11 +96,15 @@ def create_product(
         Identity in imported files, e.g. ``"store=1|item=7"``; unique.
     product_id : int, optional
         Explicit id; the next free id when None.
+    country, subdivision : str, optional
+        Where it is sold, for public holidays: codes the ``holidays`` package
+        supports (``"DE"``, ``"BY"``).
 
     Raises
     ------
     InvalidSalesData
-        When the id or the key is taken, or the name is empty.
+        When the id or the key is taken, the name is empty, or the package does not
+        know the country or subdivision.
     """
     if not name or not name.strip():
         raise InvalidSalesData("A product needs a non-empty name.")
@@ -105,7 +113,9 @@ def create_product(
             raise InvalidSalesData(f"Product {field} is longer than {products.c[field].type.length} characters.")
     if product_id is not None and (isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1):
         raise InvalidSalesData(f"Product id must be a positive integer, got {product_id!r}.")
-    values: dict[str, Any] = {"name": name.strip(), "key": key, "created_at": datetime.now(timezone.utc)}
+    country, subdivision = check_place(country, subdivision)
+    values: dict[str, Any] = {"name": name.strip(), "key": key, "created_at": datetime.now(timezone.utc),
+                              "country": country, "subdivision": subdivision}
     if product_id is not None:
         values["id"] = product_id
     try:
@@ -118,6 +128,54 @@ def create_product(
         # Lost a race with another writer between the check and the insert.
         raise InvalidSalesData(f"Product id {product_id} or key {key!r} is already taken.") from exc
     return get_product(engine, product_id=int(new_id))
+
+
+def update_product(engine: Engine, *, product_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Change a product's name, country or subdivision and return it.
+
+    Parameters
+    ----------
+    engine : Engine
+        Sales database.
+    product_id : int
+        The product.
+    changes : mapping
+        Any of ``name`` (non-empty), ``country`` and ``subdivision`` (as
+        :func:`create_product` takes them; None clears). A new country without a
+        subdivision clears the subdivision.
+
+    Raises
+    ------
+    InvalidSalesData
+        Naming the bad value; nothing is changed.
+    ProductNotFound
+        When no such product exists.
+    """
+    unknown = sorted(set(changes) - {"name", "country", "subdivision"})
+    if unknown:
+        raise InvalidSalesData(f"Products have no field(s) {', '.join(unknown)} to change.")
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        name = changes["name"]
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > products.c.name.type.length:
+            raise InvalidSalesData(f"A product name must be 1 to {products.c.name.type.length} characters.")
+        values["name"] = name.strip()
+    with engine.begin() as conn:
+        row = conn.execute(select(products.c.country, products.c.subdivision)
+                           .where(products.c.id == product_id)).first()
+        if row is None:
+            raise ProductNotFound(product_id)
+        if "country" in changes or "subdivision" in changes:
+            country = changes["country"] if "country" in changes else row.country
+            keep = "country" not in changes or country == row.country
+            subdivision = changes["subdivision"] if "subdivision" in changes else (row.subdivision if keep else None)
+            place = check_place(country, subdivision)
+            if place != (row.country, row.subdivision):
+                # Its public holidays are part of its calendar: a new place makes its model sets stale.
+                values.update(country=place[0], subdivision=place[1], sales_token=uuid.uuid4().hex)
+        if values:
+            conn.execute(products.update().where(products.c.id == product_id).values(**values))
+    return get_product(engine, product_id=product_id)
 
 
 def _check_free(conn: Connection, *, key: str | None, product_id: int | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from forecasting.data.database import bulk_upsert, products, sales
+from forecasting.data.database import bulk_upsert, calendar, products, sales
+from forecasting.data.fingerprint import CalendarLines, fingerprint_product, product_digest, sales_line
+from forecasting.data.fingerprint import fingerprint_rows as fingerprint_rows  # its home before calendars
 from forecasting.errors import InvalidSalesData, ProductNotFound
 
 STREAM_BATCH = 20_000
@@ -42,7 +43,9 @@ class SalesHistory:
         Float quantities on a contiguous daily ``DatetimeIndex`` (named ``date``)
         from the first to the last stored day; days without a row are 0.
     fingerprint : str
-        :func:`fingerprint_rows` of the stored rows.
+        :func:`~forecasting.data.fingerprint.fingerprint_product` of the stored
+        sales, calendar rows and place; :func:`fingerprint_rows` of the sales
+        alone for a product without calendar rows or country.
     rows : int
         Stored rows (days with a row, zero or not).
     start, end : datetime.date or None
@@ -59,33 +62,6 @@ class SalesHistory:
     start: date | None
     end: date | None
     sales_token: str | None = None
-
-
-def _line(day: date, quantity: float) -> str:
-    # Fixed decimals and no negative zero (+ 0.0): the same stored double gives the
-    # same text whether SQLite or PostgreSQL returned it.
-    return f"{day.isoformat()},{float(quantity) + 0.0:.6f}\n"
-
-
-def _digest(lines: list[str]) -> str:
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-def fingerprint_rows(rows: Iterable[tuple[date, float]]) -> str:
-    """Return the data fingerprint of a history: sha256 of its sorted (date, quantity) rows.
-
-    Parameters
-    ----------
-    rows : iterable of (datetime.date, float)
-        The stored rows, in any order.
-
-    Returns
-    -------
-    str
-        Hex sha256 over one ``YYYY-MM-DD,quantity`` line per row, in date order,
-        quantity with six decimals. The one definition every module uses.
-    """
-    return _digest([_line(day, quantity) for day, quantity in sorted(rows, key=lambda row: row[0])])
 
 
 def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
@@ -112,17 +88,25 @@ def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
     # The outer join tells "no product" (no row) from "no sales" (one row of NULLs); one
     # statement reads the rows and the sales token from the same snapshot.
     query = (
-        select(products.c.id, products.c.sales_token, sales.c.date, sales.c.quantity)
+        select(products.c.id, products.c.sales_token, products.c.country, products.c.subdivision,
+               sales.c.date, sales.c.quantity)
         .select_from(products.outerjoin(sales))
         .where(products.c.id == product_id)
         .order_by(sales.c.date)
     )
     with engine.connect() as conn:
         result = conn.execute(query).all()
+        # Read after the token: a calendar written in between is newer than the token,
+        # which makes the set look changed (and re-checked), never fresh by mistake.
+        calendar_rows = conn.execute(_calendar_query().where(calendar.c.product_id == product_id)).all() \
+            if result else []
     if not result:
         raise ProductNotFound(product_id)
     rows = [(row.date, float(row.quantity)) for row in result if row.date is not None]
-    fingerprint, token = fingerprint_rows(rows), result[0].sales_token
+    head = result[0]
+    fingerprint = fingerprint_product(rows, [tuple(row)[1:] for row in calendar_rows], country=head.country,
+                                      subdivision=head.subdivision)
+    token = head.sales_token
     if not rows:
         empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([], freq="D", name="date"), name="quantity")
         return SalesHistory(product_id, empty, fingerprint, 0, None, None, token)
@@ -152,30 +136,41 @@ def all_fingerprints(engine: Engine, *, product_ids: Sequence[int] | None = None
         Each fingerprint equals :func:`load_history`'s for the same product.
     """
     query = (
-        select(products.c.id, sales.c.date, sales.c.quantity)
+        select(products.c.id, products.c.country, products.c.subdivision, sales.c.date, sales.c.quantity)
         .select_from(products.outerjoin(sales))
         .order_by(products.c.id, sales.c.date)
     )
+    calendar_query = _calendar_query().order_by(calendar.c.product_id, calendar.c.date)
     if product_ids is not None:
-        query = query.where(products.c.id.in_([int(pid) for pid in product_ids]))
+        wanted = [int(pid) for pid in product_ids]
+        query = query.where(products.c.id.in_(wanted))
+        calendar_query = calendar_query.where(calendar.c.product_id.in_(wanted))
     out: dict[int, DataSummary] = {}
     with engine.connect() as conn:
         # yield_per streams: a server-side cursor on PostgreSQL, fetchmany on SQLite.
         result = conn.execution_options(yield_per=STREAM_BATCH).execute(query)
+        calendars = CalendarLines(conn.execution_options(yield_per=STREAM_BATCH).execute(calendar_query))
         current: int | None = None
+        place: tuple[str | None, str | None] = (None, None)
         lines: list[str] = []
         start = end = None
-        for pid, day, quantity in result:
+        for pid, country, subdivision, day, quantity in result:
             if pid != current:
                 if current is not None:
-                    out[current] = DataSummary(_digest(lines), len(lines), start, end)
-                current, lines, start, end = pid, [], day, day
+                    digest = product_digest(lines, calendars.lines_of(current), *place)
+                    out[current] = DataSummary(digest, len(lines), start, end)
+                current, place, lines, start, end = pid, (country, subdivision), [], day, day
             if day is not None:
-                lines.append(_line(day, quantity))
+                lines.append(sales_line(day, quantity))
                 end = day
         if current is not None:
-            out[current] = DataSummary(_digest(lines), len(lines), start, end)
+            out[current] = DataSummary(product_digest(lines, calendars.lines_of(current), *place), len(lines),
+                                       start, end)
     return out
+
+
+def _calendar_query() -> Any:
+    return select(calendar.c.product_id, calendar.c.date, calendar.c.open, calendar.c.holiday, calendar.c.regressors)
 
 
 def upsert_sales(engine: Engine, *, product_id: int, rows: Sequence[tuple[Any, Any]]) -> int:
@@ -220,7 +215,7 @@ def validate_rows(rows: Iterable[Any]) -> Iterator[tuple[date, float]]:
             raw_day, raw_quantity = row
         except (TypeError, ValueError):
             raise InvalidSalesData(f"Row {number} must be a (date, quantity) pair, got {row!r}.") from None
-        day = _as_day(raw_day, number)
+        day = as_day(raw_day, number)
         if isinstance(raw_quantity, bool) or not isinstance(raw_quantity, (int, float, np.integer, np.floating)):
             raise InvalidSalesData(f"Row {number} ({day}): quantity must be a number, got {raw_quantity!r}.")
         quantity = float(raw_quantity)
@@ -232,7 +227,8 @@ def validate_rows(rows: Iterable[Any]) -> Iterator[tuple[date, float]]:
         yield day, quantity
 
 
-def _as_day(value: Any, number: int) -> date:
+def as_day(value: Any, number: int) -> date:
+    """Return `value` (a date, a midnight datetime or YYYY-MM-DD text) as a date, or raise naming row `number`."""
     if isinstance(value, datetime):
         if value.time() != datetime.min.time():
             raise InvalidSalesData(f"Row {number}: {value.isoformat()} has a time of day; give a plain date.")

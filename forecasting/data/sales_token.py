@@ -1,7 +1,7 @@
-"""The products' sales tokens: a new random value whenever a product's sales change.
+"""The products' sales tokens: a new random value whenever a product's sales or calendar change.
 
 Triggers in the database set ``products.sales_token`` in the same transaction as any
-insert, update or delete of the product's sales rows, whoever writes them: this
+insert, update or delete of the product's sales or calendar rows, whoever writes them: this
 service, an import, or the retailer's own SQL. A model set records the token of the
 data it was trained on, so "did this product's sales change since?" is one indexed
 row read instead of reading and hashing its whole history. A random value (not a
@@ -35,6 +35,22 @@ _SQLITE_TRIGGERS = {
         CREATE TRIGGER IF NOT EXISTS sales_token_delete AFTER DELETE ON sales
         BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = OLD.product_id; END""",
 }
+# Calendar rows are inputs the models train on too: any change to them draws a new token.
+_SQLITE_TRIGGERS.update({
+    "calendar_token_insert": f"""
+        CREATE TRIGGER IF NOT EXISTS calendar_token_insert AFTER INSERT ON calendar
+        BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = NEW.product_id; END""",
+    "calendar_token_update": f"""
+        CREATE TRIGGER IF NOT EXISTS calendar_token_update AFTER UPDATE ON calendar
+        WHEN OLD.open IS NOT NEW.open OR OLD.holiday IS NOT NEW.holiday OR OLD.regressors IS NOT NEW.regressors
+             OR OLD.date IS NOT NEW.date OR OLD.product_id IS NOT NEW.product_id
+        BEGIN
+            UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id IN (OLD.product_id, NEW.product_id);
+        END""",
+    "calendar_token_delete": f"""
+        CREATE TRIGGER IF NOT EXISTS calendar_token_delete AFTER DELETE ON calendar
+        BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = OLD.product_id; END""",
+})
 
 # PostgreSQL: statement-level triggers with transition tables, so a bulk import of a
 # million rows updates each touched product once, not once per row.
@@ -53,16 +69,21 @@ _POSTGRES_FUNCTIONS = (
         RETURN NULL;
     END $$""",
 )
+_POSTGRES_TRIGGER_BODIES = {
+    "token_insert": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS changed_rows "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
+    "token_update_old": "AFTER UPDATE ON {table} REFERENCING OLD TABLE AS changed_rows "
+                        "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
+    "token_update_new": "AFTER UPDATE ON {table} REFERENCING NEW TABLE AS changed_rows "
+                        "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
+    "token_delete": "AFTER DELETE ON {table} REFERENCING OLD TABLE AS changed_rows "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
+    "token_truncate": "AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION sales_token_all()",
+}
+# Per table, trigger name -> body: sales_token_insert on sales, calendar_token_insert on calendar, ...
 _POSTGRES_TRIGGERS = {
-    "sales_token_insert": "AFTER INSERT ON sales REFERENCING NEW TABLE AS changed_rows "
-                          "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
-    "sales_token_update_old": "AFTER UPDATE ON sales REFERENCING OLD TABLE AS changed_rows "
-                              "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
-    "sales_token_update_new": "AFTER UPDATE ON sales REFERENCING NEW TABLE AS changed_rows "
-                              "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
-    "sales_token_delete": "AFTER DELETE ON sales REFERENCING OLD TABLE AS changed_rows "
-                          "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
-    "sales_token_truncate": "AFTER TRUNCATE ON sales FOR EACH STATEMENT EXECUTE FUNCTION sales_token_all()",
+    table: {f"{prefix}_{name}": body.format(table=table) for name, body in _POSTGRES_TRIGGER_BODIES.items()}
+    for table, prefix in (("sales", "sales"), ("calendar", "calendar"))
 }
 
 
@@ -90,10 +111,12 @@ def install(conn: Connection) -> None:
         for statement in _SQLITE_TRIGGERS.values():
             conn.execute(text(statement))
         return
-    present = set(conn.execute(text(
-        "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST('sales' AS regclass) AND NOT tgisinternal"
-    )).scalars())
-    missing = {name: body for name, body in _POSTGRES_TRIGGERS.items() if name not in present}
+    missing: dict[str, str] = {}
+    for table, triggers in _POSTGRES_TRIGGERS.items():
+        present = set(conn.execute(text(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
+        ), {"table": table}).scalars())
+        missing.update({name: body for name, body in triggers.items() if name not in present})
     if missing:
         for statement in _POSTGRES_FUNCTIONS:
             conn.execute(text(statement))
@@ -102,7 +125,7 @@ def install(conn: Connection) -> None:
 
 
 def current(conn: Connection, *, product_id: int) -> str | None:
-    """Return the product's sales token: None while it has never had sales.
+    """Return the product's sales token: None while it has never had sales or calendar rows.
 
     Raises
     ------

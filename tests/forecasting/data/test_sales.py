@@ -176,7 +176,8 @@ def test_get_list_and_exists(engine):
         create_product(engine, name=f"p{pid}", product_id=pid)
     upsert_sales(engine, product_id=2, rows=[(D0, 1.0), (D0 + timedelta(days=30), 2.0)])
     assert get_product(engine, product_id=2) | {"created_at": None} == {
-        "id": 2, "name": "p2", "key": None, "rows": 2, "start": "2024-01-01", "end": "2024-01-31", "created_at": None,
+        "id": 2, "name": "p2", "key": None, "country": None, "subdivision": None, "rows": 2, "start": "2024-01-01",
+        "end": "2024-01-31", "created_at": None,
     }
     assert get_product(engine, product_id=1)["rows"] == 0 and get_product(engine, product_id=1)["start"] is None
     with pytest.raises(ProductNotFound):
