@@ -12,7 +12,7 @@ import click
 from tqdm import tqdm
 
 from config.logs import configure_logging
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 
 
 @click.group()
@@ -162,7 +162,7 @@ def retrain_command(settings, product_ids: tuple[int, ...], all_products: bool, 
 @click.option("--procfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Procfile to run instead of the service's own.")
 @click.pass_obj
-def run_command(settings, procfile: Path | None) -> None:
+def run_command(settings: Settings, procfile: Path | None) -> None:
     """Start Redis (unless REDIS_URL is set) and every Procfile process; Ctrl-C stops all."""
     import launcher
 
@@ -174,7 +174,7 @@ def run_command(settings, procfile: Path | None) -> None:
 @click.option("--procfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Procfile to read instead of the service's own.")
 @click.pass_obj
-def proc_command(settings, name: str, procfile: Path | None) -> None:
+def proc_command(settings: Settings, name: str, procfile: Path | None) -> None:
     """Become the Procfile's process NAME, with every setting in its environment (one container, one process)."""
     import launcher
 
@@ -183,7 +183,7 @@ def proc_command(settings, name: str, procfile: Path | None) -> None:
 
 @cli.command("procfile-env")
 @click.pass_obj
-def procfile_env_command(settings) -> None:
+def procfile_env_command(settings: Settings) -> None:
     """Print the settings as KEY=value lines for `honcho -e FILE start`."""
     import shlex
 
