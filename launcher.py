@@ -135,14 +135,15 @@ def exec_process(settings: Settings, name: str, procfile: Path = PROCFILE) -> No
 def run(settings: Settings, *, procfile: Path = PROCFILE, var: Path = VAR) -> int:
     """Start Redis if none is configured, then every Procfile process; stop all on Ctrl-C or when one dies."""
     env = {**os.environ, **process_env(settings)}
-    # Checked before Redis starts; REDIS_URL is set below when it is Redis started here.
+    # Checked before Redis starts, so REDIS_URL counts as set: it is, once a Redis started here answers.
     argvs = {name: shell_line(line, {"REDIS_URL": "", **env}) for name, line in read_procfile(procfile).items()}
     _make_state_dirs(settings)
     var.mkdir(parents=True, exist_ok=True)
     redis_file = var / "redis.url"
     procs: dict[str, subprocess.Popen] = {}
     recorded = redis_file.read_text().strip() if redis_file.exists() else None
-    if not settings.celery_broker_url and settings.redis_url in (None, recorded):
+    own_redis = not settings.celery_broker_url and settings.redis_url in (None, recorded)
+    if own_redis:
         port = free_port(settings.embedded_redis_port)
         procs["redis"], env["REDIS_URL"] = start_redis(port, var / "redis")
         redis_file.write_text(env["REDIS_URL"])
@@ -169,7 +170,8 @@ def run(settings: Settings, *, procfile: Path = PROCFILE, var: Path = VAR) -> in
             break
         time.sleep(0.5)
     _shutdown(procs)
-    redis_file.unlink(missing_ok=True)
+    if own_redis:  # a configured Redis's URL was never recorded, so it is not ours to remove
+        redis_file.unlink(missing_ok=True)
     return code
 
 

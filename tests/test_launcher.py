@@ -86,6 +86,8 @@ def test_run_starts_its_own_redis_and_the_procfile_and_sigint_stops_them_all(tmp
 
 def test_a_process_that_exits_stops_the_others(tmp_path):
     procfile = tiny_procfile(tmp_path, 'quitter: "${PYTHON}" -c "import time; time.sleep(2); raise SystemExit(3)"')
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "redis.url").write_text("redis://127.0.0.1:2/0")  # another stack's Redis
     proc = run_launcher(tmp_path, procfile, redis_url="redis://127.0.0.1:1/0")
     try:
         pid = int(wait_for(tmp_path / "probe.out", proc).split()[0])
@@ -95,6 +97,7 @@ def test_a_process_that_exits_stops_the_others(tmp_path):
             proc.kill()
             proc.wait()
     assert not alive(pid)
+    assert (tmp_path / "var" / "redis.url").read_text() == "redis://127.0.0.1:2/0"  # not ours to remove
 
 
 def test_a_line_naming_a_variable_nobody_sets_is_refused_by_name():
