@@ -7,4 +7,7 @@ COPY . .
 RUN useradd --create-home app && mkdir -p /app/ml_models/forecasting /app/var && chown -R app /app/ml_models /app/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--timeout", "60", "api:create_app()"]
+# Inside a container the API must listen on every interface; everything else comes from config/settings.py.
+ENV API_HOST=0.0.0.0
+# The Procfile's line, with the settings exported (docker-compose.yml runs the other processes the same way).
+CMD ["python", "manage.py", "proc", "api"]

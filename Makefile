@@ -1,34 +1,46 @@
-# One venv, pinned requirements; every target installs what it needs first.
+# One venv, pinned requirements. `make run` installs what the service runs (requirements.txt);
+# the test and bench targets add requirements-dev.txt. One stamp per file, so neither reinstalls the other.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install run test test-fast bench demo clean
+.PHONY: install install-runtime run test test-fast bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUNTIME_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+	$(PIP) -r requirements.txt
+	touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): requirements-dev.txt $(RUNTIME_STAMP)
+	$(PIP) -r requirements-dev.txt
+	touch $@
 
-## run: demo data + Redis (unless REDIS_URL is set) + API on 127.0.0.1:8000 + worker + beat
-run: install
+## install-runtime: the venv with what the service runs (no TensorFlow, no test tools)
+install-runtime: $(RUNTIME_STAMP)
+
+## install: the runtime plus tests, bench and their peers
+install: $(DEV_STAMP)
+
+## run: schema, demo data, Redis (unless REDIS_URL is set) and every process of the Procfile
+run: $(RUNTIME_STAMP)
+	$(PY) manage.py init-db
 	$(PY) manage.py seed-demo
 	$(PY) manage.py run
 
-## test: every test, including real Celery workers on Redis, SQLite and PostgreSQL
-test: install
+## test: the import rules, then every test, including real Celery workers on Redis, SQLite and PostgreSQL
+test: $(DEV_STAMP)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
-## test-fast: skip the tests that train the full production configuration
-test-fast: install
-	$(PY) -m pytest -m "not slow"
+## test-fast: unit tests only: no Redis, PostgreSQL or worker processes, no full-size training
+test-fast: $(DEV_STAMP)
+	$(PY) -m pytest -m "not integration and not slow"
 
 ## bench: speed, memory, size and accuracy figures, reference beside ours
-bench: install
+bench: $(DEV_STAMP)
 	$(PY) -m bench.run
 
 clean:

@@ -1,24 +1,29 @@
-"""Run the whole service on one machine: Redis (if none is configured), API, worker, beat."""
+"""Run the Procfile's processes: all of them on one machine (with Redis if none is configured), or one."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
+from typing import NoReturn
 
 import redis
 from celery import Celery
 
-from config.settings import EMBEDDED_REDIS_FILE, ROOT, Settings
+from config.settings import ROOT, Settings
 
 VAR = ROOT / "var"
+PROCFILE = ROOT / "Procfile"
+PLACEHOLDER = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def free_port(preferred: int) -> int:
@@ -86,33 +91,62 @@ def celery_worker(env: dict[str, str], *, queues: str, concurrency: int = 1, nam
             out.close()
 
 
-def commands(settings: Settings) -> dict[str, list[str]]:
-    """Return the command line of each long-running process."""
-    python = sys.executable
-    bindir = Path(python).parent
-    return {
-        "api": [str(bindir / "gunicorn"), "--bind", f"{settings.api_host}:{settings.api_port}", "--workers", "2",
-                "--threads", str(settings.api_threads), "--timeout", "60", "--access-logfile", "-", "api:create_app()"],
-        # Forecasts get a worker of their own, so they never wait behind a bulk retrain.
-        "forecast-worker": [python, "-m", "celery", "-A", "workers.entry", "worker", "--queues", "forecast",
-                            "--concurrency", "1", "--loglevel", settings.log_level, "--hostname", "forecast@%h"],
-        "training-worker": [python, "-m", "celery", "-A", "workers.entry", "worker", "--queues", "training",
-                            "--concurrency", str(settings.worker_concurrency), "--loglevel", settings.log_level,
-                            "--hostname", "training@%h"],
-        "beat": [python, "-m", "celery", "-A", "workers.entry", "beat", "--loglevel", settings.log_level,
-                 "--schedule", str(VAR / "celerybeat-schedule")],
-    }
+def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
+    """Return each process of the Procfile (honcho's format) with its command line."""
+    from honcho.environ import parse_procfile
+
+    processes = dict(parse_procfile(path.read_text()).processes)
+    if not processes:
+        raise SystemExit(f"{path} names no process.")
+    return processes
 
 
-def run(settings: Settings) -> int:
-    """Start everything, stop everything on Ctrl-C or when one process dies."""
-    env = dict(os.environ)
+def process_env(settings: Settings) -> dict[str, str]:
+    """Return the settings as the variables the Procfile's lines use, and PYTHON, this interpreter."""
+    env = {"PYTHON": sys.executable}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        # The model parameters reach the children through their own variables (or .env), if set at all.
+        if f.name != "model_params" and value is not None:
+            env[f.name.upper()] = str(value)
+    return env
+
+
+def shell_line(line: str, env: Mapping[str, str]) -> list[str]:
+    """Return the argv that runs a Procfile `line` as honcho does (sh), exec'd so signals reach it."""
+    missing = sorted({name for name in PLACEHOLDER.findall(line) if name not in env})
+    if missing:
+        raise SystemExit(f"Procfile line needs {', '.join(missing)}: {line}")
+    return ["/bin/sh", "-c", f"exec {line}"]
+
+
+def exec_process(settings: Settings, name: str, procfile: Path = PROCFILE) -> NoReturn:
+    """Become the Procfile's process `name`, with the settings in its environment."""
+    processes = read_procfile(procfile)
+    if name not in processes:
+        raise SystemExit(f"{procfile} has no process {name!r}; it has {', '.join(processes)}.")
+    env = {**os.environ, **process_env(settings)}
+    argv = shell_line(processes[name], env)
+    _make_state_dirs(settings)
+    os.chdir(ROOT)
+    os.execve(argv[0], argv, env)
+
+
+def run(settings: Settings, *, procfile: Path = PROCFILE, var: Path = VAR) -> int:
+    """Start Redis if none is configured, then every Procfile process; stop all on Ctrl-C or when one dies."""
+    env = {**os.environ, **process_env(settings)}
+    # Checked before Redis starts, so REDIS_URL counts as set: it is, once a Redis started here answers.
+    argvs = {name: shell_line(line, {"REDIS_URL": "", **env}) for name, line in read_procfile(procfile).items()}
+    _make_state_dirs(settings)
+    var.mkdir(parents=True, exist_ok=True)
+    redis_file = var / "redis.url"
     procs: dict[str, subprocess.Popen] = {}
-    recorded = EMBEDDED_REDIS_FILE.read_text().strip() if EMBEDDED_REDIS_FILE.exists() else None
-    if not settings.celery_broker_url and settings.redis_url in (None, recorded):
+    recorded = redis_file.read_text().strip() if redis_file.exists() else None
+    own_redis = not settings.celery_broker_url and settings.redis_url in (None, recorded)
+    if own_redis:
         port = free_port(settings.embedded_redis_port)
-        procs["redis"], env["REDIS_URL"] = start_redis(port, VAR / "redis")
-        EMBEDDED_REDIS_FILE.write_text(env["REDIS_URL"])
+        procs["redis"], env["REDIS_URL"] = start_redis(port, var / "redis")
+        redis_file.write_text(env["REDIS_URL"])
         print(f"started redis-server on 127.0.0.1:{port}", flush=True)
     stopping = False
 
@@ -122,9 +156,11 @@ def run(settings: Settings) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for name, argv in commands(settings).items():
+    for name, argv in argvs.items():
         procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env)
-    print(f"API on http://{settings.api_host}:{settings.api_port}/api/v1  (Ctrl-C stops everything)", flush=True)
+    if "api" in argvs:
+        print(f"API on http://{settings.api_host}:{settings.api_port}/api/v1", flush=True)
+    print(f"started {', '.join(argvs)}  (Ctrl-C stops everything)", flush=True)
     code = 0
     while not stopping:
         dead = [name for name, proc in procs.items() if proc.poll() is not None]
@@ -134,8 +170,14 @@ def run(settings: Settings) -> int:
             break
         time.sleep(0.5)
     _shutdown(procs)
-    EMBEDDED_REDIS_FILE.unlink(missing_ok=True)
+    if own_redis:  # a configured Redis's URL was never recorded, so it is not ours to remove
+        redis_file.unlink(missing_ok=True)
     return code
+
+
+def _make_state_dirs(settings: Settings) -> None:
+    for path in (settings.api_control_socket, settings.beat_schedule):
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _shutdown(procs: dict[str, subprocess.Popen]) -> None:

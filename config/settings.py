@@ -80,15 +80,23 @@ class Settings:
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
     forecast_memo_size: int = 64
+    # Child processes of the training worker, and of the forecast worker (its own queue).
     worker_concurrency: int = 2
+    forecast_worker_concurrency: int = 1
     worker_threads: int = 1
     progress_min_step: int = 5
     max_batch_products: int = 10_000
     embedded_redis_port: int = 6390
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    # Threads per API process: a request waiting on a job holds one.
+    # API processes (gunicorn workers), and threads in each: a request waiting on a job holds one.
+    api_workers: int = 2
     api_threads: int = 8
+    # Seconds a silent gunicorn worker is given before it is replaced.
+    api_timeout: int = 60
+    # gunicorn's control socket: one per checkout, so two stacks on one host never share one.
+    api_control_socket: Path = ROOT / "var" / "gunicorn.ctl"
+    beat_schedule: Path = ROOT / "var" / "celerybeat-schedule"
     # Longest a request may wait for its job to end (GET /jobs/<id>?wait=, Prefer: wait=).
     max_job_wait_seconds: int = 30
     log_level: str = "INFO"

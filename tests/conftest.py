@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from forecasting.data.database import init_db, make_engine
+from forecasting.data.database import init_db, make_engine, metadata
 from jobs import table as jobs_table  # noqa: F401  (puts the jobs table, which `engine` empties, on init_db's metadata)
 from tests import services
 
@@ -24,6 +24,22 @@ SMALL_MODELS = {
 }
 
 
+#: Fixtures that bring up a real service or process; a test using any of them (directly or through
+#: another fixture) is marked `integration`, so `make test-fast` leaves it out.
+INTEGRATION_FIXTURES = {"redis_url", "postgres_url", "stack"}
+#: Parametrized fixtures whose parameter names a server.
+SERVER_PARAMS = {"engine": "postgresql", "database_url": "postgresql"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs Redis, PostgreSQL or worker processes as `integration`."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if names & INTEGRATION_FIXTURES or any(params.get(name) == value for name, value in SERVER_PARAMS.items()):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     with services.redis_server() as url:
@@ -33,8 +49,7 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     with services.postgres_database() as url:
-        if url is None:
-            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+        services.require(url is not None, f"PostgreSQL is not reachable on {services.PG_HOST}:{services.PG_PORT}")
         yield url
 
 
@@ -51,3 +66,15 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
             conn.execute(text("TRUNCATE sales, products, jobs, training_runs RESTART IDENTITY CASCADE"))
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return the URL of an empty database: a new SQLite file, or the session's PostgreSQL emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sales.db'}"
+    url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    metadata.drop_all(engine)  # one database per session: every test starts from empty tables
+    engine.dispose()
+    return url

@@ -13,7 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from forecasting.data.database import make_engine, metadata
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
 from tests import services
@@ -58,17 +57,6 @@ def make_stack(tmp_path: Path, database_url: str, redis_url: str, *, small: bool
     env.update({k: str(v) for k, v in overrides.items()})
     services.flush(redis_url)
     return env
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'sales.db'}"
-    url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    metadata.drop_all(engine)  # one database per session: every test starts from empty tables
-    engine.dispose()
-    return url
 
 
 @pytest.fixture

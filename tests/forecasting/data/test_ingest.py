@@ -113,8 +113,8 @@ def test_missing_file(engine, tmp_path):
         small_import(engine, tmp_path / "nope.csv")
 
 
-@pytest.mark.skipif(not STORE_ITEM.exists(), reason=f"shared data set not found at {STORE_ITEM}")
 def test_import_store_item_demand(engine):
+    services.require(STORE_ITEM.exists(), f"shared data set not found at {STORE_ITEM}")
     report = import_csv(engine, STORE_ITEM, key_columns=["store", "item"], date_column="date",
                         quantity_column="sales")
     assert (report.products_created, report.products_total, report.rows) == (100, 100, 182_600)

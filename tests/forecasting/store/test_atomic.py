@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from forecasting.store import atomic
+from tests import services
 
 
 def test_sha256_file_matches_hashlib(tmp_path):
@@ -29,8 +30,8 @@ def test_fsync_dir_accepts_a_folder_and_refuses_a_missing_one(tmp_path):
         atomic.fsync_dir(tmp_path / "missing")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux-only")
 def test_exchange_swaps_two_folders_in_one_step(tmp_path):
+    services.require(sys.platform.startswith("linux"), "renameat2 is Linux-only")
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x").write_text("a")
     (tmp_path / "b").mkdir()
@@ -39,8 +40,8 @@ def test_exchange_swaps_two_folders_in_one_step(tmp_path):
     assert (tmp_path / "a" / "x").read_text() == "b" and (tmp_path / "b" / "x").read_text() == "a"
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux-only")
 def test_exchange_with_a_missing_path_raises(tmp_path):
+    services.require(sys.platform.startswith("linux"), "renameat2 is Linux-only")
     (tmp_path / "a").mkdir()
     with pytest.raises(FileNotFoundError):
         atomic.exchange(tmp_path / "a", tmp_path / "missing")

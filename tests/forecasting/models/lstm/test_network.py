@@ -6,6 +6,7 @@ import pytest
 from forecasting.models.lstm import keras_file
 from forecasting.models.lstm.network import LSTMNetwork
 from forecasting.models.lstm.training import Adam, mse, train
+from tests import services
 
 
 def _network(seed=0, window=5, channels=3, units=(6, 5, 4, 3)):
@@ -110,7 +111,7 @@ def test_a_file_that_is_not_a_keras_model_is_refused(tmp_path):
 
 
 def test_keras_opens_the_file_and_predicts_the_same(tmp_path):
-    keras = pytest.importorskip("keras", reason="Keras is a development dependency only")
+    keras = services.require_module("keras", "Keras is a development dependency only")
     network = _network(window=14, units=(16, 8, 8, 4))
     keras_file.save(network, tmp_path / "lstm_model.h5")
     x = np.random.default_rng(4).normal(size=(6, 14, 3)).astype(np.float32)
@@ -122,7 +123,7 @@ def test_keras_opens_the_file_and_predicts_the_same(tmp_path):
 
 
 def test_a_file_keras_wrote_loads_and_predicts_the_same(tmp_path):
-    keras = pytest.importorskip("keras", reason="Keras is a development dependency only")
+    keras = services.require_module("keras", "Keras is a development dependency only")
     inputs = keras.Input(shape=(14, 3))
     h = keras.layers.LSTM(16, return_sequences=True)(inputs)
     h = keras.layers.LSTM(8)(h)
