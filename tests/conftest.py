@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from forecasting.data.database import init_db, make_engine
+from forecasting.data import migrations
+from forecasting.data.database import make_engine
 from tests import services
 
 # Small but real models: every member trains, just briefly.
@@ -39,14 +40,14 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """Yield an empty, initialised sales database: a new SQLite file, or the session's PostgreSQL."""
+    """Yield an empty sales database at the head revision: a new SQLite file, or the session's PostgreSQL."""
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'sales.db'}")
     else:
         eng = make_engine(request.getfixturevalue("postgres_url"))
-    init_db(eng)
+    migrations.upgrade(eng)
     if eng.dialect.name == "postgresql":
         with eng.begin() as conn:
-            conn.execute(text("TRUNCATE sales, products, jobs, training_runs RESTART IDENTITY CASCADE"))
+            conn.execute(text("TRUNCATE sales, products, jobs, training_runs, forecasts RESTART IDENTITY CASCADE"))
     yield eng
     eng.dispose()

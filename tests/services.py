@@ -1,4 +1,4 @@
-"""Real Redis and PostgreSQL for the tests: use the running ones, or start our own."""
+"""Real Redis and PostgreSQL for the tests: use the running ones, or start our own; migrated databases."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from sqlalchemy import text
 
 import launcher
+from forecasting.data import migrations
+from forecasting.data.database import make_engine, metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The shared data sets, beside the checkout (see the README).
@@ -84,3 +87,25 @@ def postgres_database() -> Iterator[str | None]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def migrated(url: str) -> str:
+    """Bring the database at `url` to the head revision, as `manage.py db upgrade` does; return `url`."""
+    engine = make_engine(url)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+def emptied(url: str) -> str:
+    """Drop every table of the database at `url` (revision included), migrate it afresh; return `url`."""
+    engine = make_engine(url)
+    try:
+        metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
+    return migrated(url)

@@ -1,8 +1,12 @@
-"""Tables of the sales database, its engine, and the few statements that differ by dialect."""
+"""Tables of the sales database, its engine, and the few statements that differ by dialect.
+
+The tables here are what the code reads and writes; the database gets them from the
+revisions in ``migrations/`` (forecasting/data/migrations.py), which must end at exactly
+this schema (tests/forecasting/data/test_migrations.py compares them).
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -29,9 +33,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
-
-from forecasting.data import sales_token
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 UPSERT_CHUNK = 10_000
@@ -141,33 +142,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
-
-
-def init_db(engine: Engine, *, attempts: int = 3) -> None:
-    """Create every table, index and trigger that does not exist yet.
-
-    A database made by an earlier version gets what it lacks (the products'
-    sales tokens and their triggers); nothing stored is changed or dropped.
-
-    Parameters
-    ----------
-    engine : Engine
-        Database to initialise.
-    attempts : int
-        Several processes (API workers, Celery children) may start at once on a
-        fresh database; a CREATE that loses that race is retried, and the retry
-        finds the tables in place.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            metadata.create_all(engine)
-            with engine.begin() as conn:
-                sales_token.install(conn)
-            return
-        except DBAPIError:
-            if attempt == attempts:
-                raise
-            time.sleep(0.2 * attempt)
 
 
 def ping(engine: Engine) -> None:

@@ -6,14 +6,15 @@ service, an import, or the retailer's own SQL. A model set records the token of 
 data it was trained on, so "did this product's sales change since?" is one indexed
 row read instead of reading and hashing its whole history. A random value (not a
 counter) stays sound when a database is restored from a backup: a token only ever
-names the data it was drawn for.
+names the data it was drawn for. The column and the triggers are schema revision 0002
+(``migrations/versions/0002_sales_tokens.py``), which calls the functions here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, inspect, text
+from sqlalchemy import Connection, bindparam, text
 
 from forecasting.errors import ProductNotFound
 
@@ -53,6 +54,7 @@ _POSTGRES_FUNCTIONS = (
         RETURN NULL;
     END $$""",
 )
+_POSTGRES_FUNCTION_NAMES = ("sales_token_rows", "sales_token_all")
 _POSTGRES_TRIGGERS = {
     "sales_token_insert": "AFTER INSERT ON sales REFERENCING NEW TABLE AS changed_rows "
                           "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
@@ -66,27 +68,40 @@ _POSTGRES_TRIGGERS = {
 }
 
 
-def install(conn: Connection) -> None:
-    """Add ``products.sales_token`` and its triggers where they are missing.
+def _dialect(conn: Connection) -> str:
+    dialect = conn.dialect.name
+    if dialect not in {"sqlite", "postgresql"}:
+        raise NotImplementedError(f"Sales tokens support SQLite and PostgreSQL, not {dialect}.")
+    return dialect
+
+
+def draw_tokens(conn: Connection) -> None:
+    """Give every product that has sales a new token.
 
     Parameters
     ----------
     conn : Connection
-        Connection inside a transaction, on a database whose tables exist. A
-        database made before tokens existed gets the column, a token for every
-        product with sales, and the triggers; on a current one this only checks.
+        Connection inside a transaction, on a database whose ``products.sales_token``
+        column exists. Used when the column is added to a database that already
+        holds sales: a product's token must not read "never had sales" (NULL).
     """
-    dialect = conn.dialect.name
-    if dialect not in {"sqlite", "postgresql"}:
-        raise NotImplementedError(f"Sales tokens support SQLite and PostgreSQL, not {dialect}.")
-    new_token = _SQLITE_NEW_TOKEN if dialect == "sqlite" else _POSTGRES_NEW_TOKEN
-    if "sales_token" not in {column["name"] for column in inspect(conn).get_columns("products")}:
-        conn.execute(text("ALTER TABLE products ADD COLUMN sales_token VARCHAR(32)"))
-        conn.execute(text(
-            f"UPDATE products SET sales_token = {new_token} "
-            "WHERE EXISTS (SELECT 1 FROM sales WHERE sales.product_id = products.id)"
-        ))
-    if dialect == "sqlite":
+    new_token = _SQLITE_NEW_TOKEN if _dialect(conn) == "sqlite" else _POSTGRES_NEW_TOKEN
+    conn.execute(text(
+        f"UPDATE products SET sales_token = {new_token} "
+        "WHERE EXISTS (SELECT 1 FROM sales WHERE sales.product_id = products.id)"
+    ))
+
+
+def create_triggers(conn: Connection) -> None:
+    """Create the triggers that draw a new token with every change to a product's sales.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside a transaction, on a database whose ``products.sales_token``
+        column exists. Triggers already in place are kept, so this may run again.
+    """
+    if _dialect(conn) == "sqlite":
         for statement in _SQLITE_TRIGGERS.values():
             conn.execute(text(statement))
         return
@@ -99,6 +114,46 @@ def install(conn: Connection) -> None:
             conn.execute(text(statement))
         for name, body in missing.items():
             conn.execute(text(f"CREATE TRIGGER {name} {body}"))
+
+
+def drop_triggers(conn: Connection) -> None:
+    """Drop the sales-token triggers (and PostgreSQL's functions behind them), where present.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside a transaction.
+    """
+    if _dialect(conn) == "sqlite":
+        for name in _SQLITE_TRIGGERS:
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        return
+    for name in _POSTGRES_TRIGGERS:
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {name} ON sales"))
+    for function in _POSTGRES_FUNCTION_NAMES:
+        conn.execute(text(f"DROP FUNCTION IF EXISTS {function}()"))
+
+
+def trigger_names(conn: Connection) -> set[str]:
+    """Return the names of the sales-token triggers present on ``sales``.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection to the database.
+
+    Returns
+    -------
+    set of str
+        A subset of the names this module creates for the connection's dialect.
+    """
+    if _dialect(conn) == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'sales'"
+        expected = set(_SQLITE_TRIGGERS)
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST('sales' AS regclass) AND NOT tgisinternal"
+        expected = set(_POSTGRES_TRIGGERS)
+    return set(conn.execute(text(query)).scalars()) & expected
 
 
 def current(conn: Connection, *, product_id: int) -> str | None:

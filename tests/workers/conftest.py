@@ -13,7 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from forecasting.data.database import make_engine, metadata
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
 from tests import services
@@ -51,12 +50,13 @@ class Stack:
 
 def make_stack(tmp_path: Path, database_url: str, redis_url: str, *, small: bool = True,
                **overrides: Any) -> dict[str, str]:
-    """Return the environment of a test stack (small model settings unless `small` is False)."""
+    """Migrate the stack's database and return its environment (small model settings unless `small` is False)."""
     env = {k: str(v) for k, v in SMALL_MODELS.items()} if small else {}
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, FORECASTING_MODELS_PATH=str(tmp_path / "models"),
                LOG_LEVEL="INFO", WORKER_CONCURRENCY="1")
     env.update({k: str(v) for k, v in overrides.items()})
     services.flush(redis_url)
+    services.migrated(database_url)
     return env
 
 
@@ -64,11 +64,8 @@ def make_stack(tmp_path: Path, database_url: str, redis_url: str, *, small: bool
 def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sales.db'}"
-    url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    metadata.drop_all(engine)  # one database per session: every test starts from empty tables
-    engine.dispose()
-    return url
+    # One database per session: every test starts from empty tables.
+    return services.emptied(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
