@@ -26,7 +26,7 @@ install: $(DEV_STAMP)
 
 ## run: schema, demo data, Redis (unless REDIS_URL is set) and every process of the Procfile
 run: $(RUNTIME_STAMP)
-	$(PY) manage.py init-db
+	$(PY) manage.py db upgrade
 	$(PY) manage.py seed-demo
 	$(PY) manage.py run
 

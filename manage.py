@@ -24,19 +24,62 @@ def cli(ctx: click.Context) -> None:
 
 
 def _engine(settings):
-    from forecasting.data.database import init_db, make_engine
+    """Return the settings' database engine, refusing a schema that is not this release's."""
+    from forecasting.data import migrations
+    from forecasting.data.database import make_engine
+    from forecasting.errors import SchemaNotCurrent
 
     engine = make_engine(settings.database_url)
-    init_db(engine)
+    try:
+        migrations.require_current(engine)
+    except SchemaNotCurrent as exc:
+        engine.dispose()
+        raise click.ClickException(str(exc)) from exc
     return engine
+
+
+def _upgrade(settings) -> None:
+    """Run the pending revisions on the settings' database and say where it ends."""
+    from sqlalchemy.exc import DBAPIError
+
+    from forecasting.data import migrations
+    from forecasting.data.database import make_engine
+    from forecasting.errors import UnknownSchema
+
+    where = settings.database_url.split("@")[-1]
+    engine = make_engine(settings.database_url)
+    try:
+        before = migrations.current_revision(engine)
+        reached = migrations.upgrade(engine)
+    except UnknownSchema as exc:
+        raise click.ClickException(str(exc)) from exc
+    except DBAPIError as exc:
+        raise click.ClickException(f"cannot upgrade the database at {where}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+    if before == reached:
+        click.echo(f"database at revision {reached} (head), nothing to do: {where}")
+    else:
+        click.echo(f"database upgraded from {before or 'no revision'} to {reached} (head): {where}")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Schema of the database: Alembic revisions in migrations/."""
+
+
+@db_group.command("upgrade")
+@click.pass_obj
+def db_upgrade_command(settings) -> None:
+    """Create the tables, or bring an earlier release's database to this release's schema."""
+    _upgrade(settings)
 
 
 @cli.command("init-db")
 @click.pass_obj
 def init_db_command(settings) -> None:
-    """Create the tables if they do not exist."""
-    _engine(settings)
-    click.echo(f"database ready: {settings.database_url.split('@')[-1]}")
+    """Same as `db upgrade`, kept for existing scripts."""
+    _upgrade(settings)
 
 
 @cli.command("seed-demo")

@@ -10,7 +10,9 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 
 from config.settings import Settings
-from forecasting.data.database import init_db, make_engine
+from forecasting.data import migrations
+from forecasting.data.database import make_engine
+from forecasting.errors import SchemaNotCurrent
 from forecasting.store.model_store import ModelStore
 from forecasting.store.signature import Signer
 from jobs import events as job_events
@@ -30,9 +32,13 @@ class Services:
 
     @classmethod
     def create(cls, settings: Settings) -> "Services":
-        """Connect everything the API needs and make sure the tables exist."""
+        """Connect everything the API needs; refuse a database whose schema is not this release's."""
         engine = make_engine(settings.database_url)
-        init_db(engine)
+        try:
+            migrations.require_current(engine)
+        except SchemaNotCurrent:
+            engine.dispose()
+            raise
         client = redis.Redis.from_url(settings.lock_url, socket_connect_timeout=2, socket_timeout=5)
         return cls(
             settings=settings,

@@ -135,9 +135,9 @@ def main() -> None:
 def measure(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[str, Any]:
     settings = load_settings(overrides=env)
     rt, celery = Runtime.create(settings), create_celery(settings)
-    from forecasting.data.database import init_db
+    from forecasting.data import migrations
 
-    init_db(rt.engine)
+    migrations.upgrade(rt.engine)
     imported = import_csv(rt.engine, DATA, key_columns=["Store"], date_column="Date", quantity_column="Sales")
     started = time.perf_counter()
     stale, counts = stale_products(engine=rt.engine, store=rt.store, policy=rt.policy)

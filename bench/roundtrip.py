@@ -116,9 +116,14 @@ def measure(work: Path, repeats: int = 30) -> dict[str, Any]:
                                       "--appendonly", "no"], env, work / "redis.log"))
         _wait_redis(url)
         from api import create_app
+        from forecasting.data import migrations
+        from forecasting.data.database import make_engine
         from forecasting.data.products import create_product
         from forecasting.data.sales import upsert_sales
 
+        schema = make_engine(env["DATABASE_URL"])
+        migrations.upgrade(schema)
+        schema.dispose()
         app = create_app({k: v for k, v in env.items() if k not in {"BENCH_BROKER_URL", "OMP_NUM_THREADS"}})
         engine = app.extensions["forecasting"].engine
         create_product(engine, name="bench", product_id=PRODUCT_ID)

@@ -77,7 +77,7 @@ def train_ours(work: Path) -> dict[str, Any]:
     """Train through the worker's code path (steps.train -> ModelStore), then forecast warm."""
     import forecasting.models.model_set
     from bench.data import synthetic_history
-    from forecasting.data.database import init_db
+    from forecasting.data import migrations
     from forecasting.data.products import create_product
     from forecasting.data.sales import load_history, upsert_sales
     from forecasting.lifecycle import steps
@@ -87,7 +87,7 @@ def train_ours(work: Path) -> dict[str, Any]:
 
     imported = time.perf_counter() - STARTED
     engine = _ours_engine(work)
-    init_db(engine)
+    migrations.upgrade(engine)
     create_product(engine, name="bench", product_id=PRODUCT_ID)
     series = synthetic_history()
     upsert_sales(engine, product_id=PRODUCT_ID, rows=[(d.date(), float(v)) for d, v in series.items()])

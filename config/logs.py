@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-NOISY = ("cmdstanpy", "prophet", "h5py", "matplotlib", "kombu", "amqp")
+NOISY = ("cmdstanpy", "prophet", "h5py", "matplotlib", "kombu", "amqp", "alembic")
 
 
 class JsonFormatter(logging.Formatter):

@@ -64,3 +64,16 @@ class InvalidSalesData(ForecastingError):
 
 class InvalidCalendarData(InvalidSalesData):
     """Calendar rows (open days, holidays, regressors) that cannot be stored, with the reason."""
+
+
+class SchemaNotCurrent(ForecastingError):
+    """The database's schema is not at this release's head revision; the remedy is in the message."""
+
+    def __init__(self, message: str, *, current: str | None, head: str) -> None:
+        super().__init__(message)
+        self.current = current
+        self.head = head
+
+
+class UnknownSchema(ForecastingError):
+    """An unversioned database holds tables that match no revision, so it cannot be adopted."""

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from forecasting.data.database import init_db, make_engine, metadata
-from jobs import table as jobs_table  # noqa: F401  (puts the jobs table, which `engine` empties, on init_db's metadata)
+from forecasting.data import migrations
+from forecasting.data.database import make_engine
 from tests import services
 
 # Small but real models: every member trains, just briefly.
@@ -55,15 +55,15 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """Yield an empty, initialised sales database: a new SQLite file, or the session's PostgreSQL."""
+    """Yield an empty sales database at the head revision: a new SQLite file, or the session's PostgreSQL."""
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'sales.db'}")
     else:
         eng = make_engine(request.getfixturevalue("postgres_url"))
-    init_db(eng)
+    migrations.upgrade(eng)
     if eng.dialect.name == "postgresql":
         with eng.begin() as conn:
-            conn.execute(text("TRUNCATE sales, products, jobs, training_runs RESTART IDENTITY CASCADE"))
+            conn.execute(text("TRUNCATE sales, products, jobs, training_runs, forecasts RESTART IDENTITY CASCADE"))
     yield eng
     eng.dispose()
 
@@ -73,8 +73,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Return the URL of an empty database: a new SQLite file, or the session's PostgreSQL emptied."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sales.db'}"
-    url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    metadata.drop_all(engine)  # one database per session: every test starts from empty tables
-    engine.dispose()
-    return url
+    # One database per session: every test starts from empty tables.
+    return services.emptied(request.getfixturevalue("postgres_url"))

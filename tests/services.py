@@ -1,4 +1,4 @@
-"""Real Redis and PostgreSQL for the tests (the running ones, or our own), and what a test requires."""
+"""Real Redis and PostgreSQL for the tests (the running ones, or our own), migrated databases, and what a test requires."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ from types import ModuleType
 
 import pytest
 import redis
+from sqlalchemy import text
 
 import launcher
+from forecasting.data import migrations
+from forecasting.data.database import make_engine, metadata
+from jobs import table as jobs_table  # noqa: F401  (the jobs table is on `metadata` for emptied())
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The shared data sets, beside the checkout (see the README).
@@ -108,3 +112,25 @@ def postgres_database() -> Iterator[str | None]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def migrated(url: str) -> str:
+    """Bring the database at `url` to the head revision, as `manage.py db upgrade` does; return `url`."""
+    engine = make_engine(url)
+    try:
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
+def emptied(url: str) -> str:
+    """Drop every table of the database at `url` (revision included), migrate it afresh; return `url`."""
+    engine = make_engine(url)
+    try:
+        metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
+    return migrated(url)

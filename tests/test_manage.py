@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from honcho.environ import parse as parse_env
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 import launcher
 from forecasting.data.database import make_engine
@@ -21,6 +21,7 @@ from forecasting.data.sales import load_history, upsert_sales
 from jobs import records
 from jobs.table import jobs
 from manage import cli
+from tests import services
 from tests.conftest import SMALL_MODELS
 from tests.test_launcher import alive, tiny_procfile, wait_for
 from tests.workers.celery_process import celery_worker
@@ -36,8 +37,8 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """Environment of a command: its own SQLite file and model folder, small models, no Redis."""
-    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'sales.db'}", "FORECASTING_MODELS_PATH": str(tmp_path / "models"),
+    """Environment of a command: its own migrated SQLite file and model folder, small models, no Redis."""
+    return {"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"), "FORECASTING_MODELS_PATH": str(tmp_path / "models"),
             "REDIS_URL": "redis://127.0.0.1:1/0", "LOG_LEVEL": "WARNING",
             **{key: str(value) for key, value in SMALL_MODELS.items()}}
 
@@ -50,16 +51,6 @@ def rows(env: dict[str, str], product_id: int) -> int:
         engine.dispose()
 
 
-def test_init_db_creates_the_tables_and_may_run_again(runner, database_url):
-    for _ in range(2):
-        result = runner.invoke(cli, ["init-db"], env={"DATABASE_URL": database_url})
-        assert result.exit_code == 0, result.output
-        assert result.output.startswith("database ready: ")
-    engine = make_engine(database_url)
-    assert {"products", "sales", "jobs", "training_runs", "forecasts"} <= set(inspect(engine).get_table_names())
-    engine.dispose()
-
-
 def test_seed_demo_gives_each_product_its_days_and_replaces_them_on_a_rerun(runner, env):
     for _ in range(2):
         result = runner.invoke(cli, ["seed-demo", "--products", "2", "--days", "150"], env=env)
@@ -70,7 +61,6 @@ def test_seed_demo_gives_each_product_its_days_and_replaces_them_on_a_rerun(runn
 
 def test_seed_demo_leaves_an_imported_product_alone(runner, env):
     engine = make_engine(env["DATABASE_URL"])
-    runner.invoke(cli, ["init-db"], env=env)
     create_product(engine, name="real", key="store=1", product_id=1)
     upsert_sales(engine, product_id=1, rows=[(date(2024, 1, 1), 4.0)])
     engine.dispose()

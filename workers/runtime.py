@@ -14,7 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from threadpoolctl import threadpool_limits
 
 from config.settings import Settings
-from forecasting.data.database import init_db, make_engine
+from forecasting.data import migrations
+from forecasting.data.database import make_engine
+from forecasting.errors import SchemaNotCurrent
 from forecasting.lifecycle.steps import Policy
 from forecasting.models.model_set import import_model_libraries
 from forecasting.store.caches import ForecastMemo, LoadedCache
@@ -63,14 +65,19 @@ def _prepare_worker(**kwargs: object) -> None:
     # imported (shared pages) instead of importing them on its first task. None of them
     # starts threads at import, so they are safe to fork with.
     import_model_libraries()
-    # Once per worker, not per child: a worker may start before the API on a database made
-    # by an earlier version. The engine is disposed, so no connection crosses the fork.
+    # Once per worker, not per child: a worker must not run this release's code on a schema
+    # it was not written for. A database that is down now may be up by the first task, so
+    # that only warns. The engine is disposed, so no connection crosses the fork.
     engine = make_engine(current_app.conf.forecasting_settings.database_url)
     try:
-        init_db(engine)
+        migrations.require_current(engine)
     except DBAPIError as exc:
-        log.warning("database not initialised at worker start; the API or `manage.py init-db` will do it",
+        log.warning("database unreachable at worker start; its schema revision is not checked",
                     extra={"fields": {"error": str(exc)}})
+    except SchemaNotCurrent as exc:
+        log.error("worker refuses to start: %s", exc)
+        # Celery logs and swallows a handler's Exception; SystemExit stops the worker.
+        raise SystemExit(f"worker refuses to start: {exc}") from exc
     finally:
         engine.dispose()
 

@@ -1,8 +1,12 @@
-"""Tables of the sales database, its engine, and the few statements that differ by dialect."""
+"""Tables of the sales database, its engine, and the few statements that differ by dialect.
+
+The tables here are what the code reads and writes; the database gets them from the
+revisions in ``migrations/`` (forecasting/data/migrations.py), which must end at exactly
+this schema (tests/forecasting/data/test_migrations.py compares them).
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -25,15 +29,11 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    inspect,
     select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
-
-from forecasting.data import sales_token
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 UPSERT_CHUNK = 10_000
@@ -75,10 +75,6 @@ calendar = Table(
     Column("holiday", String(64), nullable=True),
     Column("regressors", Text, nullable=True),
 )
-
-# Columns added to products after the first release, which init_db adds to an older
-# database (the Alembic migration does the same).
-_LATER_PRODUCT_COLUMNS = {"country": "VARCHAR(8)", "subdivision": "VARCHAR(32)"}
 
 
 # The forecast each model set makes, computed when it was trained: a product's sales are
@@ -163,49 +159,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
-
-
-def init_db(engine: Engine, *, attempts: int = 3) -> None:
-    """Create every table, index and trigger that does not exist yet.
-
-    A database made by an earlier version gets what it lacks (the products'
-    sales tokens and their triggers, the calendar table and its triggers, the
-    products' country and subdivision); nothing stored is changed or dropped.
-
-    Parameters
-    ----------
-    engine : Engine
-        Database to initialise.
-    attempts : int
-        Several processes (API workers, Celery children) may start at once on a
-        fresh database; a CREATE that loses that race is retried, and the retry
-        finds the tables in place.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            metadata.create_all(engine)
-            with engine.begin() as conn:
-                add_missing_product_columns(conn)
-                sales_token.install(conn)
-            return
-        except DBAPIError:
-            if attempt == attempts:
-                raise
-            time.sleep(0.2 * attempt)
-
-
-def add_missing_product_columns(conn: Connection) -> None:
-    """Add the products columns an older database lacks (country, subdivision), empty.
-
-    Parameters
-    ----------
-    conn : Connection
-        Connection inside a transaction, on a database whose tables exist.
-    """
-    present = {column["name"] for column in inspect(conn).get_columns("products")}
-    for name, sql_type in _LATER_PRODUCT_COLUMNS.items():
-        if name not in present:
-            conn.execute(text(f"ALTER TABLE products ADD COLUMN {name} {sql_type}"))
 
 
 def ping(engine: Engine) -> None:

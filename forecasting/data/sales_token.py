@@ -13,44 +13,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, inspect, text
+from sqlalchemy import Connection, bindparam, text
 
 from forecasting.errors import ProductNotFound
 
 _SQLITE_NEW_TOKEN = "lower(hex(randomblob(16)))"
 _POSTGRES_NEW_TOKEN = "md5(random()::text || clock_timestamp()::text)"
 
-_SQLITE_TRIGGERS = {
-    "sales_token_insert": f"""
-        CREATE TRIGGER IF NOT EXISTS sales_token_insert AFTER INSERT ON sales
-        BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = NEW.product_id; END""",
-    # An upsert that writes the value already stored changes nothing, and keeps the token.
-    "sales_token_update": f"""
-        CREATE TRIGGER IF NOT EXISTS sales_token_update AFTER UPDATE ON sales
-        WHEN OLD.quantity IS NOT NEW.quantity OR OLD.date IS NOT NEW.date OR OLD.product_id IS NOT NEW.product_id
-        BEGIN
-            UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id IN (OLD.product_id, NEW.product_id);
-        END""",
-    "sales_token_delete": f"""
-        CREATE TRIGGER IF NOT EXISTS sales_token_delete AFTER DELETE ON sales
-        BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = OLD.product_id; END""",
+#: Per table, the SQLite triggers that draw a new token when its rows change.
+_SQLITE_TRIGGERS: dict[str, dict[str, str]] = {
+    "sales": {
+        "sales_token_insert": f"""
+            CREATE TRIGGER IF NOT EXISTS sales_token_insert AFTER INSERT ON sales
+            BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = NEW.product_id; END""",
+        # An upsert that writes the value already stored changes nothing, and keeps the token.
+        "sales_token_update": f"""
+            CREATE TRIGGER IF NOT EXISTS sales_token_update AFTER UPDATE ON sales
+            WHEN OLD.quantity IS NOT NEW.quantity OR OLD.date IS NOT NEW.date OR OLD.product_id IS NOT NEW.product_id
+            BEGIN
+                UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id IN (OLD.product_id, NEW.product_id);
+            END""",
+        "sales_token_delete": f"""
+            CREATE TRIGGER IF NOT EXISTS sales_token_delete AFTER DELETE ON sales
+            BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = OLD.product_id; END""",
+    },
+    # Calendar rows are inputs the models train on too: any change to them draws a new token.
+    "calendar": {
+        "calendar_token_insert": f"""
+            CREATE TRIGGER IF NOT EXISTS calendar_token_insert AFTER INSERT ON calendar
+            BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = NEW.product_id; END""",
+        "calendar_token_update": f"""
+            CREATE TRIGGER IF NOT EXISTS calendar_token_update AFTER UPDATE ON calendar
+            WHEN OLD.open IS NOT NEW.open OR OLD.holiday IS NOT NEW.holiday OR OLD.regressors IS NOT NEW.regressors
+                 OR OLD.date IS NOT NEW.date OR OLD.product_id IS NOT NEW.product_id
+            BEGIN
+                UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id IN (OLD.product_id, NEW.product_id);
+            END""",
+        "calendar_token_delete": f"""
+            CREATE TRIGGER IF NOT EXISTS calendar_token_delete AFTER DELETE ON calendar
+            BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = OLD.product_id; END""",
+    },
 }
-# Calendar rows are inputs the models train on too: any change to them draws a new token.
-_SQLITE_TRIGGERS.update({
-    "calendar_token_insert": f"""
-        CREATE TRIGGER IF NOT EXISTS calendar_token_insert AFTER INSERT ON calendar
-        BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = NEW.product_id; END""",
-    "calendar_token_update": f"""
-        CREATE TRIGGER IF NOT EXISTS calendar_token_update AFTER UPDATE ON calendar
-        WHEN OLD.open IS NOT NEW.open OR OLD.holiday IS NOT NEW.holiday OR OLD.regressors IS NOT NEW.regressors
-             OR OLD.date IS NOT NEW.date OR OLD.product_id IS NOT NEW.product_id
-        BEGIN
-            UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id IN (OLD.product_id, NEW.product_id);
-        END""",
-    "calendar_token_delete": f"""
-        CREATE TRIGGER IF NOT EXISTS calendar_token_delete AFTER DELETE ON calendar
-        BEGIN UPDATE products SET sales_token = {_SQLITE_NEW_TOKEN} WHERE id = OLD.product_id; END""",
-})
 
 # PostgreSQL: statement-level triggers with transition tables, so a bulk import of a
 # million rows updates each touched product once, not once per row.
@@ -69,6 +72,7 @@ _POSTGRES_FUNCTIONS = (
         RETURN NULL;
     END $$""",
 )
+_POSTGRES_FUNCTION_NAMES = ("sales_token_rows", "sales_token_all")
 _POSTGRES_TRIGGER_BODIES = {
     "token_insert": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS changed_rows "
                     "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
@@ -80,48 +84,114 @@ _POSTGRES_TRIGGER_BODIES = {
                     "FOR EACH STATEMENT EXECUTE FUNCTION sales_token_rows()",
     "token_truncate": "AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION sales_token_all()",
 }
-# Per table, trigger name -> body: sales_token_insert on sales, calendar_token_insert on calendar, ...
-_POSTGRES_TRIGGERS = {
-    table: {f"{prefix}_{name}": body.format(table=table) for name, body in _POSTGRES_TRIGGER_BODIES.items()}
-    for table, prefix in (("sales", "sales"), ("calendar", "calendar"))
+#: Per table, trigger name -> body: sales_token_insert on sales, calendar_token_insert on calendar, ...
+_POSTGRES_TRIGGERS: dict[str, dict[str, str]] = {
+    table: {f"{table}_{name}": body.format(table=table) for name, body in _POSTGRES_TRIGGER_BODIES.items()}
+    for table in ("sales", "calendar")
 }
+#: The tables whose changes draw a new token, in the order their migrations add them.
+TABLES = tuple(_SQLITE_TRIGGERS)
 
 
-def install(conn: Connection) -> None:
-    """Add ``products.sales_token`` and its triggers where they are missing.
+def _dialect(conn: Connection) -> str:
+    dialect = conn.dialect.name
+    if dialect not in {"sqlite", "postgresql"}:
+        raise NotImplementedError(f"Sales tokens support SQLite and PostgreSQL, not {dialect}.")
+    return dialect
+
+
+def _triggers(conn: Connection, table: str) -> dict[str, str]:
+    if table not in TABLES:
+        raise ValueError(f"No sales-token triggers are defined for table {table!r}.")
+    return (_SQLITE_TRIGGERS if _dialect(conn) == "sqlite" else _POSTGRES_TRIGGERS)[table]
+
+
+def draw_tokens(conn: Connection) -> None:
+    """Give every product that has sales a new token.
 
     Parameters
     ----------
     conn : Connection
-        Connection inside a transaction, on a database whose tables exist. A
-        database made before tokens existed gets the column, a token for every
-        product with sales, and the triggers; on a current one this only checks.
+        Connection inside a transaction, on a database whose ``products.sales_token``
+        column exists. Used when the column is added to a database that already
+        holds sales: a product's token must not read "never had sales" (NULL).
     """
-    dialect = conn.dialect.name
-    if dialect not in {"sqlite", "postgresql"}:
-        raise NotImplementedError(f"Sales tokens support SQLite and PostgreSQL, not {dialect}.")
-    new_token = _SQLITE_NEW_TOKEN if dialect == "sqlite" else _POSTGRES_NEW_TOKEN
-    if "sales_token" not in {column["name"] for column in inspect(conn).get_columns("products")}:
-        conn.execute(text("ALTER TABLE products ADD COLUMN sales_token VARCHAR(32)"))
-        conn.execute(text(
-            f"UPDATE products SET sales_token = {new_token} "
-            "WHERE EXISTS (SELECT 1 FROM sales WHERE sales.product_id = products.id)"
-        ))
-    if dialect == "sqlite":
-        for statement in _SQLITE_TRIGGERS.values():
+    new_token = _SQLITE_NEW_TOKEN if _dialect(conn) == "sqlite" else _POSTGRES_NEW_TOKEN
+    conn.execute(text(
+        f"UPDATE products SET sales_token = {new_token} "
+        "WHERE EXISTS (SELECT 1 FROM sales WHERE sales.product_id = products.id)"
+    ))
+
+
+def create_triggers(conn: Connection, table: str = "sales") -> None:
+    """Create the triggers that draw a new token with every change to `table`'s rows of a product.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside a transaction, on a database whose ``products.sales_token``
+        column and `table` exist. Triggers already in place are kept, so this may run again.
+    table : {'sales', 'calendar'}
+        The table to watch; each migration that adds a watched table adds its triggers.
+    """
+    triggers = _triggers(conn, table)
+    if _dialect(conn) == "sqlite":
+        for statement in triggers.values():
             conn.execute(text(statement))
         return
-    missing: dict[str, str] = {}
-    for table, triggers in _POSTGRES_TRIGGERS.items():
-        present = set(conn.execute(text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
-        ), {"table": table}).scalars())
-        missing.update({name: body for name, body in triggers.items() if name not in present})
+    present = trigger_names(conn, table)
+    missing = {name: body for name, body in triggers.items() if name not in present}
     if missing:
         for statement in _POSTGRES_FUNCTIONS:
             conn.execute(text(statement))
         for name, body in missing.items():
             conn.execute(text(f"CREATE TRIGGER {name} {body}"))
+
+
+def drop_triggers(conn: Connection, table: str = "sales") -> None:
+    """Drop `table`'s sales-token triggers where present; with ``sales``, PostgreSQL's functions too.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection inside a transaction. The functions are shared by every watched
+        table, so the calendar's triggers must be dropped first (its migration comes later).
+    table : {'sales', 'calendar'}
+        The watched table.
+    """
+    triggers = _triggers(conn, table)
+    if _dialect(conn) == "sqlite":
+        for name in triggers:
+            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        return
+    for name in triggers:
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+    if table == "sales":
+        for function in _POSTGRES_FUNCTION_NAMES:
+            conn.execute(text(f"DROP FUNCTION IF EXISTS {function}()"))
+
+
+def trigger_names(conn: Connection, table: str = "sales") -> set[str]:
+    """Return the names of the sales-token triggers present on `table`.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection to the database.
+    table : {'sales', 'calendar'}
+        The watched table.
+
+    Returns
+    -------
+    set of str
+        A subset of the names this module creates on `table` for the connection's dialect.
+    """
+    expected = set(_triggers(conn, table))
+    if _dialect(conn) == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table"
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
+    return set(conn.execute(text(query), {"table": table}).scalars()) & expected
 
 
 def current(conn: Connection, *, product_id: int) -> str | None:

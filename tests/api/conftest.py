@@ -21,7 +21,7 @@ def history(days: int, end: date = date(2024, 6, 30)) -> list[tuple[date, float]
 @pytest.fixture
 def app(tmp_path, redis_url):
     app = create_app({
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'sales.db'}",
+        "DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"),
         "REDIS_URL": redis_url,
         "FORECASTING_MODELS_PATH": tmp_path / "models",
         "LOG_LEVEL": "WARNING",

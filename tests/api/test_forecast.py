@@ -2,6 +2,7 @@ import pytest
 from sqlalchemy import func, select
 
 from jobs.table import jobs as jobs_table
+from tests import services
 
 URL = "/api/v1/forecast"
 
@@ -99,7 +100,8 @@ def test_broker_down_is_503_and_job_marked_failed(tmp_path, redis_url):
     from api import create_app
     from forecasting.data.products import create_product
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "REDIS_URL": "redis://127.0.0.1:1/0",
+    app = create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 's.db'}"),
+                      "REDIS_URL": "redis://127.0.0.1:1/0",
                       "FORECASTING_MODELS_PATH": tmp_path / "m"})
     create_product(app.extensions["forecasting"].engine, name="p", product_id=1)
     response = app.test_client().post(URL, json={"product_id": 1})

@@ -1,3 +1,6 @@
+from tests import services
+
+
 def test_health_without_worker_is_503_and_names_the_failing_part(client):
     response = client.get("/api/v1/health")
     assert response.status_code == 503
@@ -10,7 +13,8 @@ def test_health_without_worker_is_503_and_names_the_failing_part(client):
 def test_health_reports_broker_down(tmp_path):
     from api import create_app
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "REDIS_URL": "redis://127.0.0.1:1/0",
+    app = create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 's.db'}"),
+                      "REDIS_URL": "redis://127.0.0.1:1/0",
                       "FORECASTING_MODELS_PATH": tmp_path / "m"})
     checks = app.test_client().get("/api/v1/health").json["checks"]
     assert checks["database"]["ok"] is True

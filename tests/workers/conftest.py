@@ -50,12 +50,13 @@ class Stack:
 
 def make_stack(tmp_path: Path, database_url: str, redis_url: str, *, small: bool = True,
                **overrides: Any) -> dict[str, str]:
-    """Return the environment of a test stack (small model settings unless `small` is False)."""
+    """Migrate the stack's database and return its environment (small model settings unless `small` is False)."""
     env = {k: str(v) for k, v in SMALL_MODELS.items()} if small else {}
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, FORECASTING_MODELS_PATH=str(tmp_path / "models"),
                LOG_LEVEL="INFO", WORKER_CONCURRENCY="1")
     env.update({k: str(v) for k, v in overrides.items()})
     services.flush(redis_url)
+    services.migrated(database_url)
     return env
 
 

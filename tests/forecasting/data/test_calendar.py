@@ -3,9 +3,9 @@
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
-from forecasting.data import sales_token
+from forecasting.data import migrations, sales_token
 from forecasting.data.calendar import (
     delete_calendar,
     load_calendar_frame,
@@ -13,7 +13,7 @@ from forecasting.data.calendar import (
     upsert_calendar,
     upsert_calendar_many,
 )
-from forecasting.data.database import calendar, init_db
+from forecasting.data.database import calendar
 from forecasting.data.products import create_product, get_product, update_product
 from forecasting.data.sales import all_fingerprints, fingerprint_rows, load_history, upsert_sales
 from forecasting.errors import InvalidCalendarData, InvalidSalesData, ProductNotFound
@@ -239,10 +239,10 @@ def test_create_product_with_a_place(engine):
         create_product(engine, name="lost", country="Atlantis")
 
 
-def test_a_database_from_before_places_gets_the_columns(engine, product):
-    with engine.begin() as conn:
-        for column in ("country", "subdivision"):
-            conn.execute(text(f"ALTER TABLE products DROP COLUMN {column}"))
-    init_db(engine)
+def test_a_database_from_before_places_gets_them_by_its_migration(engine, product):
+    migrations.downgrade(engine, "0003")
+    with engine.connect() as conn:
+        assert "country" not in {column["name"] for column in inspect(conn).get_columns("products")}
+    migrations.upgrade(engine)
     assert get_product(engine, product_id=product)["country"] is None
     assert update_product(engine, product_id=product, changes={"country": "DE"})["country"] == "DE"

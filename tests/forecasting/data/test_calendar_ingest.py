@@ -158,10 +158,11 @@ def test_m5_calendar_for_every_product(engine):
 
 @pytest.mark.slow
 def test_rossmann_full_file_with_its_calendar(tmp_path):
-    from forecasting.data.database import init_db, make_engine
+    from forecasting.data import migrations
+    from forecasting.data.database import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'rossmann.db'}")
-    init_db(engine)
+    migrations.upgrade(engine)
     report = rossmann_import(engine, shared_file(ROSSMANN))
     assert (report.rows, report.calendar_rows, report.products_total) == (1_017_209, 1_017_209, 1115)
     assert {r["holiday"] for r in read_calendar(engine, product_id=1)} == {"", "public", "easter", "christmas"}

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
-from forecasting.data.database import init_db, make_engine, ping, products, sales
+from forecasting.data.database import make_engine, ping, products, sales
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
 
@@ -30,11 +30,9 @@ def test_postgres_engine_pings_before_use(postgres_url):
         eng.dispose()
 
 
-def test_init_db_is_idempotent_and_creates_every_table(engine):
-    init_db(engine)
-    init_db(engine)
+def test_migrated_database_has_every_table_index_and_key(engine):
     inspector = inspect(engine)
-    assert {"products", "sales", "jobs"} <= set(inspector.get_table_names())
+    assert {"products", "sales", "jobs", "training_runs", "forecasts"} <= set(inspector.get_table_names())
     indexed = {tuple(ix["column_names"]) for ix in inspector.get_indexes("jobs")}
     assert {("status",), ("parent_id",)} <= indexed
     assert inspector.get_pk_constraint("sales")["constrained_columns"] == ["product_id", "date"]

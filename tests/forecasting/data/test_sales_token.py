@@ -5,7 +5,6 @@ from datetime import date
 from sqlalchemy import text
 
 from forecasting.data import sales_token
-from forecasting.data.database import init_db
 from forecasting.data.products import create_product
 from forecasting.data.sales import load_history, upsert_sales
 
@@ -43,20 +42,18 @@ def test_any_write_to_a_products_sales_draws_it_a_new_token(engine):
     assert load_history(engine, product_id=one).sales_token == token(engine, one)
 
 
-def test_a_database_from_before_tokens_gets_them_without_losing_rows(engine):
-    pid = create_product(engine, name="old")["id"]
-    upsert_sales(engine, product_id=pid, rows=[(date(2024, 1, 1), 7.0)])
+def test_triggers_are_created_once_and_dropped_with_their_functions(engine):
+    expected = set(sales_token._SQLITE_TRIGGERS if engine.dialect.name == "sqlite" else sales_token._POSTGRES_TRIGGERS)
     with engine.begin() as conn:
-        for name in ("sales_token_insert", "sales_token_update", "sales_token_delete", "sales_token_update_old",
-                     "sales_token_update_new", "sales_token_truncate"):
-            conn.execute(text(f"DROP TRIGGER IF EXISTS {name}" + (" ON sales" if conn.dialect.name == "postgresql"
-                                                                  else "")))
-        conn.execute(text("ALTER TABLE products DROP COLUMN sales_token"))
-
-    init_db(engine)
-
-    first = token(engine, pid)
-    assert first is not None  # a product with sales gets a token at once
-    assert load_history(engine, product_id=pid).rows == 1
-    upsert_sales(engine, product_id=pid, rows=[(date(2024, 1, 2), 1.0)])
-    assert token(engine, pid) != first  # and the triggers are back
+        assert sales_token.trigger_names(conn) == expected
+        sales_token.create_triggers(conn)  # again: kept, not doubled
+        assert sales_token.trigger_names(conn) == expected
+        sales_token.drop_triggers(conn)
+        assert sales_token.trigger_names(conn) == set()
+        if conn.dialect.name == "postgresql":
+            left = conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'sales_token_%'")).scalar_one()
+            assert left == 0
+        sales_token.create_triggers(conn)
+    pid = create_product(engine, name="after")["id"]
+    upsert_sales(engine, product_id=pid, rows=[(date(2024, 1, 1), 1.0)])
+    assert token(engine, pid) is not None
