@@ -145,7 +145,7 @@ def test_batch_counts_add_up_with_a_failure(catalogue):
     response = stack.client.post("/api/v1/models/retrain", json={"product_ids": [1, 2, 3]})
     assert response.status_code == 202
     job = stack.poll(response.headers["Location"])
-    assert job["status"] == "failed" and job["error"] == "1 of 3 products failed to train."
+    assert job["status"] == "failed" and job["error"] == "batch_failed: 1 of 3 products failed to train."
     assert job["counts"] == {"total": 3, "queued": 0, "running": 0, "succeeded": 2, "failed": 1, "skipped": 0}
     [failure] = job["failures"]
     assert failure["product_id"] == 2 and "50 days" in failure["error"] and "at least 100" in failure["error"]
