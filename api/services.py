@@ -9,6 +9,8 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy.engine import Engine
 
+# The api_keys table joins the metadata before init_db creates what is missing.
+import api.keys  # noqa: F401
 from config.settings import Settings
 from forecasting.data.database import init_db, make_engine
 from forecasting.store.model_store import ModelStore
