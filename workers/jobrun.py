@@ -93,8 +93,8 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, max_attempts: i
     if attempts > max_attempts:
         end_job(
             engine, client, job_id, status="failed",
-            error=records.coded_error(
-                "worker_lost", f"Gave up after {attempts - 1} attempts: the worker running this job was lost each time."),
+            error=records.coded_error("worker_lost", f"Gave up after {attempts - 1} attempts: "
+                                      "the worker running this job was lost each time."),
         )
         raise NotRun(job_id)
     run = JobRun(engine, job, min_step)
