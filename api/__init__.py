@@ -28,8 +28,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cors.init_app(app, settings.cors_origins)
     auth.init_app(app, settings, app.extensions["forecasting"].engine)
 
-    from api.routes import forecast, health, jobs, models, products
+    from api.routes import forecast, health, jobs, keys, models, products
 
-    for module in (forecast, jobs, models, products, health):
+    for module in (forecast, jobs, models, products, keys, health):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     return app

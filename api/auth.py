@@ -44,6 +44,9 @@ ENDPOINT_SCOPES: dict[tuple[str, str], str | Callable[[Request], str] | None] = 
     ("POST", "models.retrain_model"): "write",
     ("POST", "models.retrain_many"): _bulk_retrain_scope,
     ("DELETE", "models.delete_model"): "admin",
+    ("GET", "keys.list_all"): "admin",
+    ("POST", "keys.create"): "admin",
+    ("DELETE", "keys.revoke"): "admin",
 }
 
 

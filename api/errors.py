@@ -14,6 +14,7 @@ from forecasting.errors import (
     ModelSetNotFound,
     ProductNotFound,
 )
+from api.keys import KeyNotFound, KeyRefused
 from jobs.dispatch import BrokerUnavailable
 from jobs.records import JobNotFound
 
@@ -68,6 +69,12 @@ def init_app(app: Flask) -> None:
             # Only the mapped errors are written for clients; another may name a path.
             return _unexpected(exc)
         return problem(*known, str(exc))
+
+    @app.errorhandler(KeyRefused)
+    def _key_refused(exc: KeyRefused) -> Response:
+        if isinstance(exc, KeyNotFound):
+            return problem(404, "Key not found", str(exc))
+        return problem(422, "Invalid request", str(exc))
 
     @app.errorhandler(BrokerUnavailable)
     def _broker_down(exc: BrokerUnavailable) -> Response:

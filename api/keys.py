@@ -46,6 +46,10 @@ class KeyRefused(ValueError):
     """A key cannot be created or revoked, with the reason."""
 
 
+class KeyNotFound(KeyRefused):
+    """No key has the name or id given."""
+
+
 @dataclass(frozen=True)
 class ApiKey:
     """A stored key, without its secret."""
@@ -56,6 +60,11 @@ class ApiKey:
     scope: str
     created_at: str | None
     revoked_at: str | None
+
+    def public(self) -> dict[str, Any]:
+        """Return what may be shown of the key: everything but its secret, which is not kept."""
+        return {"id": self.id, "name": self.name, "scope": self.scope, "prefix": self.prefix,
+                "created_at": self.created_at, "revoked_at": self.revoked_at}
 
     def allows(self, scope: str) -> bool:
         """Return whether this key's scope includes `scope`."""
@@ -121,5 +130,5 @@ def revoke_key(engine: Engine, name_or_id: str) -> ApiKey:
                      .values(revoked_at=datetime.now(timezone.utc)))
         row = conn.execute(select(api_keys).where(match)).first()
     if row is None:
-        raise KeyRefused(f"No key is named {name_or_id!r} or has that id.")
+        raise KeyNotFound(f"No key has the name or id {name_or_id!r}.")
     return _key(row)

@@ -81,8 +81,8 @@ def path_id(value: str, name: str = "product_id") -> int:
 def refuse_large_body() -> None:
     """Answer 413 before reading a body whose Content-Length is above MAX_CONTENT_LENGTH.
 
-    A body without a Content-Length (chunked) is cut off by Werkzeug as soon as it
-    passes the limit while being read.
+    A body without a Content-Length (chunked) is read at most up to the limit, and
+    refused by json_body when it reaches it.
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:

@@ -46,7 +46,7 @@ def test_revoke_by_name_or_id(run):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (("api-keys", "revoke", "nobody"), "No key is named 'nobody'"),
+        (("api-keys", "revoke", "nobody"), "No key has the name or id 'nobody'"),
         (("api-keys", "create", "--name", "x", "--scope", "root"), "Invalid value for '--scope'"),
         (("api-keys", "create", "--name", "123"), "not only digits"),
     ],

@@ -30,6 +30,9 @@ REQUESTS = [
     ("POST", "/api/v1/models/retrain", {"all": True}, "admin"),
     ("POST", "/api/v1/models/retrain", {"only_stale": True}, "admin"),
     ("DELETE", "/api/v1/models/1", None, "admin"),
+    ("GET", "/api/v1/keys", None, "admin"),
+    ("POST", "/api/v1/keys", {"name": "made", "scope": "read"}, "admin"),
+    ("DELETE", "/api/v1/keys/999", None, "admin"),
 ]
 SCOPES = ("read", "write", "admin")
 
@@ -166,3 +169,34 @@ def test_production_refuses_a_placeholder_password(tmp_path, redis_url, postgres
     url = postgres_url.replace("postgres@", "postgres:change-me@")
     with pytest.raises(InsecureConfiguration, match=r"DATABASE_URL is not safe .*placeholder"):
         _production(tmp_path, redis_url, url, AUTH_REQUIRED=True)
+
+
+def test_an_admin_key_manages_keys_over_http(secured):
+    admin = secured.tokens["admin"]
+    created = send(secured, "POST", "/api/v1/keys", {"name": "dashboard", "scope": "write"}, token=admin)
+    assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
+    token = created.json["key"]
+    assert created.json["scope"] == "write" and token.startswith(created.json["prefix"])
+    assert send(secured, "POST", "/api/v1/products", {"name": "n"}, token=token).status_code == 201
+    listed = send(secured, "GET", "/api/v1/keys", token=admin).json["keys"]
+    assert [k["name"] for k in listed] == ["read-key", "write-key", "admin-key", "dashboard"]
+    assert token not in json.dumps(listed)
+    assert send(secured, "DELETE", f"/api/v1/keys/{created.json['id']}", token=admin).status_code == 204
+    assert send(secured, "GET", "/api/v1/products", token=token).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "needle"),
+    [
+        ("POST", "/api/v1/keys", {"name": "admin-key"}, 422, "exists already"),
+        ("POST", "/api/v1/keys", {"name": "x", "scope": "root"}, 422, "Scope must be one of read, write, admin"),
+        ("POST", "/api/v1/keys", {"name": 7}, 422, "must be strings"),
+        ("DELETE", "/api/v1/keys/999", None, 404, "No key has the name or id '999'"),
+        ("DELETE", "/api/v1/keys/abc", None, 404, "No key has the id 'abc'"),
+        ("DELETE", "/api/v1/keys/99999999999999", None, 404, "No key"),
+    ],
+)
+def test_bad_key_requests_say_why(secured, method, path, body, status, needle):
+    response = send(secured, method, path, body, token=secured.tokens["admin"])
+    assert response.status_code == status and response.mimetype == "application/problem+json"
+    assert needle in response.json["detail"]
