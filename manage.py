@@ -193,9 +193,9 @@ def api_keys_list(settings) -> None:
     if not rows:
         click.echo("no API keys; create one with: manage.py api-keys create --scope admin --name NAME")
         return
-    click.echo(f"{'id':>4}  {'name':<24} {'scope':<6} {'prefix':<12} {'created':<26} revoked")
+    click.echo(f"{'id':>4}  {'name':<24} {'scope':<6} {'prefix':<12} {'created':<32} revoked")
     for key in rows:
-        click.echo(f"{key.id:>4}  {key.name:<24} {key.scope:<6} {key.prefix:<12} {key.created_at or '':<26} "
+        click.echo(f"{key.id:>4}  {key.name:<24} {key.scope:<6} {key.prefix:<12} {key.created_at or '':<32} "
                    f"{key.revoked_at or '-'}")
 
 

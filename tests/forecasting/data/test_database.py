@@ -92,7 +92,8 @@ def test_the_top_id_never_exhausts_the_id_sequence(engine):
     create_product(engine, name="below top", product_id=MAX_PRODUCT_ID - 1)
     made = [create_product(engine, name=f"auto {i}")["id"] for i in range(2)]
     assert made == [6, 7]
-    assert ids_below_top_run(engine.connect()) == (7, MAX_PRODUCT_ID - 1)
+    with engine.connect() as conn:
+        assert ids_below_top_run(conn) == (7, MAX_PRODUCT_ID - 1)
     with pytest.raises(InvalidSalesData, match="integer from 1 to 2147483647"):
         create_product(engine, name="over", product_id=MAX_PRODUCT_ID + 1)
 
