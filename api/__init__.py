@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from api import errors
+from api import auth, cors, errors
 from api.services import Services
+from api.validation import refuse_large_body
 from config.logs import configure_logging
 from config.settings import load_settings
 
@@ -22,10 +23,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["forecasting"] = Services.create(settings)
     errors.init_app(app)
+    # Order matters: a too large body is refused unread, a preflight carries no key.
+    app.before_request(refuse_large_body)
+    cors.init_app(app, settings.cors_origins)
+    auth.init_app(app, settings, app.extensions["forecasting"].engine)
 
-    from api.routes import charts, forecast, health, jobs, models, products
+    from api.routes import charts, forecast, health, jobs, keys, models, products
 
-    for module in (forecast, jobs, models, products, health, charts):
+    for module in (forecast, jobs, models, products, keys, health, charts):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     from api.routes import calendar as calendar_routes
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from api.keys import KeyNotFound, KeyRefused
 from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
@@ -65,10 +66,17 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ForecastingError)
     @app.errorhandler(JobNotFound)
     def _domain_error(exc: Exception) -> Response:
-        status, title = next(
-            (value for kind, value in DOMAIN_STATUS.items() if isinstance(exc, kind)), (400, "Bad request")
-        )
-        return problem(status, title, str(exc))
+        known = next((value for kind, value in DOMAIN_STATUS.items() if isinstance(exc, kind)), None)
+        if known is None:
+            # Only the mapped errors are written for clients; another may name a path.
+            return _unexpected(exc)
+        return problem(*known, str(exc))
+
+    @app.errorhandler(KeyRefused)
+    def _key_refused(exc: KeyRefused) -> Response:
+        if isinstance(exc, KeyNotFound):
+            return problem(404, "Key not found", str(exc))
+        return problem(422, "Invalid request", str(exc))
 
     @app.errorhandler(BrokerUnavailable)
     def _broker_down(exc: BrokerUnavailable) -> Response:
@@ -80,5 +88,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
+        # The text of an unexpected error (paths, hosts, driver messages) stays in the log.
+        log.error("unhandled error", exc_info=exc,
+                  extra={"fields": {"method": request.method, "path": request.path}})
         return problem(500, "Internal server error", "The server failed to handle the request; it was logged.")

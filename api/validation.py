@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
-from flask import Request
+from flask import Request, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import ApiError, ValidationError
+from forecasting.data.products import MAX_PRODUCT_ID
+
+# A canonical id: ASCII digits without leading zeros (str.isdigit also takes "²" and "٣").
+CANONICAL_ID = re.compile(r"[1-9][0-9]*")
 
 
 def json_body(request: Request) -> Any:
     """Return the parsed JSON body (any JSON value), or raise a 4xx saying why there is none.
 
-    A body declared as another media type (e.g. curl's default form encoding) is a 415
-    that names the header to send; a body without a Content-Type is read as JSON.
+    A body sent without the header 'Content-Type: application/json' (e.g. curl's `-d`
+    alone, a form encoding) is a 415 that names the header to send.
     """
     declared = request.mimetype
-    if declared and declared != "application/json" and not declared.endswith("+json"):
+    if declared != "application/json" and not declared.endswith("+json"):
+        sent = f"as {declared}" if declared else "without a Content-Type"
         raise ApiError(415, "Unsupported media type",
-                       f"The request body is sent as {declared}; send JSON with the header "
+                       f"The request body is sent {sent}; send JSON with the header "
                        "'Content-Type: application/json'.")
     raw = request.get_data(cache=True)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(raw) >= limit:
+        # A body without a length (chunked) is read up to the limit and silently cut there
+        # by Werkzeug: one that fills the limit may be longer, so it is refused whole.
+        raise RequestEntityTooLarge(f"The request body reached {limit} bytes (MAX_CONTENT_LENGTH) "
+                                    "before its end; send less.")
     if not raw.strip():
         raise ApiError(400, "Malformed request", "The request body is empty; send JSON.")
     try:
@@ -57,10 +70,25 @@ def positive_int(body: dict[str, Any], name: str, *, default: int | None = None,
 
 
 def path_id(value: str, name: str = "product_id") -> int:
-    """Return a positive integer path segment, or raise a 404-free 422."""
-    if not value.isdigit() or int(value) < 1:
-        raise ValidationError(f"'{name}' in the path must be a positive integer, got '{value}'.", name)
+    """Return a product id path segment; 422 when it is no number, 404 when no product can have it."""
+    if not (value.isascii() and value.isdigit()) or not value.strip("0"):
+        raise ValidationError(f"'{name}' in the path must be a positive integer, got '{value[:40]}'.", name)
+    # "0001" and 2**31 are positive numbers but name no product: a 404, so one product has one URL.
+    if not CANONICAL_ID.fullmatch(value) or len(value) > 10 or int(value) > MAX_PRODUCT_ID:
+        raise ApiError(404, "Product not found", f"No product has the id '{value[:40]}'.")
     return int(value)
+
+
+def refuse_large_body() -> None:
+    """Answer 413 before reading a body whose Content-Length is above MAX_CONTENT_LENGTH.
+
+    A body without a Content-Length (chunked) is read at most up to the limit, and
+    refused by json_body when it reaches it.
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(f"The request body is {request.content_length} bytes; "
+                                    f"at most {limit} (MAX_CONTENT_LENGTH) are accepted.")
 
 
 def query_int(request: Request, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -15,6 +16,9 @@ from forecasting.params import ModelParams
 ROOT = Path(__file__).resolve().parent.parent
 # 32 hex digits are 128 bits: a guessed key would let anyone who can write the model volume run code.
 MIN_SIGNING_KEY_CHARS = 32
+ENVIRONMENTS = ("development", "production")
+# Values .env.example and the docs show for secrets; one left in place is no secret.
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "replace-me", "secret", "password"})
 # `make run` records the URL of the Redis it started here, so other commands find it.
 EMBEDDED_REDIS_FILE = ROOT / "var" / "redis.url"
 
@@ -51,7 +55,15 @@ def default_model_params(**overrides: Any) -> ModelParams:
 class Settings:
     """Every setting of the service, with its default."""
 
+    # development | production; production refuses to start with an unsafe setting (insecure_settings).
     env: str = "development"
+    # API keys required (Authorization: Bearer). Unset: true when ENV=production, false otherwise
+    # (load_settings decides), so a development checkout answers curl without a key.
+    auth_required: bool = False
+    # Largest request body in bytes (Flask's MAX_CONTENT_LENGTH); larger ones are a 413, unread.
+    max_content_length: int = 10 * 2**20
+    # Browser origins allowed to call the API (comma-separated in the environment); empty: CORS off.
+    cors_origins: tuple[str, ...] = ()
     database_url: str = f"sqlite:///{ROOT / 'var' / 'sales.db'}"
     redis_url: str | None = None
     celery_broker_url: str | None = None
@@ -165,6 +177,8 @@ def _coerce(value: str, like: Any) -> Any:
         return int(value)
     if isinstance(like, Path):
         return Path(value)
+    if isinstance(like, tuple):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
     if like is None and value.strip().lower() in {"", "none"}:
         return None
     return value
@@ -193,6 +207,7 @@ def load_settings(
     values["model_params"] = default_model_params(**params)
     if not (values.get("redis_url") or values.get("celery_broker_url")) and EMBEDDED_REDIS_FILE.exists():
         values["redis_url"] = EMBEDDED_REDIS_FILE.read_text().strip()
+    values.setdefault("auth_required", values.get("env", defaults.env) == "production")
     settings = Settings(**values)
     _check(settings)
     if not settings.signing_keys:
@@ -238,7 +253,25 @@ def _create_signing_key(path: Path) -> str:
     return key
 
 
+def insecure_settings(settings: Settings) -> list[str]:
+    """Return the names of settings left unsafe for production (empty when none is)."""
+    unsafe = [] if settings.auth_required else ["AUTH_REQUIRED"]
+    for name in ("database_url", "redis_url", "celery_broker_url", "celery_result_backend"):
+        url = getattr(settings, name)
+        if url and _is_placeholder(urlsplit(url).password):
+            unsafe.append(name.upper())
+    return unsafe
+
+
+def _is_placeholder(secret: str | None) -> bool:
+    return secret is not None and secret.strip().lower() in PLACEHOLDER_SECRETS
+
+
 def _check(settings: Settings) -> None:
+    if settings.env not in ENVIRONMENTS:
+        raise ValueError(f"ENV must be one of {', '.join(ENVIRONMENTS)}, got {settings.env!r}.")
+    if settings.max_content_length < 1:
+        raise ValueError("MAX_CONTENT_LENGTH must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
     if settings.min_training_samples < 1:

@@ -35,7 +35,9 @@ def send(engine: Engine, celery: Celery, job: dict[str, Any]) -> None:
         celery.send_task(name, args=[job["id"]], task_id=job["id"], queue=queue, retry=True,
                          retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
     except (OperationalError, ConnectionError, OSError) as exc:
-        records.finish_job(engine, job_id=job["id"], status="failed", error=f"The message broker is unavailable: {exc}")
+        # The driver's text names hosts and ports: it goes to the log, the job says what it means.
+        records.finish_job(engine, job_id=job["id"], status="failed", error=records.coded_error(
+            "broker_unavailable", "The message broker is unavailable; the job was not queued. Retry later."))
         log.error("broker unavailable", extra={"fields": {"job_id": job["id"], "error": str(exc)}})
         raise BrokerUnavailable(str(exc)) from exc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -17,6 +18,9 @@ from jobs.table import jobs
 KINDS = frozenset({"forecast", "train", "batch"})
 STATUSES = ("queued", "running", "succeeded", "failed", "skipped")
 TERMINAL = frozenset({"succeeded", "failed", "skipped"})
+# A job's error is stored as "<code>: <message>": a stable code for programs, a sentence for
+# people, in the one text column a job has had from the start.
+_CODED_ERROR = re.compile(r"([a-z][a-z_]*): (.+)", re.DOTALL)
 
 
 class JobNotFound(LookupError):
@@ -48,6 +52,19 @@ def _as_dict(row: Any) -> dict[str, Any]:
         "created_at": utc_iso(row.created_at), "started_at": utc_iso(row.started_at),
         "finished_at": utc_iso(row.finished_at), "updated_at": utc_iso(row.updated_at),
     }
+
+
+def coded_error(code: str, message: str) -> str:
+    """Return the stored form of a job error: its code, a colon, and a message for the client."""
+    return f"{code}: {message}"
+
+
+def split_error(error: str | None) -> tuple[str | None, str | None]:
+    """Return (code, message) of a stored job error; an error recorded before codes existed is 'job_failed'."""
+    if error is None:
+        return None, None
+    match = _CODED_ERROR.fullmatch(error)
+    return (match[1], match[2]) if match else ("job_failed", error)
 
 
 def new_job_id() -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import jobs.table  # noqa: F401  (puts the jobs table on the metadata, for --autogenerate)
+import api.keys  # noqa: F401  (puts the service's tables on the metadata, for --autogenerate)
+import jobs.table  # noqa: F401
 from forecasting.data.database import make_engine, metadata
 
 

@@ -16,10 +16,11 @@ import pytest
 import redis
 from sqlalchemy import text
 
+import api.keys  # noqa: F401  (the service's tables are on `metadata` for emptied())
 import launcher
 from forecasting.data import migrations
 from forecasting.data.database import make_engine, metadata
-from jobs import table as jobs_table  # noqa: F401  (the jobs table is on `metadata` for emptied())
+from jobs import table as jobs_table  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The shared data sets, beside the checkout (see the README).

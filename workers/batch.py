@@ -79,6 +79,6 @@ def settle(rt: Runtime, batch_id: str) -> None:
     result = {**tally, "dispatched": True}
     if tally["failed"]:
         end_job(rt.engine, rt.redis, batch_id, status="failed", result=result,
-                error=f"{tally['failed']} of {tally['total']} products failed to train.")
+                error=records.coded_error("batch_failed", f"{tally['failed']} of {tally['total']} products failed to train."))
     else:
         end_job(rt.engine, rt.redis, batch_id, status="succeeded", result=result)

@@ -11,12 +11,39 @@ import redis
 from billiard.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.engine import Engine
 
-from forecasting.errors import ForecastingError
+from forecasting.errors import (
+    ForecastingError,
+    InsufficientHistory,
+    InvalidSalesData,
+    ModelSetNotFound,
+    ProductNotFound,
+)
 from jobs import events as job_events
 from jobs import records
 from jobs.locks import LockTimeout
 
 log = logging.getLogger(__name__)
+
+
+# Failures whose message is written for the client; any other exception is an internal error,
+# told to the client by code and job id only, since its text may name paths, hosts or drivers.
+ERROR_CODES: dict[type[Exception], str] = {
+    InsufficientHistory: "insufficient_history",
+    ProductNotFound: "product_not_found",
+    ModelSetNotFound: "model_set_not_found",
+    InvalidSalesData: "invalid_sales_data",
+    LockTimeout: "training_busy",
+}
+
+
+def internal_error(job_id: str) -> str:
+    """Return the stored error of a job that failed inside the service."""
+    return records.coded_error("internal_error", f"the job failed; see the service logs for job {job_id}")
+
+
+def _client_error(exc: Exception) -> str | None:
+    code = next((code for kind, code in ERROR_CODES.items() if isinstance(exc, kind)), None)
+    return records.coded_error(code, str(exc)) if code else None
 
 
 class NotRun(Exception):
@@ -66,7 +93,8 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, max_attempts: i
     if attempts > max_attempts:
         end_job(
             engine, client, job_id, status="failed",
-            error=f"Gave up after {attempts - 1} attempts: the worker running this job was lost each time.",
+            error=records.coded_error("worker_lost", f"Gave up after {attempts - 1} attempts: "
+                                      "the worker running this job was lost each time."),
         )
         raise NotRun(job_id)
     run = JobRun(engine, job, min_step)
@@ -75,16 +103,21 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, max_attempts: i
     try:
         yield run
     except (ForecastingError, LockTimeout) as exc:
-        end_job(engine, client, job_id, status="failed", error=str(exc))
-        log.info("job failed", extra={"fields": {**fields, "error": str(exc)}})
+        error = _client_error(exc)
+        if error is None:
+            log.error("job failed", exc_info=exc, extra={"fields": {**fields, "error": str(exc)}})
+        else:
+            log.info("job failed", extra={"fields": {**fields, "error": str(exc)}})
+        end_job(engine, client, job_id, status="failed", error=error or internal_error(job_id))
         return
     except SoftTimeLimitExceeded:
-        end_job(engine, client, job_id, status="failed", error="The job ran past its time limit and was stopped.")
+        end_job(engine, client, job_id, status="failed", error=records.coded_error(
+            "time_limit", "The job ran past its time limit and was stopped."))
         log.warning("job timed out", extra={"fields": fields})
         return
-    except Exception as exc:
-        end_job(engine, client, job_id, status="failed", error=f"Internal error: {type(exc).__name__}: {exc}")
+    except Exception:
         log.exception("job crashed", extra={"fields": fields})
+        end_job(engine, client, job_id, status="failed", error=internal_error(job_id))
         raise
     end_job(engine, client, job_id, status=run.status, result=run.outcome)
     log.info("job finished", extra={"fields": {**fields, "status": run.status}})

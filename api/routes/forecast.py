@@ -9,7 +9,7 @@ from flask import Blueprint, request, url_for
 from api.routes.jobs import job_resource
 from api.services import services
 from api.validation import json_object, no_unknown_fields, positive_int, preferred_wait
-from forecasting.data.products import product_exists
+from forecasting.data.products import MAX_PRODUCT_ID, product_exists
 from forecasting.errors import ProductNotFound
 from jobs import records
 from jobs.dispatch import submit
@@ -27,7 +27,7 @@ def create_forecast():
     svc = services()
     body = json_object(request)
     no_unknown_fields(body, {"product_id", "forecast_horizon"})
-    product_id = positive_int(body, "product_id")
+    product_id = positive_int(body, "product_id", maximum=MAX_PRODUCT_ID)
     horizon = positive_int(
         body, "forecast_horizon", default=svc.settings.default_forecast_horizon,
         maximum=svc.settings.max_forecast_horizon,

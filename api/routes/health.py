@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from flask import Blueprint
 
+from api.auth import granted
 from api.services import services
 from forecasting.data.database import ping
 
@@ -15,7 +16,11 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/health")
 def health():
-    """Check database, broker, workers, model volume and free disk; 503 if any fails."""
+    """Check database, broker, workers, model volume and free disk; 503 if any fails.
+
+    Open to all, but only an admin key (or any client while keys are not required) sees
+    timings, worker names, paths and errors; others see ok or not per part.
+    """
     svc = services()
     store, settings = svc.store, svc.settings
     checks = {
@@ -26,6 +31,8 @@ def health():
         "disk": _check(lambda: _disk(store, settings.min_free_disk_mb)),
     }
     ok = all(c["ok"] for c in checks.values())
+    if not granted("admin"):
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     return {"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503
 
 

@@ -29,16 +29,21 @@ def get_job(job_id: str):
 
 def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
     """Return the JSON body that shows `job`."""
+    error_code, error = records.split_error(job["error"])
     body = {
         "id": job["id"], "kind": job["kind"], "status": job["status"], "product_id": job["product_id"],
         "progress": {"percent": job["progress"], "stage": job["stage"]},
         "params": job["params"], "attempts": job["attempts"],
         "created_at": job["created_at"], "started_at": job["started_at"], "finished_at": job["finished_at"],
-        "result": job["result"], "error": job["error"],
+        "result": job["result"], "error": error, "error_code": error_code,
         "links": {"self": url_for("jobs.get_job", job_id=job["id"])},
     }
     if job["kind"] == "batch":
         body["counts"] = records.batch_counts(svc.engine, job)
-        body["failures"] = [{"product_id": f["product_id"], "error": f["error"], "job_id": f["id"]}
-                            for f in records.list_children_failed(svc.engine, parent_id=job["id"])]
+        body["failures"] = [_failure(f) for f in records.list_children_failed(svc.engine, parent_id=job["id"])]
     return body
+
+
+def _failure(child: dict[str, Any]) -> dict[str, Any]:
+    code, message = records.split_error(child["error"])
+    return {"product_id": child["product_id"], "error": message, "error_code": code, "job_id": child["id"]}

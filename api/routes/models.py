@@ -7,7 +7,7 @@ from flask import Blueprint, request, url_for
 from api.errors import ApiError, ValidationError
 from api.services import services
 from api.validation import json_object, no_unknown_fields, path_id, positive_int, query_int
-from forecasting.data.products import get_product, known_product_ids
+from forecasting.data.products import MAX_PRODUCT_ID, get_product, known_product_ids
 from forecasting.errors import ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts
 from forecasting.lifecycle.training_runs import list_runs
@@ -53,7 +53,7 @@ def _product_ids(value, svc) -> list[int]:
         raise ValidationError("'product_ids' must be a non-empty array of product ids.", "product_ids")
     if len(value) > limit:
         raise ValidationError(f"'product_ids' may hold at most {limit} ids, got {len(value)}.", "product_ids")
-    ids = [positive_int({"product_ids[]": v}, "product_ids[]") for v in value]
+    ids = [positive_int({"product_ids[]": v}, "product_ids[]", maximum=MAX_PRODUCT_ID) for v in value]
     if len(set(ids)) != len(ids):
         raise ValidationError("'product_ids' lists a product more than once.", "product_ids")
     unknown = sorted(set(ids) - known_product_ids(svc.engine, product_ids=ids))

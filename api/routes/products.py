@@ -10,7 +10,7 @@ from flask import Blueprint, request, url_for
 from api.errors import ValidationError
 from api.services import services
 from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
-from forecasting.data.products import create_product, get_product, list_products, update_product
+from forecasting.data.products import MAX_PRODUCT_ID, create_product, get_product, list_products, update_product
 from forecasting.data.public_holidays import check_place
 from forecasting.data.sales import load_history, read_sales, upsert_sales
 from forecasting.errors import InvalidSalesData
@@ -41,7 +41,7 @@ def create():
     key = body.get("key")
     if key is not None and (not isinstance(key, str) or not key.strip()):
         raise ValidationError("'key' must be a non-empty string when given.", "key")
-    product_id = positive_int(body, "product_id") if "product_id" in body else None
+    product_id = positive_int(body, "product_id", maximum=MAX_PRODUCT_ID) if "product_id" in body else None
     country, subdivision = _place(body)
     product = create_product(services().engine, name=name.strip(), key=key, product_id=product_id,
                              country=country, subdivision=subdivision)

@@ -36,6 +36,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Product ids are PostgreSQL integers; the id sequence ends here too.
+MAX_PRODUCT_ID = 2**31 - 1
 UPSERT_CHUNK = 10_000
 
 metadata = MetaData()
@@ -176,6 +178,9 @@ def ping(engine: Engine) -> None:
 def sync_product_ids(conn: Connection) -> None:
     """Move PostgreSQL's products id sequence past ids that were inserted explicitly.
 
+    The sequence never passes a run of ids that reaches MAX_PRODUCT_ID: an explicit
+    id at the top of the range would otherwise leave no id to hand out.
+
     Parameters
     ----------
     conn : Connection
@@ -184,16 +189,40 @@ def sync_product_ids(conn: Connection) -> None:
     """
     if conn.dialect.name != "postgresql":
         return
+    below, top_run = ids_below_top_run(conn)
     sequence = conn.execute(text("SELECT pg_get_serial_sequence('products', 'id')")).scalar_one()
-    # Only ever moves forward, so ids of deleted products are not handed out again.
-    conn.execute(
-        text(
-            "SELECT setval(CAST(:seq AS regclass), GREATEST("
-            "(SELECT COALESCE(MAX(id), 1) FROM products), "
-            "COALESCE(pg_sequence_last_value(CAST(:seq AS regclass)), 1)))"
-        ),
-        {"seq": sequence},
-    )
+    last = conn.execute(text("SELECT COALESCE(pg_sequence_last_value(CAST(:seq AS regclass)), 0)"),
+                        {"seq": sequence}).scalar_one()
+    # Only moves forward, so ids of deleted products are not handed out again, unless the
+    # sequence stands in the top run, where every next id is taken.
+    target = below if top_run is not None and last >= top_run else max(below, last)
+    if target >= 1:
+        conn.execute(text("SELECT setval(CAST(:seq AS regclass), :value)"), {"seq": sequence, "value": target})
+
+
+def ids_below_top_run(conn: Connection) -> tuple[int, int | None]:
+    """Return the largest product id below the run of ids ending at MAX_PRODUCT_ID, and where that run starts.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connection to the sales database.
+
+    Returns
+    -------
+    tuple of (int, int or None)
+        The largest id (0 for none) and the run's first id; when MAX_PRODUCT_ID is
+        free there is no such run: the largest id and None.
+    """
+    top_taken = conn.execute(select(products.c.id).where(products.c.id == MAX_PRODUCT_ID)).first() is not None
+    if not top_taken:
+        return int(conn.execute(select(func.coalesce(func.max(products.c.id), 0))).scalar_one()), None
+    # The run's first id is the last id whose predecessor is free.
+    before = products.alias("before")
+    start = conn.execute(select(func.max(products.c.id)).where(
+        ~select(before.c.id).where(before.c.id == products.c.id - 1).exists())).scalar_one()
+    below = conn.execute(select(func.coalesce(func.max(products.c.id), 0)).where(products.c.id < start)).scalar_one()
+    return int(below), int(start)
 
 
 def bulk_upsert(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from forecasting.data.database import products, sales, sync_product_ids
+from forecasting.data.database import MAX_PRODUCT_ID, ids_below_top_run, products, sales, sync_product_ids
 from forecasting.data.public_holidays import check_place
 from forecasting.errors import InvalidSalesData, ProductNotFound
 
@@ -80,6 +80,17 @@ def list_products(engine: Engine, *, limit: int = 100, offset: int = 0) -> list[
     return [_product_dict(row) for row in rows]
 
 
+def _free_sqlite_id(conn: Connection) -> dict[str, int]:
+    # SQLite gives max(rowid) + 1, past MAX_PRODUCT_ID once that id is taken: then take the
+    # id after the largest one below the run of ids that reaches it.
+    below, top_run = ids_below_top_run(conn)
+    if top_run is None:
+        return {}
+    if below + 1 >= top_run:
+        raise InvalidSalesData(f"Every product id from {below + 1} to {MAX_PRODUCT_ID} is taken.")
+    return {"id": below + 1}
+
+
 def create_product(
     engine: Engine, *, name: str, key: str | None = None, product_id: int | None = None,
     country: str | None = None, subdivision: str | None = None,
@@ -111,8 +122,9 @@ def create_product(
     for field, value in (("name", name.strip()), ("key", key or "")):
         if len(value) > products.c[field].type.length:
             raise InvalidSalesData(f"Product {field} is longer than {products.c[field].type.length} characters.")
-    if product_id is not None and (isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1):
-        raise InvalidSalesData(f"Product id must be a positive integer, got {product_id!r}.")
+    if product_id is not None and (isinstance(product_id, bool) or not isinstance(product_id, int)
+                                   or not 1 <= product_id <= MAX_PRODUCT_ID):
+        raise InvalidSalesData(f"Product id must be an integer from 1 to {MAX_PRODUCT_ID}, got {product_id!r}.")
     country, subdivision = check_place(country, subdivision)
     values: dict[str, Any] = {"name": name.strip(), "key": key, "created_at": datetime.now(timezone.utc),
                               "country": country, "subdivision": subdivision}
@@ -121,6 +133,8 @@ def create_product(
     try:
         with engine.begin() as conn:
             _check_free(conn, key=key, product_id=product_id)
+            if product_id is None and conn.dialect.name == "sqlite":
+                values.update(_free_sqlite_id(conn))
             new_id = conn.execute(products.insert().values(**values)).inserted_primary_key[0]
             if product_id is not None:
                 sync_product_ids(conn)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from forecasting.data import sales_token
 from forecasting.data.sales import SalesHistory, load_history
-from forecasting.errors import ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
+from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
 from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
 from forecasting.params import ModelParams
@@ -137,11 +137,19 @@ def train(
             saved_forecasts.save(engine, product_id=history.product_id, set_id=info["set_id"], points=points)
     except BaseException as exc:
         training_runs.finish_run(engine, run_id=run_id, status="failed", seconds=time.perf_counter() - clock,
-                                 error=str(exc) or type(exc).__name__)
+                                 error=_run_error(exc))
         raise
     training_runs.finish_run(engine, run_id=run_id, status="succeeded", seconds=time.perf_counter() - clock,
                              metrics=info.get("metrics"))
     return info
+
+
+def _run_error(exc: BaseException) -> str:
+    # Training history is shown over the API: other errors may name paths, hosts or drivers,
+    # and their full text is in the worker's log of the job.
+    if isinstance(exc, ForecastingError) and not isinstance(exc, ModelIntegrityError):
+        return str(exc)
+    return f"internal error ({type(exc).__name__}); see the service logs"
 
 
 def check(*, store: ModelStore, history: SalesHistory, policy: Policy, now: datetime | None = None,

@@ -47,3 +47,15 @@ def test_a_waiting_request_returns_the_job_its_worker_ended(app, client):
     response = client.get(f"/api/v1/jobs/{job_id}?wait=30")
     timer.join()
     assert response.json["status"] == "succeeded" and response.json["result"] == {"ok": True}
+
+
+def test_a_failed_job_shows_its_code_and_message_apart(app, client):
+    from jobs import records
+
+    engine = app.extensions["forecasting"].engine
+    job = records.create_job(engine, kind="train", product_id=2, params={})
+    records.fail_job(engine, job_id=job["id"], error=records.coded_error(
+        "insufficient_history", "Product 2 has 30 days of sales history; at least 100 are needed."))
+    shown = client.get(f"/api/v1/jobs/{job['id']}").json
+    assert shown["error_code"] == "insufficient_history"
+    assert shown["error"] == "Product 2 has 30 days of sales history; at least 100 are needed."

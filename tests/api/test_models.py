@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 
 from forecasting.data.sales import load_history
+from forecasting.errors import ModelIntegrityError
 from forecasting.lifecycle import saved_forecasts, steps
 from tests.conftest import SMALL_MODELS
 
@@ -77,3 +78,15 @@ def test_retrain_bad_input(client, queued, path, data, status, needle):
     assert response.status_code == status
     assert needle in response.json["detail"]
     assert queued("training") == 0
+
+
+@pytest.mark.parametrize("error", [ModelIntegrityError("/srv/models/1/rf_model.pkl does not match"),
+                                   OSError("[Errno 5] /srv/models/1: input/output error")])
+def test_an_internal_error_is_a_500_that_names_no_path(app, client, monkeypatch, error):
+    def broken(product_id):
+        raise error
+
+    monkeypatch.setattr(app.extensions["forecasting"].store, "read_info", broken)
+    response = client.get("/api/v1/models/1")
+    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert "/srv" not in response.get_data(as_text=True)

@@ -4,9 +4,10 @@ import pytest
 from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
-from forecasting.data.database import make_engine, ping, products, sales
+from forecasting.data.database import MAX_PRODUCT_ID, ids_below_top_run, make_engine, ping, products, sales
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
+from forecasting.errors import InvalidSalesData
 
 
 def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path):
@@ -73,3 +74,25 @@ def test_autoincrement_continues_after_explicit_ids(engine):
     assert auto["id"] == 51
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM products")).scalar() == 2
+
+
+def test_the_top_id_never_exhausts_the_id_sequence(engine):
+    create_product(engine, name="a", product_id=5)
+    create_product(engine, name="top", product_id=MAX_PRODUCT_ID)
+    create_product(engine, name="below top", product_id=MAX_PRODUCT_ID - 1)
+    made = [create_product(engine, name=f"auto {i}")["id"] for i in range(2)]
+    assert made == [6, 7]
+    with engine.connect() as conn:
+        assert ids_below_top_run(conn) == (7, MAX_PRODUCT_ID - 1)
+    with pytest.raises(InvalidSalesData, match="integer from 1 to 2147483647"):
+        create_product(engine, name="over", product_id=MAX_PRODUCT_ID + 1)
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite has no sequence
+def test_a_sequence_left_at_the_top_is_brought_back_by_the_next_explicit_id(engine):
+    create_product(engine, name="top", product_id=MAX_PRODUCT_ID)
+    # As an earlier version left it after the same insert: every next id is taken.
+    with engine.begin() as conn:
+        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('products', 'id'), {MAX_PRODUCT_ID})"))
+    create_product(engine, name="three", product_id=3)
+    assert create_product(engine, name="auto")["id"] == 4

@@ -164,7 +164,7 @@ def test_create_product_refuses_taken_ids_and_keys(engine):
         create_product(engine, name="other", key="store=1")
     with pytest.raises(InvalidSalesData, match="non-empty name"):
         create_product(engine, name=" ")
-    with pytest.raises(InvalidSalesData, match="positive integer"):
+    with pytest.raises(InvalidSalesData, match="integer from 1 to 2147483647"):
         create_product(engine, name="x", product_id=0)
     with pytest.raises(InvalidSalesData, match="Product key is longer than 255 characters"):
         create_product(engine, name="x", key="k" * 256)

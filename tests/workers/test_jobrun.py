@@ -1,0 +1,59 @@
+"""A failed job tells its client a stable code and a sentence; internal details go to the log."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import redis
+
+from forecasting.errors import InsufficientHistory, ModelIntegrityError
+from jobs import records
+from jobs.locks import LockTimeout
+from workers.jobrun import job_run
+
+SECRET = "could not connect to db.internal.example:5432 (/srv/forecast/ml_models/7/rf_model.pkl)"
+
+
+def _fail(engine, redis_url, exc: Exception) -> dict:
+    job = records.create_job(engine, kind="train", product_id=7, params={})
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with job_run(engine, client, job["id"], max_attempts=3, min_step=5):
+            raise exc
+    except type(exc):
+        pass  # an unexpected error is re-raised for Celery after the job is recorded as failed
+    return records.get_job(engine, job_id=job["id"])
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "message"),
+    [
+        (InsufficientHistory(7, 42, 100), "insufficient_history", "Product 7 has 42 days of sales history"),
+        (LockTimeout("Product 7 is being trained by another worker; gave up after 60 s."), "training_busy",
+         "Product 7 is being trained by another worker"),
+    ],
+)
+def test_a_domain_failure_keeps_its_message_under_a_code(engine, redis_url, exc, code, message):
+    job = _fail(engine, redis_url, exc)
+    found_code, found_message = records.split_error(job["error"])
+    assert job["status"] == "failed" and found_code == code and found_message.startswith(message)
+
+
+@pytest.mark.parametrize("exc", [OSError(SECRET), RuntimeError(SECRET), ModelIntegrityError(SECRET)])
+def test_an_internal_failure_shows_only_the_job_id_and_logs_the_rest(engine, redis_url, caplog, exc):
+    with caplog.at_level(logging.INFO, logger="workers.jobrun"):
+        job = _fail(engine, redis_url, exc)
+    assert job["error"] == f"internal_error: the job failed; see the service logs for job {job['id']}"
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert logged and logged[0].fields["job_id"] == job["id"]
+    assert SECRET in "".join(logging.Formatter().formatException(r.exc_info) for r in logged if r.exc_info)
+
+
+def test_split_error_reads_old_and_new_records():
+    assert records.split_error(None) == (None, None)
+    assert records.split_error("time_limit: The job ran past its time limit.") == (
+        "time_limit", "The job ran past its time limit.")
+    # Written before codes existed: the sentence is kept whole.
+    assert records.split_error("Product 7 has 42 days of sales history.") == (
+        "job_failed", "Product 7 has 42 days of sales history.")
