@@ -44,6 +44,19 @@ ENDPOINT_SCOPES: dict[tuple[str, str], str | Callable[[Request], str] | None] = 
     ("POST", "models.retrain_model"): "write",
     ("POST", "models.retrain_many"): _bulk_retrain_scope,
     ("DELETE", "models.delete_model"): "admin",
+    ("PATCH", "products.patch_one"): "write",
+    ("GET", "calendar.get_calendar"): "read",
+    ("PUT", "calendar.put_calendar"): "write",
+    ("DELETE", "calendar.delete_range"): "write",  # a data correction, as an upsert of sales is
+    ("GET", "charts.forecast_chart"): "read",
+    # The dashboard's pages and its jobs feed show what GET endpoints show; a browser sends the
+    # key as the password of HTTP Basic authentication (see _token).
+    ("GET", "dashboard.index"): "read",
+    ("GET", "dashboard.product"): "read",
+    ("GET", "dashboard.jobs"): "read",
+    # Stylesheets and scripts hold no data.
+    ("GET", "dashboard.static"): OPEN,
+    ("GET", "metrics.scrape"): "read",
     ("GET", "keys.list_all"): "admin",
     ("POST", "keys.create"): "admin",
     ("DELETE", "keys.revoke"): "admin",
@@ -90,9 +103,9 @@ def _authorise() -> Response | None:
     g.api_key = None
     if not current_app.config["AUTH_REQUIRED"]:
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        g.api_key = keys.find_key(current_app.extensions["forecasting"].engine, token.strip())
+    token = _token(request)
+    if token:
+        g.api_key = keys.find_key(current_app.extensions["forecasting"].engine, token)
         if g.api_key is None:
             return _unauthorised("The API key is unknown or revoked.", error="invalid_token")
     method = "GET" if request.method == "HEAD" else request.method
@@ -110,9 +123,23 @@ def _authorise() -> Response | None:
     return None
 
 
+def _token(req: Request) -> str | None:
+    # A Bearer token, or the password of HTTP Basic authentication: a browser can send no
+    # Bearer header for the dashboard's pages, but asks for Basic credentials when challenged.
+    scheme, _, value = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic" and req.authorization is not None:
+        return (req.authorization.password or "").strip() or None
+    return None
+
+
 def _unauthorised(detail: str, error: str | None = None) -> Response:
     response = problem(401, "Unauthorized", detail)
     # RFC 6750 3.1: no error code when the request carried no credentials at all.
     challenge = f'Bearer realm="{REALM}"' + (f', error="{error}"' if error else "")
     response.headers["WWW-Authenticate"] = challenge
+    if request.blueprint == "dashboard":
+        # Pages for people: the browser's prompt takes the key as the password (any user name).
+        response.headers.add("WWW-Authenticate", f'Basic realm="{REALM} dashboard: the API key as password"')
     return response

@@ -19,6 +19,7 @@ import redis
 
 import launcher
 from config.settings import ROOT, Settings
+from tests import services
 
 
 def tiny_procfile(tmp_path: Path, *extra: str) -> Path:
@@ -122,7 +123,7 @@ def test_the_api_line_serves_and_keeps_its_control_socket_where_the_settings_say
     # A short folder: a unix socket's path must stay under about 100 bytes.
     with tempfile.TemporaryDirectory(prefix="ctl") as short:
         socket_path = Path(short) / "stack" / "gunicorn.ctl"
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'sales.db'}", "REDIS_URL": redis_url,
+        env = {**os.environ, "DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"), "REDIS_URL": redis_url,
                "FORECASTING_MODELS_PATH": str(tmp_path / "models"), "API_PORT": str(port), "API_WORKERS": "1",
                "API_THREADS": "2", "API_CONTROL_SOCKET": str(socket_path), "LOG_LEVEL": "WARNING"}
         with subprocess.Popen([sys.executable, "manage.py", "proc", "api"], cwd=ROOT, env=env,

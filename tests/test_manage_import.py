@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from forecasting.data.calendar import read_calendar
 from forecasting.data.database import make_engine
 from manage import cli
+from tests import services
 
 SALES = """Store,Date,Sales,Open,Promo,StateHoliday,SchoolHoliday
 1,2015-07-31,5263,1,1,0,1
@@ -19,7 +20,7 @@ CALENDAR = "date,event_name_1,snap_CA\n2015-07-31,Payday,1\n2015-08-01,,0\n"
 
 @pytest.fixture
 def run(tmp_path):
-    url = f"sqlite:///{tmp_path / 'sales.db'}"
+    url = services.migrated(f"sqlite:///{tmp_path / 'sales.db'}")
 
     def invoke(*args: str):
         return CliRunner().invoke(cli, list(args), env={"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})

@@ -7,6 +7,7 @@ import sys
 from config.settings import ROOT
 from forecasting.store.model_store import ModelStore
 from forecasting.store.signature import Signer
+from tests import services
 from tests.forecasting.store.test_model_store import FakeModelSet, Loader
 
 KEY, STAGING_KEY = "production key of the manage tests", "staging key of the manage tests"
@@ -14,7 +15,7 @@ KEY, STAGING_KEY = "production key of the manage tests", "staging key of the man
 
 def manage(tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MODEL_SIGNING_KEYS": KEY, "FORECASTING_MODELS_PATH": str(tmp_path / "models"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'sales.db'}"}
+           "DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}")}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
 

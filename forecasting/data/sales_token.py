@@ -190,7 +190,8 @@ def trigger_names(conn: Connection, table: str = "sales") -> set[str]:
     if _dialect(conn) == "sqlite":
         query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table"
     else:
-        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = CAST(:table AS regclass) AND NOT tgisinternal"
+        # to_regclass is NULL for a table not made yet: no triggers, not an error.
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(:table) AND NOT tgisinternal"
     return set(conn.execute(text(query), {"table": table}).scalars()) & expected
 
 

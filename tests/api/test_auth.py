@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -30,6 +31,15 @@ REQUESTS = [
     ("POST", "/api/v1/models/retrain", {"all": True}, "admin"),
     ("POST", "/api/v1/models/retrain", {"only_stale": True}, "admin"),
     ("DELETE", "/api/v1/models/1", None, "admin"),
+    ("PATCH", "/api/v1/products/1", {"name": "renamed"}, "write"),
+    ("GET", "/api/v1/products/1/calendar", None, "read"),
+    ("PUT", "/api/v1/products/1/calendar", [{"date": "2024-01-01", "open": False}], "write"),
+    ("DELETE", "/api/v1/products/1/calendar", None, "write"),
+    ("GET", "/api/v1/products/1/forecast.svg", None, "read"),
+    ("GET", "/", None, "read"),
+    ("GET", "/products/1", None, "read"),
+    ("GET", "/dashboard/jobs", None, "read"),
+    ("GET", "/metrics", None, "read"),
     ("GET", "/api/v1/keys", None, "admin"),
     ("POST", "/api/v1/keys", {"name": "made", "scope": "read"}, "admin"),
     ("DELETE", "/api/v1/keys/999", None, "admin"),
@@ -39,7 +49,7 @@ SCOPES = ("read", "write", "admin")
 
 @pytest.fixture
 def secured(tmp_path, redis_url):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'sales.db'}", "REDIS_URL": redis_url,
+    app = create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"), "REDIS_URL": redis_url,
                       "FORECASTING_MODELS_PATH": tmp_path / "models", "LOG_LEVEL": "WARNING",
                       "AUTH_REQUIRED": True})
     engine = app.extensions["forecasting"].engine
@@ -72,6 +82,20 @@ def test_without_a_key_is_401_with_a_bearer_challenge(secured, method, path, bod
     assert response.mimetype == "application/problem+json"
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="forecasting"'
     assert "Authorization: Bearer" in response.json["detail"]
+
+
+def test_the_dashboard_asks_a_browser_for_the_key_as_a_basic_password(secured):
+    refused = send(secured, "GET", "/")
+    assert refused.status_code == 401
+    assert refused.headers.getlist("WWW-Authenticate")[-1].startswith('Basic realm="forecasting dashboard')
+    basic = base64.b64encode(f"anyone:{secured.tokens['read']}".encode()).decode()
+    assert send(secured, "GET", "/", Authorization=f"Basic {basic}").status_code == 200
+    wrong = base64.b64encode(b"anyone:fk_not-a-key").decode()
+    assert send(secured, "GET", "/", Authorization=f"Basic {wrong}").status_code == 401
+    # The JSON API keeps its one Bearer challenge, and the metrics need a key too.
+    assert send(secured, "GET", "/api/v1/products").headers.getlist("WWW-Authenticate") == ['Bearer realm="forecasting"']
+    assert send(secured, "GET", "/metrics").status_code == 401
+    assert send(secured, "GET", "/metrics", token=secured.tokens["read"]).status_code == 200
 
 
 @pytest.mark.parametrize("token", ["fk_not-a-key", "something-else", "fk_" + "a" * 43])
@@ -131,7 +155,7 @@ def test_health_is_open_but_shows_details_to_admin_only(secured):
 
 
 def test_without_auth_health_keeps_its_details_and_start_up_says_keys_are_off(tmp_path, redis_url, capsys):
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "REDIS_URL": redis_url,
+    app = create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 's.db'}"), "REDIS_URL": redis_url,
                       "FORECASTING_MODELS_PATH": tmp_path / "m", "LOG_LEVEL": "WARNING"})
     warnings = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"AUTH_REQUIRED"' in line]
     assert len(warnings) == 1 and warnings[0]["level"] == "warning" and warnings[0]["value"] is False
@@ -140,9 +164,9 @@ def test_without_auth_health_keeps_its_details_and_start_up_says_keys_are_off(tm
 
 
 def _production(tmp_path, redis_url, database_url=None, **overrides):
-    return create_app({"DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'p.db'}", "REDIS_URL": redis_url,
+    return create_app({"DATABASE_URL": services.migrated(database_url or f"sqlite:///{tmp_path / 'p.db'}"), "REDIS_URL": redis_url,
                        "FORECASTING_MODELS_PATH": tmp_path / "m", "LOG_LEVEL": "WARNING", "ENV": "production",
-                       **overrides})
+                       "MODEL_SIGNING_KEYS": "k" * 64, **overrides})
 
 
 def test_production_refuses_to_start_with_auth_off(tmp_path, redis_url):

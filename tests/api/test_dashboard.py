@@ -27,7 +27,7 @@ def app(tmp_path_factory, redis_url):
     root = tmp_path_factory.mktemp("dashboard")
     app = create_app({
         **SMALL_MODELS,
-        "DATABASE_URL": f"sqlite:///{root / 'sales.db'}", "REDIS_URL": redis_url,
+        "DATABASE_URL": services.migrated(f"sqlite:///{root / 'sales.db'}"), "REDIS_URL": redis_url,
         "FORECASTING_MODELS_PATH": root / "models", "PROMETHEUS_MULTIPROC_DIR": root / "metrics",
         "SAVED_FORECAST_DAYS": SAVED_DAYS, "LOG_LEVEL": "WARNING",
     })

@@ -86,7 +86,7 @@ def test_an_internal_error_is_a_500_that_names_no_path(app, client, monkeypatch,
     def broken(product_id):
         raise error
 
-    monkeypatch.setattr(app.extensions["forecasting"].store, "read_info", broken)
+    monkeypatch.setattr(app.extensions["forecasting"].store, "inspect", broken)
     response = client.get("/api/v1/models/1")
     assert response.status_code == 500 and response.mimetype == "application/problem+json"
     assert "/srv" not in response.get_data(as_text=True)

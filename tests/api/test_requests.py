@@ -12,13 +12,14 @@ from werkzeug.serving import make_server
 
 from api import create_app
 from forecasting.data.products import MAX_PRODUCT_ID
+from tests import services
 
 LIMIT = 1000
 
 
 @pytest.fixture
 def small_bodies(tmp_path, redis_url):
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "REDIS_URL": redis_url,
+    return create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 's.db'}"), "REDIS_URL": redis_url,
                        "FORECASTING_MODELS_PATH": tmp_path / "m", "LOG_LEVEL": "WARNING",
                        "MAX_CONTENT_LENGTH": LIMIT})
 
@@ -114,7 +115,7 @@ def any_db(request, tmp_path, redis_url):
         url = f"sqlite:///{tmp_path / 's.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "FORECASTING_MODELS_PATH": tmp_path / "m",
+    app = create_app({"DATABASE_URL": services.migrated(url), "REDIS_URL": redis_url, "FORECASTING_MODELS_PATH": tmp_path / "m",
                       "LOG_LEVEL": "WARNING"})
     if request.param == "postgresql":
         with app.extensions["forecasting"].engine.begin() as conn:
@@ -134,7 +135,7 @@ def test_the_largest_id_leaves_product_creation_working(any_db):
 
 
 def _cors_app(tmp_path, redis_url, **config):
-    return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "REDIS_URL": redis_url,
+    return create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 's.db'}"), "REDIS_URL": redis_url,
                        "FORECASTING_MODELS_PATH": tmp_path / "m", "LOG_LEVEL": "WARNING", **config})
 
 

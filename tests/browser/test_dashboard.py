@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -20,6 +19,7 @@ from forecasting.data.demo import seed_demo
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
 from jobs import locks
+from tests import services
 from tests.api.conftest import history
 from tests.services import ROOT
 from tests.workers.celery_process import celery_worker
@@ -39,11 +39,7 @@ def browser_ready() -> None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         missing.append("playwright (requirements-dev.txt)")
-    if missing:
-        message = "the browser test needs " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    services.require(not missing, "the browser test needs " + " and ".join(missing))
 
 
 @pytest.fixture

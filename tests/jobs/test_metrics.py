@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import metrics
 from manage import cli
+from tests import services
 
 
 def read(directory) -> dict[tuple[str, tuple], float]:
@@ -63,7 +64,7 @@ def test_a_new_directory_starts_from_zero_and_reset_empties_it(tmp_path):
 def test_csv_import_counts_its_rows(tmp_path):
     csv = tmp_path / "sales.csv"
     csv.write_text("store,date,sales\n1,2024-07-01,3\n1,2024-07-02,4\n2,2024-07-01,5\n")
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'sales.db'}", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")}
+    env = {"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "m")}
     result = CliRunner().invoke(cli, ["import-csv", str(csv), "--key", "store"], env=env)
     assert result.exit_code == 0, result.output
     assert read(tmp_path / "m")[("forecasting_sales_rows_ingested_total", (("source", "csv"),))] == 3

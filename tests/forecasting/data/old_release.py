@@ -7,6 +7,7 @@ database it wrote must upgrade in place.
 from __future__ import annotations
 
 from sqlalchemy import Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.engine import Engine
 
 metadata = MetaData()
 
@@ -65,3 +66,29 @@ training_runs = Table(
     Column("error", Text, nullable=True),
     Index("ix_training_runs_product", "product_id", "started_at"),
 )
+
+
+def create_token_release_tables(engine: Engine) -> None:
+    """Create the tables as the release with sales tokens and saved forecasts (b64141e) made them."""
+    token_release = MetaData()
+    for table in (sales, jobs, training_runs):
+        table.to_metadata(token_release)
+    Table(
+        "products",
+        token_release,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("name", String(255), nullable=False, index=True),
+        Column("key", String(255), unique=True, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("sales_token", String(32), nullable=True),
+    )
+    Table(
+        "forecasts",
+        token_release,
+        Column("product_id", Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+        Column("set_id", String(64), nullable=False),
+        Column("days", Integer, nullable=False),
+        Column("points", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    token_release.create_all(engine)

@@ -1,7 +1,6 @@
 """Calendar columns in CSV imports: a sales file's own, and one calendar for many products."""
 
 import gzip
-import os
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -36,10 +35,7 @@ SAMPLE = """Store,DayOfWeek,Date,Sales,Customers,Open,Promo,StateHoliday,SchoolH
 
 def shared_file(path: Path) -> Path:
     """Return a shared data file, skipping without it (failing in CI, which must have it)."""
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"shared data set missing in CI: {path}")
-        pytest.skip(f"shared data set not found at {path}")
+    services.require(path.exists(), f"shared data set not found at {path}")
     return path
 
 

@@ -43,17 +43,21 @@ def test_any_write_to_a_products_sales_draws_it_a_new_token(engine):
 
 
 def test_triggers_are_created_once_and_dropped_with_their_functions(engine):
-    expected = set(sales_token._SQLITE_TRIGGERS if engine.dialect.name == "sqlite" else sales_token._POSTGRES_TRIGGERS)
+    defined = sales_token._SQLITE_TRIGGERS if engine.dialect.name == "sqlite" else sales_token._POSTGRES_TRIGGERS
     with engine.begin() as conn:
-        assert sales_token.trigger_names(conn) == expected
-        sales_token.create_triggers(conn)  # again: kept, not doubled
-        assert sales_token.trigger_names(conn) == expected
-        sales_token.drop_triggers(conn)
-        assert sales_token.trigger_names(conn) == set()
+        for table in sales_token.TABLES:
+            assert sales_token.trigger_names(conn, table) == set(defined[table])
+            sales_token.create_triggers(conn, table)  # again: kept, not doubled
+            assert sales_token.trigger_names(conn, table) == set(defined[table])
+        # The calendar's triggers go first: the functions behind them go with the sales'.
+        for table in reversed(sales_token.TABLES):
+            sales_token.drop_triggers(conn, table)
+            assert sales_token.trigger_names(conn, table) == set()
         if conn.dialect.name == "postgresql":
             left = conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname LIKE 'sales_token_%'")).scalar_one()
             assert left == 0
-        sales_token.create_triggers(conn)
+        for table in sales_token.TABLES:
+            sales_token.create_triggers(conn, table)
     pid = create_product(engine, name="after")["id"]
     upsert_sales(engine, product_id=pid, rows=[(date(2024, 1, 1), 1.0)])
     assert token(engine, pid) is not None
