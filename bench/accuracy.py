@@ -102,11 +102,12 @@ def facts(data: datasets.DataSet, results: Results) -> dict[str, Any]:
     return out
 
 
-def evaluate(data: datasets.DataSet, reuse: Reuse, log: Log, only: set[str] | None = None) -> dict[str, Any]:
+def evaluate(data: datasets.DataSet, reuse: Reuse, log: Log, only: set[str] | None = None,
+             skip: set[str] | None = None) -> dict[str, Any]:
     """Run and score every method on `data`; return its table, verdicts and per-series scores."""
     log(f"{data.name}: {data.description}")
     started = time.perf_counter()
-    results = run_all(data, reuse, log, only)
+    results = run_all(data, reuse, log, only, skip)
     table, per_series, errors = {}, {}, {}
     for method, outcomes in results.items():
         table[method], per_series[method] = score(data, outcomes)
@@ -177,7 +178,8 @@ def use_one_core() -> None:
     threadpool_limits(1)
 
 
-def run(names: list[str], limit: int | None, log: Log, only: set[str] | None = None) -> dict[str, Any]:
+def run(names: list[str], limit: int | None, log: Log, only: set[str] | None = None,
+        skip: set[str] | None = None) -> dict[str, Any]:
     """Evaluate the data sets `names`; those whose files are absent are listed as skipped."""
     out: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "datasets": {}, "skipped": []}
     for name in names:
@@ -188,7 +190,7 @@ def run(names: list[str], limit: int | None, log: Log, only: set[str] | None = N
             continue
         reuse: Reuse = {}  # shared by the two Rossmann variants only
         for data in loaded:
-            result = evaluate(data, reuse, log, only)
+            result = evaluate(data, reuse, log, only, skip)
             out["datasets"][data.name] = result
             print("\n" + format_table(result) + "\n", flush=True)
     return out
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--series", type=int, default=None,
                         help="an even sample of N series (Rossmann: the first N complete stores; default 100)")
     parser.add_argument("--methods", default=None, help="comma-separated words: run only methods named so")
+    parser.add_argument("--skip", default=None, help="comma-separated words: leave out methods named so")
     parser.add_argument("--out", default=None, help="also write the result JSON here")
     args = parser.parse_args(argv)
     use_one_core()
@@ -207,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     log = lambda text: print(text, file=sys.stderr, flush=True)
     names = list(datasets.NAMES) if args.dataset == "all" else [args.dataset]
     only = set(args.methods.split(",")) if args.methods else None
-    result = run(names, args.series, log, only)
+    skip = set(args.skip.split(",")) if args.skip else None
+    result = run(names, args.series, log, only, skip)
     text = json.dumps(result, indent=1, default=str)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"accuracy-{args.dataset}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"

@@ -152,7 +152,8 @@ def m5_level9(limit: int | None = None) -> list[DataSet]:
     path = M5_FOLDER / "m5_aggregated_levels_1to9_long.csv.gz"
     if not path.exists():
         return []
-    long = pd.read_csv(path, parse_dates=["date"])
+    text_columns = ("state_id", "store_id", "cat_id", "dept_id")
+    long = pd.read_csv(path, parse_dates=["date"], dtype={column: str for column in text_columns})
     long = long[long["level"] == 9]
     keys = even_sample(sorted(long.groupby(["store_id", "dept_id"]).groups), limit)
     splits = []

@@ -123,12 +123,16 @@ def run_global(data: DataSet, log: Log) -> dict[str, Outcome]:
     return {s.key: Outcome(forecasts[s.key].mean, seconds=share, wall_seconds=wall) for s in data.series}
 
 
-def run_all(data: DataSet, reuse: Reuse, log: Log, only: set[str] | None = None) -> Results:
-    """Run the service and every peer that fits the data set on each of its series."""
+def run_all(data: DataSet, reuse: Reuse, log: Log, only: set[str] | None = None,
+            skip: set[str] | None = None) -> Results:
+    """Run the service and every peer that fits the data set (or those named in `only`, less `skip`)."""
     local = dict(peers.LOCAL)
     if data.name == "m5-items":
         local.update(peers.INTERMITTENT)
-    wanted = (lambda name: only is None or any(word.lower() in name.lower() for word in only))
+    def named(name: str, words: set[str]) -> bool:
+        return any(word.lower() in name.lower() for word in words)
+
+    wanted = (lambda name: (only is None or named(name, only)) and not (skip and named(name, skip)))
     results: Results = {}
     if wanted("service"):
         results.update(run_service(data, reuse, log))
