@@ -144,9 +144,9 @@ def format_table(result: dict[str, Any]) -> str:
                      f"{_number(row.get('coverage_95'), 1, 7)} {_number(row['seconds'], 3, 8)} {row['failed']:>6}")
     lines.append(f"  (* best {label}; coverage and bias on the scored days; s/series: CPU seconds on one core)")
     if result["verdicts"]:
-        lines.append(f"  {'target of the service ensemble':46} {'ours':>30}  {'target':14} verdict")
+        lines.append(f"  {'target of the service ensemble':46} {'target':14} {'verdict':8} ours")
         for v in result["verdicts"]:
-            lines.append(f"  {v['figure']:46} {v['ours']:>30}  {v['target']:14} {'met' if v['met'] else 'NOT MET'}")
+            lines.append(f"  {v['figure']:46} {v['target']:14} {'met' if v['met'] else 'NOT MET':8} {v['ours']}")
     if result["facts"].get("calendar_passed") is False:
         lines.append("  the service got no calendar: its training takes none yet (bench/service.py passes it once it does)")
     weights = result["facts"].get("mean_weights")
