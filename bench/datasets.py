@@ -7,6 +7,7 @@ has one, the calendar of the past and the future days) and forecasts ``len(actua
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -128,12 +129,13 @@ def _from_first_sale(values: pd.Series) -> pd.Series:
     return values.iloc[nonzero[0]:] if len(nonzero) else values
 
 
-def m5_items() -> list[DataSet]:
+def m5_items(limit: int | None = None) -> list[DataSet]:
     """M5 item level: the 10 real item-store series, from each item's first sale, last 28 days held out."""
     path = M5_FOLDER / "sales_train_validation_10_series.csv"
     if not path.exists():
         return []
     wide = pd.read_csv(path)
+    wide = wide.iloc[even_sample(list(range(len(wide))), limit)]
     dates = _m5_dates()
     day_columns = [c for c in wide.columns if c.startswith("d_")]
     index = pd.DatetimeIndex(dates.loc[day_columns].to_numpy(), freq="D")
@@ -143,7 +145,7 @@ def m5_items() -> list[DataSet]:
         full = _from_first_sale(pd.Series(row[day_columns].to_numpy(dtype=float), index=index, name="demand"))
         train, actual = _split(key, full, M5_HORIZON)
         splits.append(SeriesSplit(key, train, actual))
-    text = f"M5 item level, {len(splits)} item-store series, from each first sale, last {M5_HORIZON} days held out"
+    text = f"M5 item level, {len(splits)} of 10 item-store series, from each first sale, last {M5_HORIZON} days held out"
     return [DataSet("m5-items", "rmsse", M5_HORIZON, splits, text)]
 
 
@@ -171,8 +173,7 @@ def m5_level9(limit: int | None = None) -> list[DataSet]:
 
 def load(name: str, limit: int | None = None) -> list[DataSet]:
     """Return the data sets of `name` (Rossmann gives two variants); empty when its files are absent."""
-    loaders = {"store-item": store_item, "rossmann": rossmann, "m5-items": lambda n: m5_items(),
-               "m5-level9": m5_level9}
+    loaders = {"store-item": store_item, "rossmann": rossmann, "m5-items": m5_items, "m5-level9": m5_level9}
     if name not in loaders:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(loaders)}.")
     if name == "rossmann" and limit is None:

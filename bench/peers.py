@@ -8,7 +8,6 @@ Every forecast is clipped at 0: demand is never negative.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,7 +43,6 @@ def prophet_defaults(train: pd.Series, horizon: int, calendar: pd.DataFrame | No
     """Fit Prophet with its defaults (calendar columns as extra regressors when given)."""
     from prophet import Prophet
 
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
     model = Prophet()
     history = pd.DataFrame({"ds": train.index, "y": train.to_numpy(dtype=float)})
     future = pd.DataFrame({"ds": pd.date_range(train.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")})

@@ -11,7 +11,7 @@ import numpy as np
 from bench import peers
 from bench.clock import cpu_seconds
 from bench.datasets import DataSet, SeriesSplit
-from bench.service import MEMBERS, service_forecast, warm_up
+from bench.service import MEMBERS, accepts_calendar, service_forecast, warm_up
 
 Log = Callable[[str], None]
 
@@ -45,8 +45,6 @@ def _fallback(split: SeriesSplit, horizon: int, error: BaseException) -> Outcome
 
 def run_service(data: DataSet, reuse: Reuse, log: Log) -> Results:
     """Train and forecast the service (ensemble and members) on each series."""
-    from bench.service import accepts_calendar
-
     names = ("service ensemble", *(f"service {m}" for m in MEMBERS))
     results: Results = {name: {} for name in names}
     warm_up()
@@ -123,16 +121,20 @@ def run_global(data: DataSet, log: Log) -> dict[str, Outcome]:
     return {s.key: Outcome(forecasts[s.key].mean, seconds=share, wall_seconds=wall) for s in data.series}
 
 
+def _named(name: str, words: set[str] | None) -> bool:
+    return bool(words) and any(word.lower() in name.lower() for word in words)
+
+
 def run_all(data: DataSet, reuse: Reuse, log: Log, only: set[str] | None = None,
             skip: set[str] | None = None) -> Results:
     """Run the service and every peer that fits the data set (or those named in `only`, less `skip`)."""
     local = dict(peers.LOCAL)
     if data.name == "m5-items":
         local.update(peers.INTERMITTENT)
-    def named(name: str, words: set[str]) -> bool:
-        return any(word.lower() in name.lower() for word in words)
 
-    wanted = (lambda name: (only is None or named(name, only)) and not (skip and named(name, skip)))
+    def wanted(name: str) -> bool:
+        return (only is None or _named(name, only)) and not _named(name, skip)
+
     results: Results = {}
     if wanted("service"):
         results.update(run_service(data, reuse, log))
