@@ -9,10 +9,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_FILE = ROOT.parent / "shared" / "data" / "store-item-demand" / "train_stores_1_2.csv"
-CUTOFF = pd.Timestamp("2017-09-30")
-HORIZON = 92  # 2017-10-01 .. 2017-12-31
-#: SMAPE on exactly this split, measured elsewhere (see the issue).
-KNOWN_SMAPE = {"seasonal naive (364 d)": 16.99, "Prophet per series, defaults": 12.69, "one global LightGBM": 11.96}
 
 
 def real_series(path: Path = DATA_FILE, limit: int | None = None) -> dict[tuple[int, int], pd.Series] | None:

@@ -1,11 +1,14 @@
 """`make bench`: the seed pipeline (bench.reference) beside ours, in one run, on the same data.
 
-    .venv/bin/python -m bench.run                 # everything, accuracy on all 100 series
-    .venv/bin/python -m bench.run --series 10     # accuracy on an even sample of 10 series
+    .venv/bin/python -m bench.run                 # everything, accuracy on every data set
+    .venv/bin/python -m bench.run --series 10     # accuracy on an even sample of 10 series per data set
+    .venv/bin/python -m bench.run --skip-speed --skip-round-trip --dataset m5-items
 
 Each measured side runs in a fresh subprocess pinned to one core (taskset -c 0 when
 available) with one thread for BLAS, OpenMP and TensorFlow: the same conditions for
-both. Prints a table and writes bench/results/bench-<utc time>.json.
+both. The accuracy part (bench.accuracy: the service beside its peers on store-item,
+Rossmann, M5 items and M5 level 9) runs the same way and prints its tables as it goes.
+Prints a table and writes bench/results/bench-<utc time>.json.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ RESULTS = ROOT / "bench" / "results"
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 TARGETS = {"train_speedup": 10.0, "forecast_speedup": 50.0, "round_trip_vs_noop": 3.0, "disk_mb": 2.0,
-           "peak_rss_mb": 600.0, "ensemble_smape": 12.2, "coverage_points": 5.0}
+           "peak_rss_mb": 600.0}
 
 
 def _subprocess_json(args: list[str], log: Path) -> tuple[dict[str, Any], float]:
@@ -124,20 +127,15 @@ def round_trip_table(trip: dict[str, Any]) -> tuple[str, dict[str, bool]]:
 
 
 def accuracy_verdicts(acc: dict[str, Any]) -> dict[str, bool]:
-    """Return whether the ensemble meets the accuracy and coverage targets."""
-    scores = acc["scores"]
-    ens = scores["ensemble"]["smape"]
-    return {
-        "ensemble_smape": ens <= TARGETS["ensemble_smape"],
-        "ensemble_beats_members": all(ens < scores[m]["smape"] for m in ("prophet", "lstm", "random_forest")),
-        "coverage_80": abs(100 * acc["coverage_80"] - 80) <= TARGETS["coverage_points"],
-        "coverage_95": abs(100 * acc["coverage_95"] - 95) <= TARGETS["coverage_points"],
-    }
+    """Return the accuracy targets of every data set (bench.targets) as "<data set>: <figure>" -> met."""
+    return {f"{name}: {v['figure']}": v["met"] for name, data in acc["datasets"].items() for v in data["verdicts"]}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", type=int, default=None, help="accuracy on an even sample of N series (default all)")
+    parser.add_argument("--series", type=int, default=None,
+                        help="accuracy on an even sample of N series per data set (default: bench.accuracy's)")
+    parser.add_argument("--dataset", default="all", help="accuracy on this data set only (default all)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-round-trip", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
@@ -163,40 +161,30 @@ def main(argv: list[str] | None = None) -> None:
             verdicts.update(met)
             log(table)
         if not args.skip_accuracy:
-            command = ["bench.accuracy", "--out", str(work / "accuracy.json")]
+            command = ["bench.accuracy", "--dataset", args.dataset, "--out", str(work / "accuracy.json")]
             if args.series:
                 command += ["--series", str(args.series)]
-            log(f"\naccuracy: {args.series or 'all'} series (one core, one process) ...")
-            _subprocess_json_or_skip(command, work, log, result)
+            log(f"\naccuracy: data set {args.dataset}, {args.series or 'default'} series (one core, one process) ...")
+            _run_accuracy(command, work, result)
             if result.get("accuracy"):
-                from bench.accuracy import format_table
-
-                log(format_table(result["accuracy"]))
                 verdicts.update(accuracy_verdicts(result["accuracy"]))
     result["verdicts"] = verdicts
     if verdicts:
-        log("\ntargets: " + ", ".join(f"{k} {'met' if v else 'NOT MET'}" for k, v in verdicts.items()))
+        log("\ntargets:\n" + "\n".join(f"  {k:70} {'met' if v else 'NOT MET'}" for k, v in verdicts.items()))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=1, default=str))
     log(f"written: {path}")
 
 
-def _subprocess_json_or_skip(command: list[str], work: Path, log: Any, result: dict[str, Any]) -> None:
+def _run_accuracy(command: list[str], work: Path, result: dict[str, Any]) -> None:
+    """Run bench.accuracy pinned and single-threaded; its progress and tables go straight to the terminal."""
     done = subprocess.run(pinned([sys.executable, "-m", *command]), cwd=ROOT, env={**os.environ, **ONE_THREAD},
-                          capture_output=True, text=True, check=False)
+                          check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"accuracy failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"accuracy failed ({done.returncode}); its output is above.")
     out = work / "accuracy.json"
-    if not out.exists():
-        log(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "accuracy: skipped")
-        result["accuracy"] = None
-        return
-    accuracy = json.loads(out.read_text())
-    for row in accuracy["rows"]:  # keep the JSON small: per-series scores, not every forecast
-        row.pop("forecasts", None)
-        row.pop("actual", None)
-    result["accuracy"] = accuracy
+    result["accuracy"] = json.loads(out.read_text()) if out.exists() else None
 
 
 if __name__ == "__main__":
