@@ -30,9 +30,10 @@ run: $(RUNTIME_STAMP)
 	$(PY) manage.py seed-demo
 	$(PY) manage.py run
 
-## test: the import rules, then every test, including real Celery workers on Redis, SQLite and PostgreSQL
+## test: the import rules, bandit (high severity), then every test, including real Celery workers, SQLite and PostgreSQL
 test: $(DEV_STAMP)
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/bandit -q -c pyproject.toml -r api workers forecasting config jobs -lll
 	$(PY) -m pytest
 
 ## test-fast: unit tests only: no Redis, PostgreSQL or worker processes, no full-size training
