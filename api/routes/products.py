@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, request, url_for
 
 from api.errors import ValidationError
 from api.services import services
-from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
+from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_date, query_int
 from forecasting.data.products import MAX_PRODUCT_ID, create_product, get_product, list_products, update_product
 from forecasting.data.public_holidays import check_place
 from forecasting.data.sales import load_history, read_sales, upsert_sales
@@ -91,7 +90,7 @@ def get_sales(product_id: str):
     svc = services()
     pid = path_id(product_id)
     get_product(svc.engine, product_id=pid)
-    start, end = _date_arg("start"), _date_arg("end")
+    start, end = query_date(request, "start"), query_date(request, "end")
     rows = read_sales(svc.engine, product_id=pid, start=start, end=end)
     return {"product_id": pid, "count": len(rows), "sales": rows}
 
@@ -120,12 +119,3 @@ def _pair(number: int, item: Any) -> tuple[Any, Any]:
         raise ValidationError(f'Row {number} must be an object with exactly "date" and "quantity", got {item!r:.60}.')
     return item["date"], item["quantity"]
 
-
-def _date_arg(name: str) -> date | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"'{name}' must be a YYYY-MM-DD date, got {value!r}.", name) from None

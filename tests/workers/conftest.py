@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,9 +62,10 @@ def make_stack(tmp_path: Path, database_url: str, redis_url: str, *, small: bool
     return env
 
 
-@pytest.fixture
-def stack(tmp_path, database_url, redis_url):
-    env = make_stack(tmp_path, database_url, redis_url)
+@contextmanager
+def running_stack(tmp_path: Path, database_url: str, redis_url: str, **overrides: Any) -> Iterator[Stack]:
+    """Run an API app and a real worker on a migrated database with products 1 (400 days) and 2 (50 days)."""
+    env = make_stack(tmp_path, database_url, redis_url, **overrides)
     app = create_app(env)
     engine = app.extensions["forecasting"].engine
     create_product(engine, name="long", product_id=1)
@@ -71,3 +74,9 @@ def stack(tmp_path, database_url, redis_url):
     upsert_sales(engine, product_id=2, rows=history(50))
     with celery_worker(env, log=tmp_path / "worker.log") as worker:
         yield Stack(app=app, client=app.test_client(), models=tmp_path / "models", env=env, worker=worker)
+
+
+@pytest.fixture
+def stack(tmp_path, database_url, redis_url):
+    with running_stack(tmp_path, database_url, redis_url) as running:
+        yield running

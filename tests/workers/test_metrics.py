@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api import create_app
-from forecasting.data.products import create_product
-from forecasting.data.sales import upsert_sales
-from tests.api.conftest import history
-from tests.workers.celery_process import celery_worker
-from tests.workers.conftest import Stack, make_stack
+from tests.workers.conftest import Stack, running_stack
 
 MEMBERS = ("prophet", "lstm", "random_forest")
 
@@ -18,15 +13,8 @@ MEMBERS = ("prophet", "lstm", "random_forest")
 @pytest.fixture
 def metered(tmp_path, database_url, redis_url):
     """A stack whose API and worker write their samples to a directory of this test."""
-    env = make_stack(tmp_path, database_url, redis_url, PROMETHEUS_MULTIPROC_DIR=tmp_path / "metrics")
-    app = create_app(env)
-    engine = app.extensions["forecasting"].engine
-    create_product(engine, name="long", product_id=1)
-    upsert_sales(engine, product_id=1, rows=history(400))
-    create_product(engine, name="short", product_id=2)
-    upsert_sales(engine, product_id=2, rows=history(50))
-    with celery_worker(env, log=tmp_path / "worker.log") as worker:
-        yield Stack(app=app, client=app.test_client(), models=tmp_path / "models", env=env, worker=worker)
+    with running_stack(tmp_path, database_url, redis_url, PROMETHEUS_MULTIPROC_DIR=tmp_path / "metrics") as running:
+        yield running
 
 
 def scrape(stack: Stack) -> dict[tuple[str, tuple], float]:
