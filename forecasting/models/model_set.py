@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
-from forecasting.models import ensemble, features, metrics
+from forecasting.models import calendar_inputs, ensemble, features, metrics
 from forecasting.models.forest import ForestModel
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
 from forecasting.models.member import Member
@@ -94,6 +94,8 @@ class ModelSet:
     training_seconds: dict[str, float]
     params: ModelParams
     validation_days: int = field(default=0)
+    #: The calendar columns the set was trained with (``CalendarColumns.to_dict``), None without a calendar.
+    calendar: dict[str, list[str]] | None = field(default=None)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -137,6 +139,7 @@ class ModelSet:
             training_seconds={name: float(s) for name, s in info["training_seconds"].items()},
             params=params,
             validation_days=int(info.get("validation_days", 0)),
+            calendar=info.get("calendar"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -149,6 +152,7 @@ class ModelSet:
             "intervals": self.intervals,
             "training_seconds": {name: round(s, 3) for name, s in self.training_seconds.items()},
             "validation_days": self.validation_days,
+            "calendar": self.calendar,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -189,13 +193,30 @@ def _check_history(history: pd.Series) -> None:
         raise TypeError("history must be a pandas Series on a DatetimeIndex.")
     if len(history) > 1 and not (history.index.to_series().diff().iloc[1:] == pd.Timedelta(days=1)).all():
         raise ValueError("history must have one value per day with no gaps (fill missing days with 0).")
-    if not np.isfinite(history.to_numpy(dtype=float)).all():
-        raise ValueError("history contains NaN or infinite demand.")
+    values = history.to_numpy(dtype=float)
+    # NaN marks a day that is not demand (a gap in the sales); infinite demand is an error.
+    if np.isinf(values).any() or np.isnan(values).all():
+        raise ValueError("history contains infinite demand or none at all.")
+
+
+def _fit(member_class: type[Member], params: ModelParams, history: pd.Series,
+         calendar: pd.DataFrame | None) -> Any:
+    # Only the members that read the calendar get it; the others see closed days as NaN.
+    if calendar is not None and member_class.USES_CALENDAR:
+        return member_class(params).fit(history, calendar=calendar)
+    return member_class(params).fit(history)
+
+
+def _predict(member: Member, history: pd.Series, horizon: int, calendar: pd.DataFrame | None) -> np.ndarray:
+    if calendar is not None and member.USES_CALENDAR:
+        return member.predict(history, horizon, calendar=calendar)
+    return member.predict(history, horizon)
 
 
 def train_model_set(
     history: pd.Series,
     *,
+    calendar: pd.DataFrame | None = None,
     params: ModelParams,
     min_samples: int,
     product_id: int,
@@ -206,7 +227,13 @@ def train_model_set(
     Parameters
     ----------
     history : pandas.Series
-        Daily demand on a contiguous daily DatetimeIndex (missing days filled with 0).
+        Daily demand on a contiguous daily DatetimeIndex (days without sales 0; NaN for
+        the days of a gap, which are not demand and are left out of every fit).
+    calendar : pandas.DataFrame, optional
+        The product's calendar (:mod:`forecasting.models.calendar_inputs`). Closed days
+        are left out of the fits, the seasonal profile and the validation scores;
+        Prophet and the forest take its holidays and regressors. Only the days of
+        `history` and of the validation tail's forecast are read.
     params : ModelParams
         Hyper-parameters of the set.
     min_samples : int
@@ -231,9 +258,14 @@ def train_model_set(
     if len(history) < minimum:
         raise InsufficientHistory(product_id, len(history), minimum)
     _check_history(history)
-    history = history.astype(float)
+    history = calendar_inputs.mask_closed(history, calendar)
     held_out = validation_days(len(history), params.validation_days)
     train, actual = history.iloc[:-held_out], history.iloc[-held_out:].to_numpy()
+    # Closed and gap days are not scored: the set forecasts a closed day 0 whatever the members say.
+    scored = np.isfinite(actual)
+    if not scored.any():
+        raise InsufficientHistory(product_id, int(np.isfinite(history.to_numpy()).sum()), minimum)
+    insample = train.dropna().to_numpy()
 
     seconds: dict[str, float] = {}
     members: dict[str, Any] = {}
@@ -241,16 +273,17 @@ def train_model_set(
     for name, member_class in MEMBERS.items():
         report(f"validating {name}", STAGES[f"validating {name}"])
         clock = time.perf_counter()
-        members[name] = member_class(params).fit(train)
+        members[name] = _fit(member_class, params, train, calendar)
         seconds[name] = time.perf_counter() - clock
-        forecasts[name] = members[name].predict(train, held_out)
+        forecasts[name] = _predict(members[name], train, held_out, calendar)
 
     report("weighting", STAGES["weighting"])
-    scores = {name: metrics.score(actual, forecasts[name], train.to_numpy()) for name in MEMBERS}
+    actual, forecasts = actual[scored], {name: values[scored] for name, values in forecasts.items()}
+    scores = {name: metrics.score(actual, forecasts[name], insample) for name in MEMBERS}
     errors = {name: scores[name]["mae"] if np.isfinite(forecasts[name]).all() else float("inf") for name in MEMBERS}
     weights = ensemble.inverse_error_weights(errors)
     combined = ensemble.combine(forecasts, weights)
-    scores["ensemble"] = metrics.score(actual, combined, train.to_numpy())
+    scores["ensemble"] = metrics.score(actual, combined, insample)
     intervals = ensemble.fit_intervals(actual, combined, params.interval_levels)
 
     for name, member_class in MEMBERS.items():
@@ -259,14 +292,19 @@ def train_model_set(
         if name == "lstm":
             members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
         else:
-            members[name] = member_class(params).fit(history)
+            members[name] = _fit(member_class, params, history, calendar)
         seconds[name] += time.perf_counter() - clock
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
-    return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out)
+    columns = None
+    if calendar is not None:
+        aligned = calendar_inputs.align(calendar, pd.DatetimeIndex(history.index))
+        columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy()).to_dict()
+    return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out, calendar=columns)
 
 
-def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFrame:
+def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
+             calendar: pd.DataFrame | None = None) -> pd.DataFrame:
     """Forecast the `horizon` days after `history` with the ensemble and its intervals.
 
     Parameters
@@ -277,6 +315,9 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
         Daily demand up to the last known day (it may be longer than the training history).
     horizon : int
         Days to forecast, at least 1.
+    calendar : pandas.DataFrame, optional
+        The product's calendar over `history` and the forecast days; days it lacks are
+        open, without holiday, regressors 0. Closed forecast days are 0 in every column.
 
     Returns
     -------
@@ -287,10 +328,11 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
     """
     _check_history(history)
     dates = features.forecast_dates(history, horizon)
-    history = history.astype(float)
+    history = calendar_inputs.mask_closed(history, calendar)
+    open_days = calendar_inputs.align(calendar, dates)["open"].to_numpy()
     predictions = {}
     for name, member in model_set.members.items():
-        values = member.predict(history, horizon)
+        values = _predict(member, history, horizon, calendar)
         # A diverged member has weight 0 and never reaches the ensemble; keep its column finite.
         predictions[name] = np.where(np.isfinite(values), values, 0.0)
     combined = np.clip(ensemble.combine(predictions, model_set.weights), 0.0, None)
@@ -300,4 +342,5 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
         suffix = "" if position == 0 else f"_{int(round(level * 100))}"
         columns[f"lower{suffix}"], columns[f"upper{suffix}"] = lower, upper
     columns.update(predictions)
-    return pd.DataFrame(columns, index=dates)
+    # A closed day sells nothing: exactly 0, bounds included.
+    return pd.DataFrame({name: np.where(open_days, values, 0.0) for name, values in columns.items()}, index=dates)
