@@ -259,6 +259,14 @@ def train_model_set(
         raise InsufficientHistory(product_id, len(history), minimum)
     _check_history(history)
     history = calendar_inputs.mask_closed(history, calendar)
+    columns = None
+    if calendar is not None:
+        aligned = calendar_inputs.align(calendar, pd.DatetimeIndex(history.index))
+        columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy())
+        if not (columns.regressors or columns.holidays):
+            # Nothing but open days to tell: the members fit exactly as they do without a calendar.
+            columns = None
+    calendar_for_members = calendar if columns is not None else None
     held_out = validation_days(len(history), params.validation_days)
     train, actual = history.iloc[:-held_out], history.iloc[-held_out:].to_numpy()
     # Closed and gap days are not scored: the set forecasts a closed day 0 whatever the members say.
@@ -273,9 +281,9 @@ def train_model_set(
     for name, member_class in MEMBERS.items():
         report(f"validating {name}", STAGES[f"validating {name}"])
         clock = time.perf_counter()
-        members[name] = _fit(member_class, params, train, calendar)
+        members[name] = _fit(member_class, params, train, calendar_for_members)
         seconds[name] = time.perf_counter() - clock
-        forecasts[name] = _predict(members[name], train, held_out, calendar)
+        forecasts[name] = _predict(members[name], train, held_out, calendar_for_members)
 
     report("weighting", STAGES["weighting"])
     actual, forecasts = actual[scored], {name: values[scored] for name, values in forecasts.items()}
@@ -292,15 +300,12 @@ def train_model_set(
         if name == "lstm":
             members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
         else:
-            members[name] = _fit(member_class, params, history, calendar)
+            members[name] = _fit(member_class, params, history, calendar_for_members)
         seconds[name] += time.perf_counter() - clock
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
-    columns = None
-    if calendar is not None:
-        aligned = calendar_inputs.align(calendar, pd.DatetimeIndex(history.index))
-        columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy()).to_dict()
-    return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out, calendar=columns)
+    return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
+                    calendar=None if columns is None else columns.to_dict())
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,

@@ -147,3 +147,16 @@ def test_numeric_holiday_flags_and_open_as_integers_are_read(history_factory):
     assert aligned["open"].tolist() == [True, False, True, True]
     assert aligned["holiday"].tolist() == ["", calendar_inputs.FLAGGED_HOLIDAY, "", ""]
     assert aligned["promo"].tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_a_calendar_with_nothing_to_tell_gives_the_forecast_without_one(history_factory, small_params):
+    history = history_factory(300, seed=8)
+    dates = pd.date_range(history.index[0], periods=330, freq="D")
+    empty = calendar_inputs.align(None, dates)
+
+    with_it = training.train_model_set(history, calendar=empty, params=small_params, min_samples=100, product_id=3)
+    without = training.train_model_set(history, params=small_params, min_samples=100, product_id=3)
+
+    assert with_it.calendar is None
+    pd.testing.assert_frame_equal(training.forecast(with_it, history, 30, calendar=empty),
+                                  training.forecast(without, history, 30))
