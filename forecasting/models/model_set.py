@@ -28,6 +28,7 @@ import pandas as pd
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from forecasting.models import calendar_inputs, ensemble, features, metrics
 from forecasting.models.forest import ForestModel
+from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
 from forecasting.models.member import Member
 from forecasting.models.prophet_model import ProphetModel
@@ -35,6 +36,9 @@ from forecasting.models.set_version import MODEL_SET_VERSION, recorded_set_versi
 from forecasting.params import ModelParams
 
 MEMBERS: dict[str, type[Member]] = {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
+#: Members a product's demand shape adds (:mod:`forecasting.models.intermittent`).
+SHAPE_MEMBERS: dict[str, type[Member]] = {"tsb": TSBModel}
+ALL_MEMBERS: dict[str, type[Member]] = {**MEMBERS, **SHAPE_MEMBERS}
 MIN_VALIDATION_DAYS = 7
 #: Extra epochs the validated LSTM trains on the whole history (see the module docstring).
 #: One: the validation loss is usually best after the first epochs (measured on the
@@ -59,10 +63,12 @@ STAGES: dict[str, int] = {
     "validating prophet": 0,
     "validating lstm": 12,
     "validating random_forest": 61,
+    "validating tsb": 73,
     "weighting": 74,
     "fitting prophet": 74,
     "fitting lstm": 82,
     "fitting random_forest": 88,
+    "fitting tsb": 93,
     "done": 100,
 }
 
@@ -96,6 +102,8 @@ class ModelSet:
     validation_days: int = field(default=0)
     #: The calendar columns the set was trained with (``CalendarColumns.to_dict``), None without a calendar.
     calendar: dict[str, list[str]] | None = field(default=None)
+    #: The product's demand shape (``intermittent.demand_shape``), None for sets that recorded none.
+    demand: dict[str, Any] | None = field(default=None)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -130,7 +138,8 @@ class ModelSet:
                 f"{MODEL_SET_VERSION}. Retrain it."
             )
         params = params_from_dict(info["params"])
-        members = {name: member.load(Path(directory), params) for name, member in MEMBERS.items()}
+        names = info.get("members") or list(MEMBERS)
+        members = {name: ALL_MEMBERS[name].load(Path(directory), params) for name in names}
         return cls(
             members=members,
             weights={name: float(w) for name, w in info["weights"].items()},
@@ -140,6 +149,7 @@ class ModelSet:
             params=params,
             validation_days=int(info.get("validation_days", 0)),
             calendar=info.get("calendar"),
+            demand=info.get("demand"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -153,6 +163,7 @@ class ModelSet:
             "training_seconds": {name: round(s, 3) for name, s in self.training_seconds.items()},
             "validation_days": self.validation_days,
             "calendar": self.calendar,
+            "demand": self.demand,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -278,7 +289,10 @@ def train_model_set(
     seconds: dict[str, float] = {}
     members: dict[str, Any] = {}
     forecasts: dict[str, np.ndarray] = {}
-    for name, member_class in MEMBERS.items():
+    shape = demand_shape(history)
+    # Intermittent and lumpy products get the member made for them; the others keep the three.
+    classes = {**MEMBERS, **(SHAPE_MEMBERS if shape["class"] in INTERMITTENT_CLASSES else {})}
+    for name, member_class in classes.items():
         report(f"validating {name}", STAGES[f"validating {name}"])
         clock = time.perf_counter()
         members[name] = _fit(member_class, params, train, calendar_for_members)
@@ -287,14 +301,19 @@ def train_model_set(
 
     report("weighting", STAGES["weighting"])
     actual, forecasts = actual[scored], {name: values[scored] for name, values in forecasts.items()}
-    scores = {name: metrics.score(actual, forecasts[name], insample) for name in MEMBERS}
-    errors = {name: scores[name]["mae"] if np.isfinite(forecasts[name]).all() else float("inf") for name in MEMBERS}
+    scores = {name: metrics.score(actual, forecasts[name], insample) for name in classes}
+    errors = {name: scores[name]["mae"] if np.isfinite(forecasts[name]).all() else float("inf") for name in classes}
     weights = ensemble.inverse_error_weights(errors)
     combined = ensemble.combine(forecasts, weights)
+    if "tsb" in classes and errors["tsb"] < metrics.mae(actual, combined):
+        # A dead or sparse item: TSB alone beat the blend on validation, and any weight on
+        # the others (which never forecast 0) keeps a stopped item selling.
+        weights = {name: float(name == "tsb") for name in classes}
+        combined = ensemble.combine(forecasts, weights)
     scores["ensemble"] = metrics.score(actual, combined, insample)
     intervals = ensemble.fit_intervals(actual, combined, params.interval_levels)
 
-    for name, member_class in MEMBERS.items():
+    for name, member_class in classes.items():
         report(f"fitting {name}", STAGES[f"fitting {name}"])
         clock = time.perf_counter()
         if name == "lstm":
@@ -305,7 +324,7 @@ def train_model_set(
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
     return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
-                    calendar=None if columns is None else columns.to_dict())
+                    calendar=None if columns is None else columns.to_dict(), demand=shape)
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
