@@ -75,7 +75,7 @@ def align(calendar: pd.DataFrame | None, dates: pd.DatetimeIndex) -> pd.DataFram
     frame = frame[~frame.index.duplicated(keep="last")].reindex(dates)
     is_open = frame["open"] if "open" in frame else pd.Series(np.nan, index=dates)
     out = pd.DataFrame({"open": is_open.fillna(True).astype(bool).to_numpy(),
-                        "holiday": _holiday_names(frame["holiday"] if "holiday" in frame else None, len(dates))},
+                        "holiday": _holiday_names(frame.get("holiday"), len(dates))},
                        index=dates)
     for name in sorted(c for c in frame.columns if c not in ("open", "holiday")):
         out[str(name)] = pd.to_numeric(frame[name], errors="coerce").fillna(0.0).to_numpy(dtype=float)

@@ -1,11 +1,22 @@
-"""Train, describe, persist and forecast a product's three-model ensemble.
+"""Train, describe, persist and forecast a product's ensemble.
+
+Members
+    Prophet, the LSTM and the forest for every product; intermittent and lumpy products
+    (:mod:`forecasting.models.intermittent`) add TSB. A member that fails is left out
+    with the reason (``excluded``), and the set is made of the others.
+
+Calendar
+    With a calendar (:mod:`forecasting.models.calendar_inputs`) closed days are not
+    demand: left out of every fit and score, forecast exactly 0. Days of a gap in the
+    history (NaN) are left out the same way.
 
 Validation
     Each member is fitted on the history minus its last ``validation_days`` days and
     forecasts that held-out tail recursively, as it will forecast the future. For short
     histories the tail shrinks to ``len(history) // 5`` days, never below
-    ``MIN_VALIDATION_DAYS``. The member errors give the ensemble weights; the
-    ensemble's own errors give the forecast intervals.
+    ``MIN_VALIDATION_DAYS`` (:mod:`forecasting.models.validation`). The member errors
+    from several origins in the tail give the ensemble weights; the ensemble's own
+    errors over the whole tail give the forecast intervals.
 
 Final models
     The models that forecast must have seen the whole history. Prophet and the forest
@@ -26,27 +37,25 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
-from forecasting.models import calendar_inputs, ensemble, features, metrics
+from forecasting.models import calendar_inputs, ensemble, features, metrics, validation
 from forecasting.models.forest import ForestModel
 from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
 from forecasting.models.member import Member
 from forecasting.models.prophet_model import ProphetModel
 from forecasting.models.set_version import MODEL_SET_VERSION, recorded_set_version
+from forecasting.models.validation import check_history, minimum_days, validation_days
 from forecasting.params import ModelParams
 
 MEMBERS: dict[str, type[Member]] = {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
 #: Members a product's demand shape adds (:mod:`forecasting.models.intermittent`).
 SHAPE_MEMBERS: dict[str, type[Member]] = {"tsb": TSBModel}
 ALL_MEMBERS: dict[str, type[Member]] = {**MEMBERS, **SHAPE_MEMBERS}
-MIN_VALIDATION_DAYS = 7
 #: Extra epochs the validated LSTM trains on the whole history (see the module docstring).
 #: One: the validation loss is usually best after the first epochs (measured on the
 #: yearly-baseline deviations the LSTM learned before the seasonal profile), and each
 #: further epoch costs a tenth of the LSTM's training time.
 LSTM_UPDATE_EPOCHS = 1
-#: Rows the forest needs after its feature context, in the validation fit.
-MIN_FOREST_ROWS = 14
 
 Progress = Callable[[str, int], None]
 
@@ -104,6 +113,8 @@ class ModelSet:
     calendar: dict[str, list[str]] | None = field(default=None)
     #: The product's demand shape (``intermittent.demand_shape``), None for sets that recorded none.
     demand: dict[str, Any] | None = field(default=None)
+    #: Members left out of the set, with why (:mod:`forecasting.models.validation`).
+    excluded: dict[str, str] = field(default_factory=dict)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -150,6 +161,7 @@ class ModelSet:
             validation_days=int(info.get("validation_days", 0)),
             calendar=info.get("calendar"),
             demand=info.get("demand"),
+            excluded=dict(info.get("excluded") or {}),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -164,6 +176,7 @@ class ModelSet:
             "validation_days": self.validation_days,
             "calendar": self.calendar,
             "demand": self.demand,
+            "excluded": dict(self.excluded),
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -179,35 +192,6 @@ def _to_json(value: float) -> float | None:
 
 def _from_json(value: float | None) -> float:
     return float("nan") if value is None else float(value)
-
-
-def validation_days(length: int, requested: int) -> int:
-    """Return the held-out tail used for a history of `length` days (see the module docstring)."""
-    return max(MIN_VALIDATION_DAYS, min(requested, length // 5))
-
-
-def minimum_days(params: ModelParams, min_samples: int) -> int:
-    """Return the fewest days a history needs: `min_samples`, or more if the models need it.
-
-    After the validation tail is held out, the LSTM needs one window and a target and
-    the forest ``MIN_FOREST_ROWS`` rows past its feature context.
-    """
-    needed = max(params.lstm_window + 1, features.MIN_CONTEXT + MIN_FOREST_ROWS)
-    length = needed
-    while length - validation_days(length, params.validation_days) < needed:
-        length += 1
-    return max(min_samples, length)
-
-
-def _check_history(history: pd.Series) -> None:
-    if not isinstance(history, pd.Series) or not isinstance(history.index, pd.DatetimeIndex):
-        raise TypeError("history must be a pandas Series on a DatetimeIndex.")
-    if len(history) > 1 and not (history.index.to_series().diff().iloc[1:] == pd.Timedelta(days=1)).all():
-        raise ValueError("history must have one value per day with no gaps (fill missing days with 0).")
-    values = history.to_numpy(dtype=float)
-    # NaN marks a day that is not demand (a gap in the sales); infinite demand is an error.
-    if np.isinf(values).any() or np.isnan(values).all():
-        raise ValueError("history contains infinite demand or none at all.")
 
 
 def _fit(member_class: type[Member], params: ModelParams, history: pd.Series,
@@ -233,7 +217,7 @@ def train_model_set(
     product_id: int,
     progress: Progress | None = None,
 ) -> ModelSet:
-    """Validate, weight and fit the three members on a product's history.
+    """Validate, weight and fit the members on a product's history.
 
     Parameters
     ----------
@@ -268,7 +252,7 @@ def train_model_set(
     minimum = minimum_days(params, min_samples)
     if len(history) < minimum:
         raise InsufficientHistory(product_id, len(history), minimum)
-    _check_history(history)
+    check_history(history)
     history = calendar_inputs.mask_closed(history, calendar)
     columns = None
     if calendar is not None:
@@ -286,45 +270,55 @@ def train_model_set(
         raise InsufficientHistory(product_id, int(np.isfinite(history.to_numpy()).sum()), minimum)
     insample = train.dropna().to_numpy()
 
-    seconds: dict[str, float] = {}
-    members: dict[str, Any] = {}
-    forecasts: dict[str, np.ndarray] = {}
     shape = demand_shape(history)
     # Intermittent and lumpy products get the member made for them; the others keep the three.
     classes = {**MEMBERS, **(SHAPE_MEMBERS if shape["class"] in INTERMITTENT_CLASSES else {})}
-    for name, member_class in classes.items():
-        report(f"validating {name}", STAGES[f"validating {name}"])
-        clock = time.perf_counter()
-        members[name] = _fit(member_class, params, train, calendar_for_members)
-        seconds[name] = time.perf_counter() - clock
-        forecasts[name] = _predict(members[name], train, held_out, calendar_for_members)
+    found = validation.validate(
+        classes, history, held_out,
+        fit=lambda member_class, series: _fit(member_class, params, series, calendar_for_members),
+        predict=lambda member, series, horizon: _predict(member, series, horizon, calendar_for_members),
+        report=lambda name: report(f"validating {name}", STAGES[f"validating {name}"]),
+    )
+    members, seconds, excluded = found.members, found.seconds, found.excluded
+    if not members:
+        raise RuntimeError(f"Every member of product {product_id}'s set failed: {excluded}.")
 
     report("weighting", STAGES["weighting"])
-    actual, forecasts = actual[scored], {name: values[scored] for name, values in forecasts.items()}
-    scores = {name: metrics.score(actual, forecasts[name], insample) for name in classes}
-    errors = {name: scores[name]["mae"] if np.isfinite(forecasts[name]).all() else float("inf") for name in classes}
-    weights = ensemble.inverse_error_weights(errors)
+    actual, forecasts = actual[scored], {name: values[scored] for name, values in found.forecasts.items()}
+    scores = {name: metrics.score(actual, forecasts[name], insample) for name in members}
+    weights = ensemble.inverse_error_weights(found.fold_errors)
     combined = ensemble.combine(forecasts, weights)
-    if "tsb" in classes and errors["tsb"] < metrics.mae(actual, combined):
+    if "tsb" in members and scores["tsb"]["mae"] < metrics.mae(actual, combined):
         # A dead or sparse item: TSB alone beat the blend on validation, and any weight on
         # the others (which never forecast 0) keeps a stopped item selling.
-        weights = {name: float(name == "tsb") for name in classes}
+        weights = {name: float(name == "tsb") for name in members}
         combined = ensemble.combine(forecasts, weights)
     scores["ensemble"] = metrics.score(actual, combined, insample)
     intervals = ensemble.fit_intervals(actual, combined, params.interval_levels)
 
-    for name, member_class in classes.items():
+    for name in list(members):
         report(f"fitting {name}", STAGES[f"fitting {name}"])
         clock = time.perf_counter()
-        if name == "lstm":
-            members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
-        else:
-            members[name] = _fit(member_class, params, history, calendar_for_members)
+        try:
+            if name == "lstm":
+                members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
+            else:
+                members[name] = _fit(classes[name], params, history, calendar_for_members)
+        except validation.MEMBER_ERRORS as exc:
+            # Validated but failed on the whole history: the others share its weight.
+            excluded[name] = validation.failure(exc)
+            del members[name]
         seconds[name] += time.perf_counter() - clock
+    if not members:
+        raise RuntimeError(f"Every member of product {product_id}'s set failed: {excluded}.")
+    if set(weights) - set(members):
+        kept = {name: w for name, w in weights.items() if name in members}
+        total = sum(kept.values())
+        weights = {name: (w / total if total > 0 else 1 / len(kept)) for name, w in kept.items()}
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
     return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
-                    calendar=None if columns is None else columns.to_dict(), demand=shape)
+                    calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded)
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
@@ -350,7 +344,7 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
         (first interval level), ``lower_<pct>``, ``upper_<pct>`` for each further level,
         then one column per member. Every value finite and >= 0.
     """
-    _check_history(history)
+    check_history(history)
     dates = features.forecast_dates(history, horizon)
     history = calendar_inputs.mask_closed(history, calendar)
     open_days = calendar_inputs.align(calendar, dates)["open"].to_numpy()

@@ -31,7 +31,7 @@ def shop(engine, history):
 
 
 def test_the_worker_forecast_is_zero_on_the_closed_days_of_the_calendar(engine, tmp_path, shop, small_params):
-    pid, end = shop
+    pid, _ = shop
     store = ModelStore(tmp_path / "models", signer=make_signer())
     policy = steps.Policy(params=small_params, min_samples=100, max_age=timedelta(days=7), saved_forecast_days=14)
 

@@ -4,7 +4,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from forecasting.data.products import create_product
