@@ -124,7 +124,7 @@ def test_future_days_the_calendar_lacks_take_the_defaults(trained, store):
     assert (frame["forecast"] > 0).all()
 
 
-def test_prophet_learns_a_holiday_seen_on_open_days(history_factory, small_params):
+def test_prophet_learns_a_holiday_seen_on_open_days(history_factory, small_params, tmp_path):
     history = history_factory(400, seed=4)
     dates = pd.DatetimeIndex(history.index)
     calendar = pd.DataFrame({"holiday": np.where(dates.day == 1, "first", "")}, index=dates)
@@ -137,6 +137,10 @@ def test_prophet_learns_a_holiday_seen_on_open_days(history_factory, small_param
 
     assert model_set.calendar["holidays"] == ["first"]
     assert frame.loc[future.day == 1, "prophet"].min() > 1.5 * frame.loc[future.day != 1, "prophet"].mean()
+    # Saved and loaded, Prophet still places the holidays of the forecast's own calendar.
+    model_set.save(tmp_path)
+    loaded = training.ModelSet.load(tmp_path, model_set.describe())
+    pd.testing.assert_frame_equal(training.forecast(loaded, history, 40, calendar=pd.concat([calendar, ahead])), frame)
 
 
 def test_numeric_holiday_flags_and_open_as_integers_are_read(history_factory):
