@@ -77,6 +77,9 @@ class Settings:
     model_signing_key_file: Path = ROOT / "var" / "model-signing.key"
     model_retrain_interval_days: int = 7
     min_training_samples: int = 100
+    # Runs of more days without a sales row than this inside a history are gaps in the
+    # records, not zero demand: the models leave them out (shorter runs count as 0 sold).
+    max_gap_days: int = 28
     max_forecast_horizon: int = 365
     default_forecast_horizon: int = 90
     # Days of forecast computed with each new model set and served from the database while
@@ -276,6 +279,8 @@ def _check(settings: Settings) -> None:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
     if settings.min_training_samples < 1:
         raise ValueError("MIN_TRAINING_SAMPLES must be at least 1.")
+    if settings.max_gap_days < 1:
+        raise ValueError("MAX_GAP_DAYS must be at least 1.")
     if settings.saved_forecast_days < 0:
         raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:

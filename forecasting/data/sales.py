@@ -64,7 +64,7 @@ class SalesHistory:
     sales_token: str | None = None
 
 
-def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
+def load_history(engine: Engine, *, product_id: int, max_gap_days: int | None = None) -> SalesHistory:
     """Load a product's full daily history in one query.
 
     Parameters
@@ -73,12 +73,17 @@ def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
         Sales database.
     product_id : int
         The product.
+    max_gap_days : int, optional
+        Longest run of days without a row that still counts as days without demand
+        (MAX_GAP_DAYS). A longer run is a gap in the records (a shop closed for a
+        refit, a feed that stopped), not months of zero demand: its days are NaN and
+        the models leave them out. None: every missing day is 0.
 
     Returns
     -------
     SalesHistory
-        Missing days inside the range filled with 0; an empty series when the
-        product has no sales.
+        Missing days inside the range filled with 0 (NaN inside a gap); an empty
+        series when the product has no sales. A row with quantity 0 is always 0.
 
     Raises
     ------
@@ -114,9 +119,28 @@ def load_history(engine: Engine, *, product_id: int) -> SalesHistory:
     offsets = np.fromiter(((day - start).days for day, _ in rows), dtype=np.int64, count=len(rows))
     values = np.zeros((end - start).days + 1, dtype=float)
     values[offsets] = [quantity for _, quantity in rows]
+    if max_gap_days is not None:
+        mark_gaps(values, offsets, max_gap_days)
     index = pd.date_range(start, end, freq="D", name="date")
     series = pd.Series(values, index=index, name="quantity")
     return SalesHistory(product_id, series, fingerprint, len(rows), start, end, token)
+
+
+def mark_gaps(values: np.ndarray, offsets: np.ndarray, max_gap_days: int) -> None:
+    """Set to NaN, in place, the days of every run of more than `max_gap_days` days between rows.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Daily quantities from the first row's day on.
+    offsets : numpy.ndarray
+        Sorted day offsets of the stored rows.
+    max_gap_days : int
+        Longest run of missing days kept as zeros.
+    """
+    missing = np.diff(offsets) - 1
+    for position in np.flatnonzero(missing > max_gap_days):
+        values[offsets[position] + 1 : offsets[position + 1]] = np.nan
 
 
 def all_fingerprints(engine: Engine, *, product_ids: Sequence[int] | None = None) -> dict[int, DataSummary]:

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from forecasting.data import sales_token
+from forecasting.data.calendar import load_calendar_frame
 from forecasting.data.sales import SalesHistory, load_history
 from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
@@ -41,12 +42,18 @@ class Policy:
         Age after which a model set is retrained.
     saved_forecast_days : int
         Days of forecast computed and saved with each new set (0: none).
+    holidays_place : tuple of (str or None, str or None)
+        Country and subdivision whose public holidays a product without a country of its own gets.
+    max_gap_days : int or None
+        Runs of more missing days are gaps, left out of training (None: all missing days are 0).
     """
 
     params: ModelParams
     min_samples: int
     max_age: timedelta
     saved_forecast_days: int = 0
+    holidays_place: tuple[str | None, str | None] = (None, None)
+    max_gap_days: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> "Policy":
@@ -56,6 +63,8 @@ class Policy:
             min_samples=settings.min_training_samples,
             max_age=timedelta(days=settings.model_retrain_interval_days),
             saved_forecast_days=min(settings.saved_forecast_days, settings.max_forecast_horizon),
+            holidays_place=settings.holidays_place,
+            max_gap_days=settings.max_gap_days,
         )
 
     def stale_reason(self, info: dict[str, Any] | None, fingerprint: str, now: datetime | None = None) -> str | None:
@@ -106,18 +115,20 @@ def train(
     run_id = training_runs.start_run(engine, product_id=history.product_id, job_id=job_id, reason=reason,
                                      fingerprint=history.fingerprint)
     try:
+        days = policy.saved_forecast_days
+        calendar = product_calendar(engine, history, days, policy)
         model_set = train_model_set(
             history.series,
+            calendar=calendar,
             params=policy.params,
             min_samples=policy.min_samples,
             product_id=history.product_id,
             progress=progress,
         )
         # Before the save: a set that cannot forecast never replaces the one in use.
-        days = policy.saved_forecast_days
         if progress and days:
             progress("forecasting", 94)
-        points = forecast_points(model_set, history.series, days) if days else None
+        points = forecast_points(model_set, history.series, days, calendar) if days else None
         if progress:
             progress("saving", 97)
         info = store.save(history.product_id, model_set, {
@@ -191,7 +202,7 @@ def prepare(
     """Return the product's model set, training it first when missing, stale, untrusted or corrupt."""
     from forecasting.models.model_set import ModelSet
 
-    history = load_history(engine, product_id=product_id)
+    history = load_history(engine, product_id=product_id, max_gap_days=policy.max_gap_days)
     # A first look without the lock; the answer that counts (and is logged) is the one under it.
     trained, reason = False, check(store=store, history=history, policy=policy, warn=False)
     if reason:
@@ -253,7 +264,8 @@ def forecast(
     if points is None:
         if progress:
             progress("forecasting", 98)
-        points = forecast_points(prepared.model_set, history.series, horizon)
+        calendar = product_calendar(engine, history, horizon, policy)
+        points = forecast_points(prepared.model_set, history.series, horizon, calendar)
         memo.put((product_id, prepared.info.get("set_id"), history.fingerprint), points)
     end = history.end.isoformat() if history.end else None
     return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason, source=source)
@@ -293,11 +305,27 @@ def _kept_points(engine: Engine, memo: ForecastMemo, product_id: int, info: dict
     return points
 
 
-def forecast_points(model_set: Any, series: pd.Series, horizon: int) -> list[dict[str, Any]]:
+def product_calendar(engine: Engine, history: SalesHistory, horizon: int, policy: Policy) -> pd.DataFrame | None:
+    """Return the product's calendar over its history and the `horizon` days after it (None without sales).
+
+    Closed days, holidays (the product's country's, else the policy's) and regressors
+    reach the models through it; days without a calendar row are open, no holiday,
+    regressors 0.
+    """
+    if history.start is None or history.end is None:
+        return None
+    country, subdivision = policy.holidays_place
+    return load_calendar_frame(engine, product_id=history.product_id, start=history.start,
+                               end=history.end + timedelta(days=max(horizon, 0)), country=country,
+                               subdivision=subdivision).frame
+
+
+def forecast_points(model_set: Any, series: pd.Series, horizon: int,
+                    calendar: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Compute `model_set`'s forecast of the `horizon` days after `series`, one JSON-able dict per day."""
     from forecasting.models.model_set import forecast as forecast_frame
 
-    frame: pd.DataFrame = forecast_frame(model_set, series, horizon)
+    frame: pd.DataFrame = forecast_frame(model_set, series, horizon, calendar=calendar)
     dates = [day.date().isoformat() for day in frame.index]
     columns = {name: [round(value, 4) for value in frame[name].to_numpy(dtype=float).tolist()] for name in frame}
     return [{"date": date, **{name: values[i] for name, values in columns.items()}} for i, date in enumerate(dates)]

@@ -43,7 +43,7 @@ SHIFT_DAYS = 364
 
 def to_log(values: np.ndarray) -> np.ndarray:
     """Return ``log1p`` of demand (negative demand counts as 0)."""
-    return np.log1p(np.clip(np.asarray(values, dtype=float), 0.0, None))
+    return np.log1p(np.clip(np.asarray(values, dtype=float), 0.0, None))  # NaN (a missing day) stays NaN
 
 
 def from_log(values: np.ndarray) -> np.ndarray:
@@ -76,7 +76,8 @@ class SeasonalProfile:
         Parameters
         ----------
         history : pandas.Series
-            Daily demand on a contiguous daily DatetimeIndex.
+            Daily demand on a contiguous daily DatetimeIndex; NaN marks a day that is not
+            demand (closed, or in a gap) and is left out of every average.
 
         Returns
         -------
@@ -87,16 +88,21 @@ class SeasonalProfile:
         logged = pd.Series(to_log(history.to_numpy()), index=dates)
         long_enough = len(logged) >= MONTHS_MIN_DAYS
         window = TREND_DAYS if long_enough else SHORT_TREND_DAYS
-        residual = (logged - logged.rolling(window, center=True).mean()).dropna()
+        # With missing days a full window rarely exists (a store shut every Sunday has none):
+        # half of it known is enough. Without them the windows stay the complete ones.
+        needed = window // 2 if logged.isna().any() else window
+        residual = (logged - logged.rolling(window, center=True, min_periods=needed).mean()).dropna()
         if len(residual) < 7:
             return cls()
         month = np.zeros(12)
         if long_enough:
-            means = residual.groupby(residual.index.month).mean().reindex(range(1, 13), fill_value=0.0)
-            month = means.to_numpy() - means.mean()
+            # Centred over the months seen (all of them without missing days), unseen ones 0.
+            means = residual.groupby(residual.index.month).mean()
+            month = (means - means.mean()).reindex(range(1, 13), fill_value=0.0).to_numpy()
             residual = residual - month[residual.index.month - 1]
-        days = residual.groupby(residual.index.day_of_week).mean().reindex(range(7), fill_value=0.0)
-        weekday = days.to_numpy() - days.mean()
+        # A weekday never open (a store shut on Sundays) gets 0 and no say in the centring.
+        days = residual.groupby(residual.index.day_of_week).mean()
+        weekday = (days - days.mean()).reindex(range(7), fill_value=0.0).to_numpy()
         noise = (residual - weekday[residual.index.day_of_week]).to_numpy()[-SHIFT_DAYS:]
         shift = float(np.log(np.mean(np.exp(noise - noise.mean()))))
         return cls(tuple(float(v) for v in month), tuple(float(v) for v in weekday), shift)

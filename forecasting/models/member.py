@@ -39,9 +39,14 @@ class Member(ABC):
     ----------
     FILES : tuple of str
         Names of the files :meth:`save` writes, and only those.
+    USES_CALENDAR : bool
+        True when ``fit`` and ``predict`` also take an optional ``calendar`` frame
+        (:mod:`forecasting.models.calendar_inputs`); a member reads at most the days it fits or forecasts.
     """
 
     FILES: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``fit`` and ``predict`` take a ``calendar`` keyword (holidays, regressors).
+    USES_CALENDAR: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, history: pd.Series) -> Self:

@@ -1,11 +1,22 @@
-"""Train, describe, persist and forecast a product's three-model ensemble.
+"""Train, describe, persist and forecast a product's ensemble.
+
+Members
+    Prophet, the LSTM and the forest for every product; intermittent and lumpy products
+    (:mod:`forecasting.models.intermittent`) add TSB. A member that fails is left out
+    with the reason (``excluded``), and the set is made of the others.
+
+Calendar
+    With a calendar (:mod:`forecasting.models.calendar_inputs`) closed days are not
+    demand: left out of every fit and score, forecast exactly 0. Days of a gap in the
+    history (NaN) are left out the same way.
 
 Validation
     Each member is fitted on the history minus its last ``validation_days`` days and
     forecasts that held-out tail recursively, as it will forecast the future. For short
     histories the tail shrinks to ``len(history) // 5`` days, never below
-    ``MIN_VALIDATION_DAYS``. The member errors give the ensemble weights; the
-    ensemble's own errors give the forecast intervals.
+    ``MIN_VALIDATION_DAYS`` (:mod:`forecasting.models.validation`). The member errors
+    from several origins in the tail give the ensemble weights; the ensemble's own
+    errors over the whole tail give the forecast intervals.
 
 Final models
     The models that forecast must have seen the whole history. Prophet and the forest
@@ -26,23 +37,25 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
-from forecasting.models import ensemble, features, metrics
+from forecasting.models import calendar_inputs, ensemble, features, metrics, validation
 from forecasting.models.forest import ForestModel
+from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
 from forecasting.models.member import Member
 from forecasting.models.prophet_model import ProphetModel
 from forecasting.models.set_version import MODEL_SET_VERSION, recorded_set_version
+from forecasting.models.validation import check_history, minimum_days, validation_days
 from forecasting.params import ModelParams
 
 MEMBERS: dict[str, type[Member]] = {"prophet": ProphetModel, "lstm": DeseasonalisedLSTM, "random_forest": ForestModel}
-MIN_VALIDATION_DAYS = 7
+#: Members a product's demand shape adds (:mod:`forecasting.models.intermittent`).
+SHAPE_MEMBERS: dict[str, type[Member]] = {"tsb": TSBModel}
+ALL_MEMBERS: dict[str, type[Member]] = {**MEMBERS, **SHAPE_MEMBERS}
 #: Extra epochs the validated LSTM trains on the whole history (see the module docstring).
 #: One: the validation loss is usually best after the first epochs (measured on the
 #: yearly-baseline deviations the LSTM learned before the seasonal profile), and each
 #: further epoch costs a tenth of the LSTM's training time.
 LSTM_UPDATE_EPOCHS = 1
-#: Rows the forest needs after its feature context, in the validation fit.
-MIN_FOREST_ROWS = 14
 
 Progress = Callable[[str, int], None]
 
@@ -59,10 +72,12 @@ STAGES: dict[str, int] = {
     "validating prophet": 0,
     "validating lstm": 12,
     "validating random_forest": 61,
+    "validating tsb": 73,
     "weighting": 74,
     "fitting prophet": 74,
     "fitting lstm": 82,
     "fitting random_forest": 88,
+    "fitting tsb": 93,
     "done": 100,
 }
 
@@ -94,6 +109,12 @@ class ModelSet:
     training_seconds: dict[str, float]
     params: ModelParams
     validation_days: int = field(default=0)
+    #: The calendar columns the set was trained with (``CalendarColumns.to_dict``), None without a calendar.
+    calendar: dict[str, list[str]] | None = field(default=None)
+    #: The product's demand shape (``intermittent.demand_shape``), None for sets that recorded none.
+    demand: dict[str, Any] | None = field(default=None)
+    #: Members left out of the set, with why (:mod:`forecasting.models.validation`).
+    excluded: dict[str, str] = field(default_factory=dict)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -128,7 +149,8 @@ class ModelSet:
                 f"{MODEL_SET_VERSION}. Retrain it."
             )
         params = params_from_dict(info["params"])
-        members = {name: member.load(Path(directory), params) for name, member in MEMBERS.items()}
+        names = info.get("members") or list(MEMBERS)
+        members = {name: ALL_MEMBERS[name].load(Path(directory), params) for name in names}
         return cls(
             members=members,
             weights={name: float(w) for name, w in info["weights"].items()},
@@ -137,6 +159,9 @@ class ModelSet:
             training_seconds={name: float(s) for name, s in info["training_seconds"].items()},
             params=params,
             validation_days=int(info.get("validation_days", 0)),
+            calendar=info.get("calendar"),
+            demand=info.get("demand"),
+            excluded=dict(info.get("excluded") or {}),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -149,6 +174,9 @@ class ModelSet:
             "intervals": self.intervals,
             "training_seconds": {name: round(s, 3) for name, s in self.training_seconds.items()},
             "validation_days": self.validation_days,
+            "calendar": self.calendar,
+            "demand": self.demand,
+            "excluded": dict(self.excluded),
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -166,47 +194,41 @@ def _from_json(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
-def validation_days(length: int, requested: int) -> int:
-    """Return the held-out tail used for a history of `length` days (see the module docstring)."""
-    return max(MIN_VALIDATION_DAYS, min(requested, length // 5))
+def _fit(member_class: type[Member], params: ModelParams, history: pd.Series,
+         calendar: pd.DataFrame | None) -> Any:
+    # Only the members that read the calendar get it; the others see closed days as NaN.
+    if calendar is not None and member_class.USES_CALENDAR:
+        return member_class(params).fit(history, calendar=calendar)
+    return member_class(params).fit(history)
 
 
-def minimum_days(params: ModelParams, min_samples: int) -> int:
-    """Return the fewest days a history needs: `min_samples`, or more if the models need it.
-
-    After the validation tail is held out, the LSTM needs one window and a target and
-    the forest ``MIN_FOREST_ROWS`` rows past its feature context.
-    """
-    needed = max(params.lstm_window + 1, features.MIN_CONTEXT + MIN_FOREST_ROWS)
-    length = needed
-    while length - validation_days(length, params.validation_days) < needed:
-        length += 1
-    return max(min_samples, length)
-
-
-def _check_history(history: pd.Series) -> None:
-    if not isinstance(history, pd.Series) or not isinstance(history.index, pd.DatetimeIndex):
-        raise TypeError("history must be a pandas Series on a DatetimeIndex.")
-    if len(history) > 1 and not (history.index.to_series().diff().iloc[1:] == pd.Timedelta(days=1)).all():
-        raise ValueError("history must have one value per day with no gaps (fill missing days with 0).")
-    if not np.isfinite(history.to_numpy(dtype=float)).all():
-        raise ValueError("history contains NaN or infinite demand.")
+def _predict(member: Member, history: pd.Series, horizon: int, calendar: pd.DataFrame | None) -> np.ndarray:
+    if calendar is not None and member.USES_CALENDAR:
+        return member.predict(history, horizon, calendar=calendar)
+    return member.predict(history, horizon)
 
 
 def train_model_set(
     history: pd.Series,
     *,
+    calendar: pd.DataFrame | None = None,
     params: ModelParams,
     min_samples: int,
     product_id: int,
     progress: Progress | None = None,
 ) -> ModelSet:
-    """Validate, weight and fit the three members on a product's history.
+    """Validate, weight and fit the members on a product's history.
 
     Parameters
     ----------
     history : pandas.Series
-        Daily demand on a contiguous daily DatetimeIndex (missing days filled with 0).
+        Daily demand on a contiguous daily DatetimeIndex (days without sales 0; NaN for
+        the days of a gap, which are not demand and are left out of every fit).
+    calendar : pandas.DataFrame, optional
+        The product's calendar (:mod:`forecasting.models.calendar_inputs`). Closed days
+        are left out of the fits, the seasonal profile and the validation scores;
+        Prophet and the forest take its holidays and regressors. Only the days of
+        `history` and of the validation tail's forecast are read.
     params : ModelParams
         Hyper-parameters of the set.
     min_samples : int
@@ -230,43 +252,77 @@ def train_model_set(
     minimum = minimum_days(params, min_samples)
     if len(history) < minimum:
         raise InsufficientHistory(product_id, len(history), minimum)
-    _check_history(history)
-    history = history.astype(float)
+    check_history(history)
+    history = calendar_inputs.mask_closed(history, calendar)
+    columns = None
+    if calendar is not None:
+        aligned = calendar_inputs.align(calendar, pd.DatetimeIndex(history.index))
+        columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy())
+        if not (columns.regressors or columns.holidays):
+            # Nothing but open days to tell: the members fit exactly as they do without a calendar.
+            columns = None
+    calendar_for_members = calendar if columns is not None else None
     held_out = validation_days(len(history), params.validation_days)
     train, actual = history.iloc[:-held_out], history.iloc[-held_out:].to_numpy()
+    # Closed and gap days are not scored: the set forecasts a closed day 0 whatever the members say.
+    scored = np.isfinite(actual)
+    if not scored.any():
+        raise InsufficientHistory(product_id, int(np.isfinite(history.to_numpy()).sum()), minimum)
+    insample = train.dropna().to_numpy()
 
-    seconds: dict[str, float] = {}
-    members: dict[str, Any] = {}
-    forecasts: dict[str, np.ndarray] = {}
-    for name, member_class in MEMBERS.items():
-        report(f"validating {name}", STAGES[f"validating {name}"])
-        clock = time.perf_counter()
-        members[name] = member_class(params).fit(train)
-        seconds[name] = time.perf_counter() - clock
-        forecasts[name] = members[name].predict(train, held_out)
+    shape = demand_shape(history)
+    # Intermittent and lumpy products get the member made for them; the others keep the three.
+    classes = {**MEMBERS, **(SHAPE_MEMBERS if shape["class"] in INTERMITTENT_CLASSES else {})}
+    found = validation.validate(
+        classes, history, held_out,
+        fit=lambda member_class, series: _fit(member_class, params, series, calendar_for_members),
+        predict=lambda member, series, horizon: _predict(member, series, horizon, calendar_for_members),
+        report=lambda name: report(f"validating {name}", STAGES[f"validating {name}"]),
+    )
+    members, seconds, excluded = found.members, found.seconds, found.excluded
+    if not members:
+        raise RuntimeError(f"Every member of product {product_id}'s set failed: {excluded}.")
 
     report("weighting", STAGES["weighting"])
-    scores = {name: metrics.score(actual, forecasts[name], train.to_numpy()) for name in MEMBERS}
-    errors = {name: scores[name]["mae"] if np.isfinite(forecasts[name]).all() else float("inf") for name in MEMBERS}
-    weights = ensemble.inverse_error_weights(errors)
+    actual, forecasts = actual[scored], {name: values[scored] for name, values in found.forecasts.items()}
+    scores = {name: metrics.score(actual, forecasts[name], insample) for name in members}
+    weights = ensemble.inverse_error_weights(found.fold_errors)
     combined = ensemble.combine(forecasts, weights)
-    scores["ensemble"] = metrics.score(actual, combined, train.to_numpy())
+    if "tsb" in members and scores["tsb"]["mae"] < metrics.mae(actual, combined):
+        # A dead or sparse item: TSB alone beat the blend on validation, and any weight on
+        # the others (which never forecast 0) keeps a stopped item selling.
+        weights = {name: float(name == "tsb") for name in members}
+        combined = ensemble.combine(forecasts, weights)
+    scores["ensemble"] = metrics.score(actual, combined, insample)
     intervals = ensemble.fit_intervals(actual, combined, params.interval_levels)
 
-    for name, member_class in MEMBERS.items():
+    for name in list(members):
         report(f"fitting {name}", STAGES[f"fitting {name}"])
         clock = time.perf_counter()
-        if name == "lstm":
-            members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
-        else:
-            members[name] = member_class(params).fit(history)
+        try:
+            if name == "lstm":
+                members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
+            else:
+                members[name] = _fit(classes[name], params, history, calendar_for_members)
+        except validation.MEMBER_ERRORS as exc:
+            # Validated but failed on the whole history: the others share its weight.
+            excluded[name] = validation.failure(exc)
+            del members[name]
         seconds[name] += time.perf_counter() - clock
+    if not members:
+        raise RuntimeError(f"Every member of product {product_id}'s set failed: {excluded}.")
+    if set(weights) - set(members):
+        kept = {name: w for name, w in weights.items() if name in members}
+        total = sum(kept.values())
+        weights = {name: (w / total if total > 0 else 1 / len(kept)) for name, w in kept.items()}
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
-    return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out)
+    return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
+                    calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded)
 
 
-def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFrame:
+def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
+             calendar: pd.DataFrame | None = None) -> pd.DataFrame:
     """Forecast the `horizon` days after `history` with the ensemble and its intervals.
 
     Parameters
@@ -277,6 +333,9 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
         Daily demand up to the last known day (it may be longer than the training history).
     horizon : int
         Days to forecast, at least 1.
+    calendar : pandas.DataFrame, optional
+        The product's calendar over `history` and the forecast days; days it lacks are
+        open, without holiday, regressors 0. Closed forecast days are 0 in every column.
 
     Returns
     -------
@@ -285,12 +344,13 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
         (first interval level), ``lower_<pct>``, ``upper_<pct>`` for each further level,
         then one column per member. Every value finite and >= 0.
     """
-    _check_history(history)
+    check_history(history)
     dates = features.forecast_dates(history, horizon)
-    history = history.astype(float)
+    history = calendar_inputs.mask_closed(history, calendar)
+    open_days = calendar_inputs.align(calendar, dates)["open"].to_numpy()
     predictions = {}
     for name, member in model_set.members.items():
-        values = member.predict(history, horizon)
+        values = _predict(member, history, horizon, calendar)
         # A diverged member has weight 0 and never reaches the ensemble; keep its column finite.
         predictions[name] = np.where(np.isfinite(values), values, 0.0)
     combined = np.clip(ensemble.combine(predictions, model_set.weights), 0.0, None)
@@ -300,4 +360,5 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int) -> pd.DataFr
         suffix = "" if position == 0 else f"_{int(round(level * 100))}"
         columns[f"lower{suffix}"], columns[f"upper{suffix}"] = lower, upper
     columns.update(predictions)
-    return pd.DataFrame(columns, index=dates)
+    # A closed day sells nothing: exactly 0, bounds included.
+    return pd.DataFrame({name: np.where(open_days, values, 0.0) for name, values in columns.items()}, index=dates)

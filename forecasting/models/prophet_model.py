@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.models import calendar_inputs
+from forecasting.models.calendar_inputs import CalendarColumns
 from forecasting.models.decomposition import SeasonalProfile
 from forecasting.models.features import forecast_dates
 from forecasting.models.member import Member, read_json_payload
@@ -44,6 +46,8 @@ FILE_NAME = "prophet_model.pkl"
 #: 2: the model is fitted on log1p(demand) and may hold month regressors. 3: the file is
 #: JSON (Prophet's JSON serialization inside), no longer a pickle; the name is kept.
 FORMAT_VERSION = 3
+#: Prefix of the calendar's regressors as Prophet columns (no clash with ``ds``, ``y`` or the months).
+REGRESSOR_PREFIX = "calendar_"
 #: Yearly seasonality is fitted only from this much history; on less it just echoes noise.
 MIN_DAYS_FOR_YEARLY = 365
 #: Month regressors need every month seen twice, or they would take up the trend.
@@ -83,18 +87,24 @@ class ProphetModel(Member):
     """
 
     FILES: tuple[str, ...] = (FILE_NAME,)
+    USES_CALENDAR = True
 
     def __init__(self, params: ModelParams | None, holidays: pd.DataFrame | None = None) -> None:
         self.params = params
         self.holidays = holidays
 
-    def fit(self, history: pd.Series) -> ProphetModel:
+    def fit(self, history: pd.Series, calendar: pd.DataFrame | None = None) -> ProphetModel:
         """Fit Prophet on `history`.
 
         Parameters
         ----------
         history : pandas.Series
-            Daily demand on a contiguous daily DatetimeIndex.
+            Daily demand on a contiguous daily DatetimeIndex; NaN days (closed, or in a
+            gap) are left out of the fit.
+        calendar : pandas.DataFrame, optional
+            Calendar frame (:mod:`forecasting.models.calendar_inputs`): its holidays on the
+            days of `history` replace the `holidays` parameter, and its regressors that
+            vary over them are extra regressors. Later days are not read.
 
         Returns
         -------
@@ -108,16 +118,21 @@ class ProphetModel(Member):
         if self.params is None:
             raise ValueError("ProphetModel needs ModelParams to be fitted.")
         yearly = len(history) >= MIN_DAYS_FOR_YEARLY
+        dates = pd.DatetimeIndex(history.index)
+        holidays, columns, aligned = self.holidays, None, None
+        if calendar is not None:
+            aligned = calendar_inputs.align(calendar, dates)
+            columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy())
+            holidays = _holiday_frame(aligned, columns)
         model = Prophet(
             growth="linear",
             yearly_seasonality=self.params.prophet_yearly_order if yearly else False,
             weekly_seasonality=True,
             daily_seasonality=False,
             changepoint_prior_scale=self.params.prophet_changepoint_prior_scale,
-            holidays=self.holidays,
+            holidays=holidays,
             uncertainty_samples=self.params.prophet_uncertainty_samples,
         )
-        dates = pd.DatetimeIndex(history.index)
         transform = LogSeasonalTransform(offsets=False)
         frame = pd.DataFrame({"ds": dates, "y": transform.fit_transform(history).to_numpy()})
         if len(history) >= MIN_DAYS_FOR_MONTHS:
@@ -125,12 +140,17 @@ class ProphetModel(Member):
                 # 0/1 columns: standardising them would only rescale the prior.
                 model.add_regressor(name, standardize=False)
             frame = _with_months(frame)
+        if columns is not None and aligned is not None:
+            for name in columns.regressors:
+                model.add_regressor(REGRESSOR_PREFIX + name)
+            frame = _with_regressors(frame, aligned, columns)
+        # Prophet leaves rows with a NaN target out of the fit (closed days, gaps).
         with _quiet_stan():
             model.fit(frame)
-        self.prophet_, self.transform_ = model, transform
+        self.prophet_, self.transform_, self.calendar_ = model, transform, columns
         return self
 
-    def predict(self, history: pd.Series, horizon: int) -> np.ndarray:
+    def predict(self, history: pd.Series, horizon: int, calendar: pd.DataFrame | None = None) -> np.ndarray:
         """Forecast the `horizon` days after the last day of `history`.
 
         Parameters
@@ -139,6 +159,8 @@ class ProphetModel(Member):
             Daily demand; only its last date is used (Prophet forecasts from dates).
         horizon : int
             Days to forecast.
+        calendar : pandas.DataFrame, optional
+            Calendar of the forecast days, for a model fitted with one (defaults where it has none).
 
         Returns
         -------
@@ -148,9 +170,21 @@ class ProphetModel(Member):
         model = self._learned("prophet_")
         dates = forecast_dates(history, horizon)
         future = pd.DataFrame({"ds": dates.to_numpy()})
-        if model.extra_regressors:
+        if MONTH_REGRESSORS[2] in model.extra_regressors:
             future = _with_months(future)
-        return self.transform_.inverse_transform(model.predict(future)["yhat"].to_numpy(dtype=float), dates)
+        columns: CalendarColumns | None = getattr(self, "calendar_", None)
+        if columns is None:
+            return self.transform_.inverse_transform(model.predict(future)["yhat"].to_numpy(dtype=float), dates)
+        aligned = calendar_inputs.align(calendar, dates)
+        future = _with_regressors(future, aligned, columns)
+        # Prophet reads holiday dates from the model: give it those of the forecast days for this call.
+        trained_holidays = model.holidays
+        model.holidays = _holiday_frame(aligned, columns)
+        try:
+            yhat = model.predict(future)["yhat"].to_numpy(dtype=float)
+        finally:
+            model.holidays = trained_holidays
+        return self.transform_.inverse_transform(yhat, dates)
 
     def save(self, directory: Path) -> None:
         """Write ``prophet_model.pkl`` into `directory`.
@@ -164,7 +198,8 @@ class ProphetModel(Member):
 
         # JSON (Prophet's own serialisation) rather than a pickle: reading it cannot run code.
         payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": model_to_json(self._learned("prophet_")),
-                                   "mean_shift": float(self.transform_.profile_.mean_shift)}
+                                   "mean_shift": float(self.transform_.profile_.mean_shift),
+                                   "calendar": None if self.calendar_ is None else self.calendar_.to_dict()}
         (Path(directory) / FILE_NAME).write_text(json.dumps(payload), encoding="utf-8")
 
     @classmethod
@@ -194,6 +229,8 @@ class ProphetModel(Member):
         model = cls(params, holidays=prophet.holidays)
         shift = SeasonalProfile(mean_shift=float(payload["mean_shift"]))
         model.prophet_, model.transform_ = prophet, LogSeasonalTransform.from_profile(shift, offsets=False)
+        recorded = payload.get("calendar")  # a set of version 3 recorded none: no calendar
+        model.calendar_ = None if recorded is None else CalendarColumns.from_dict(recorded)
         return model
 
 
@@ -201,3 +238,17 @@ def _with_months(frame: pd.DataFrame) -> pd.DataFrame:
     """Return `frame` with a 0/1 column per ``MONTH_REGRESSORS`` entry, from its ``ds`` dates."""
     months = pd.DatetimeIndex(frame["ds"]).month.to_numpy()
     return frame.assign(**{name: (months == month).astype(float) for month, name in MONTH_REGRESSORS.items()})
+
+
+def _with_regressors(frame: pd.DataFrame, aligned: pd.DataFrame, columns: CalendarColumns) -> pd.DataFrame:
+    """Return `frame` with the calendar regressors of `columns` (0 where `aligned` lacks one), row for row."""
+    inputs = calendar_inputs.known_inputs(aligned, columns)[:, 1:]
+    return frame.assign(**{REGRESSOR_PREFIX + name: inputs[:, i] for i, name in enumerate(columns.regressors)})
+
+
+def _holiday_frame(aligned: pd.DataFrame, columns: CalendarColumns) -> pd.DataFrame | None:
+    """Return Prophet's holidays frame of the aligned days whose holiday `columns` names (None: no holidays)."""
+    if not columns.holidays:
+        return None
+    days = aligned[aligned["holiday"].isin(columns.holidays)]
+    return pd.DataFrame({"holiday": days["holiday"].to_numpy(dtype=object), "ds": pd.DatetimeIndex(days.index)})

@@ -8,7 +8,9 @@ from typing import Any
 #: (or, before it was recorded, none: version 1) is retrained. 2: the members model log
 #: demand on a seasonal profile, kept in the LSTM's ``scaler.pkl``. 3: ``prophet_model.pkl``
 #: and ``scaler.pkl`` hold JSON instead of pickles (same names); only ``rf_model.pkl`` is a pickle.
-MODEL_SET_VERSION = 3
+#: 4: the forest's ``rf_model.pkl`` (format 3) and Prophet's file record the calendar columns they
+#: were fitted with, and model_info.json records them as ``calendar``.
+MODEL_SET_VERSION = 4
 
 
 def recorded_set_version(info: dict[str, Any]) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import UnknownFormatError
+from forecasting.models.calendar_inputs import fill_missing
 from forecasting.models.features import LEVEL_DAYS, forecast_dates, trailing_mean
 from forecasting.models.lstm.model import SCALER_FILE, LSTMModel
 from forecasting.models.member import Member
@@ -30,6 +31,11 @@ from forecasting.models.target_transform import LogSeasonalTransform
 from forecasting.params import ModelParams
 
 PROFILE_KEY = "seasonal_profile"
+
+# Calendar-blind: the network sees no holidays or regressors (a window of residuals has no
+# room for them without a new input layer). Days that are not demand (closed, in a gap;
+# NaN in the history) are interpolated on the deseasonalised scale, so its windows stay
+# contiguous and never learn a closed day's 0; the set forecasts closed days 0 itself.
 
 
 def trailing_level(values: np.ndarray) -> np.ndarray:
@@ -101,7 +107,7 @@ class DeseasonalisedLSTM(Member):
         dates = forecast_dates(history, horizon)
         recent = history.iloc[-(LEVEL_DAYS + lstm.window_) :]
         residual = lstm.predict(self._residual(recent), horizon)
-        z = np.concatenate([self.transform_.transform(recent).to_numpy(), np.zeros(horizon)])
+        z = np.concatenate([fill_missing(self.transform_.transform(recent).to_numpy()), np.zeros(horizon)])
         start = len(z) - horizon
         for step in range(horizon):
             # Each day's level includes the days forecast before it, as the residuals were
@@ -111,7 +117,7 @@ class DeseasonalisedLSTM(Member):
         return self.transform_.inverse_transform(z[start:], dates)
 
     def _residual(self, history: pd.Series) -> pd.Series:
-        z = self.transform_.transform(history).to_numpy()
+        z = fill_missing(self.transform_.transform(history).to_numpy())
         return pd.Series(z - trailing_level(z), index=history.index, name="residual")
 
     def save(self, directory: Path) -> None:

@@ -10,10 +10,10 @@ import pytest
 from forecasting.errors import ModelIntegrityError, UnknownFormatError
 from forecasting.models.lstm.model import LSTMModel
 from forecasting.models.member import Member, NotFittedError
-from forecasting.models.model_set import MEMBERS
+from forecasting.models.model_set import ALL_MEMBERS
 
-# The set's members, and the network the LSTM member wraps (a member of its own right).
-CLASSES = [*MEMBERS.values(), LSTMModel]
+# The set's members (those a demand shape adds too), and the network the LSTM member wraps (a member of its own right).
+CLASSES = [*ALL_MEMBERS.values(), LSTMModel]
 
 
 @pytest.fixture(scope="module", params=CLASSES, ids=lambda cls: cls.__name__)
@@ -102,7 +102,7 @@ def test_save_and_load_give_identical_forecasts(fitted, member_class, small_para
 ])
 def test_load_refuses_an_unknown_format_naming_the_file_and_version(fitted, member_class, tmp_path, payload, named):
     fitted.save(tmp_path)
-    versioned = [name for name in member_class.FILES if name.endswith(".pkl")]
+    versioned = [name for name in member_class.FILES if name.endswith((".pkl", ".json"))]
     for name in versioned:  # in the encoding the member writes: JSON, or the forest's pickle
         (tmp_path / name).write_bytes(json.dumps(payload).encode() if _is_json(tmp_path / name) else pickle.dumps(payload))
 

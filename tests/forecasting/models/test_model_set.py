@@ -121,7 +121,8 @@ def test_progress_is_monotonic_from_validation_to_done(trained):
     assert stages[0] == ("validating prophet", 0)
     assert stages[-1] == ("done", 100)
     assert percents == sorted(percents)
-    assert [stage for stage, _ in stages] == list(training.STAGES)
+    # A smooth product: the stages of the member an intermittent shape adds are skipped.
+    assert [stage for stage, _ in stages] == [stage for stage in training.STAGES if "tsb" not in stage]
 
 
 def test_final_members_have_seen_the_whole_history(trained, history):

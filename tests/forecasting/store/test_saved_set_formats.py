@@ -18,9 +18,11 @@ from tests.fixtures.model_sets.build import FIXTURE_SIGNING_KEY
 
 FIXTURES = services.ROOT / "tests" / "fixtures" / "model_sets"
 #: Every model set version this code loads, each with a set saved by the code that wrote it.
-LOADABLE = (3,)
+LOADABLE = (4,)
 #: Versions this code refuses, each with a set saved by the code that wrote it.
 REFUSED = (1, 2)
+#: Signed sets of an older version: trusted, still never loaded.
+SIGNED_REFUSED = (3,)
 
 
 def saved(version, tmp_path):
@@ -74,12 +76,23 @@ def test_an_older_set_is_never_loaded_and_is_retrained_by_its_version(version, t
     assert current_reason(info) == "model_set_version"
 
 
+@pytest.mark.parametrize("version", SIGNED_REFUSED)
+def test_a_signed_older_set_is_refused_by_its_version_and_retrained(version, tmp_path):
+    store, recorded = saved(version, tmp_path)
+
+    with pytest.raises(ModelIntegrityError, match=f"model set version {version}; this code reads {MODEL_SET_VERSION}"):
+        store.load(recorded["product_id"], ModelSet.load)
+    info, problem = store.inspect(recorded["product_id"])
+    assert problem is None and current_reason(info) == "model_set_version"
+
+
 @pytest.mark.parametrize(("version", "member", "named"), [
     (1, "prophet", "prophet_model.pkl is not JSON"),  # a pickle, never unpickled
     (1, "lstm", "scaler.pkl is not JSON"),
     (1, "random_forest", "rf_model.pkl has format version 1"),
     (2, "prophet", "prophet_model.pkl is not JSON"),
     (2, "lstm", "scaler.pkl is not JSON"),
+    (3, "random_forest", "rf_model.pkl has format version 2"),  # no calendar columns recorded
 ])
 def test_each_member_refuses_its_older_file_by_name(version, member, named):
     # Read in place: a refused load writes nothing.

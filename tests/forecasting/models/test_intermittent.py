@@ -1,0 +1,92 @@
+"""Demand shapes by ADI and CV², and the TSB member that intermittent products get."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.models import model_set as training
+from forecasting.models.intermittent import TSBModel, demand_shape
+
+
+def series(values, start="2022-01-01"):
+    values = np.asarray(values, dtype=float)
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="D"))
+
+
+@pytest.mark.parametrize(("values", "shape"), [
+    ([5, 6, 5, 6] * 10, "smooth"),  # ADI 1, CV² 0.008
+    ([1, 10, 1, 10] * 10, "erratic"),  # ADI 1, CV² 0.67
+    ([0, 5, 0, 6] * 10, "intermittent"),  # ADI 2, CV² 0.008
+    ([0, 1, 0, 10] * 10, "lumpy"),  # ADI 2, CV² 0.67
+    ([0] * 40, "intermittent"),  # nothing sells
+])
+def test_the_four_shapes(values, shape):
+    assert demand_shape(series(values))["class"] == shape
+
+
+def test_the_thresholds_are_1_32_and_0_49():
+    # 4 days with demand in 5: ADI 1.25 (frequent); in 4 of 6 days: 1.5 (intermittent).
+    assert demand_shape(series([0, 4, 4, 4, 4] * 8))["class"] == "smooth"
+    assert demand_shape(series([0, 0, 4, 4, 4, 4] * 8))["class"] == "intermittent"
+    # Sizes 1 and 3: CV² 0.25; 1 and 5: 0.44; 1 and 6: 0.51.
+    assert demand_shape(series([1, 5] * 20))["class"] == "smooth"
+    assert demand_shape(series([1, 6] * 20))["class"] == "erratic"
+    shape = demand_shape(series([0, 0, 4, 4, 4, 4] * 8))
+    assert shape["adi"] == 1.5 and shape["cv2"] == 0.0
+
+
+def test_days_that_are_not_demand_are_not_counted():
+    values = series([0, 5] * 20)
+    closed = values.mask(values == 0)  # the zeros were closed days: every open day sells
+
+    assert demand_shape(values)["class"] == "intermittent"
+    assert demand_shape(closed)["class"] == "smooth"
+
+
+def test_tsb_decays_to_near_zero_after_sales_stop(small_params):
+    rng = np.random.default_rng(2)
+    sold = rng.poisson(0.8, 300) * (rng.random(300) < 0.4)
+    history = series(np.concatenate([sold, np.zeros(42)]))
+
+    model = TSBModel(small_params).fit(history)
+    forecast = model.predict(history, 28)
+
+    assert forecast.mean() < 0.1 < TSBModel(small_params).fit(history.iloc[:300]).predict(history.iloc[:300], 5)[0]
+    assert np.ptp(forecast) == 0.0
+
+
+def _dead_item(days=500, silent=42, seed=5):
+    rng = np.random.default_rng(seed)
+    sold = rng.poisson(2.0, days) * (rng.random(days) < 0.35)
+    sold[-silent:] = 0
+    return series(sold)
+
+
+def test_a_dead_intermittent_item_is_forecast_near_zero_and_its_shape_is_recorded(params_factory):
+    history = _dead_item()
+    model_set = training.train_model_set(history, params=params_factory(), min_samples=100, product_id=2)
+    frame = training.forecast(model_set, history, 28)
+
+    assert model_set.describe()["demand"]["class"] in ("intermittent", "lumpy")
+    assert list(model_set.members) == ["prophet", "lstm", "random_forest", "tsb"]
+    assert frame["forecast"].mean() < 0.1
+    assert "tsb" in frame.columns
+
+
+def test_an_intermittent_set_saves_and_loads_its_fourth_member(params_factory, tmp_path):
+    history = _dead_item(silent=0)
+    model_set = training.train_model_set(history, params=params_factory(), min_samples=100, product_id=2)
+    model_set.save(tmp_path)
+    loaded = training.ModelSet.load(tmp_path, model_set.describe())
+
+    assert list(loaded.members) == list(model_set.members) and "tsb" in loaded.members
+    pd.testing.assert_frame_equal(training.forecast(loaded, history, 14), training.forecast(model_set, history, 14))
+
+
+def test_a_smooth_product_keeps_the_three_members(trained_smooth):
+    assert trained_smooth.demand["class"] == "smooth" and "tsb" not in trained_smooth.members
+
+
+@pytest.fixture(scope="module")
+def trained_smooth(small_params, history):
+    return training.train_model_set(history, params=small_params, min_samples=100, product_id=1)
