@@ -22,7 +22,10 @@ def _bulk_retrain_scope(req: Request) -> str:
     # Retraining every (or every stale) product is a fleet-wide action; a list of ids is not.
     # Only a body that is plainly a list of ids needs less than admin, whatever it is declared as;
     # the view reads it again (and refuses what is not JSON) from Flask's cache.
-    body = req.get_json(force=True, silent=True)
+    try:
+        body = req.get_json(force=True, silent=True)
+    except RecursionError:
+        body = None  # nested too deep to be a list of ids; the view answers why with a 400
     ids_only = isinstance(body, dict) and "product_ids" in body and not {"all", "only_stale"} & body.keys()
     return "write" if ids_only else "admin"
 

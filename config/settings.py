@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -62,6 +63,15 @@ class Settings:
     auth_required: bool = False
     # Largest request body in bytes (Flask's MAX_CONTENT_LENGTH); larger ones are a 413, unread.
     max_content_length: int = 10 * 2**20
+    # Deepest nesting of arrays and objects a JSON body may have; no endpoint needs more than 3,
+    # and a body nested thousands deep would exhaust the parser's recursion.
+    max_json_depth: int = 32
+    # Sale dates accepted: from MIN_SALE_DATE to MAX_SALE_DATE_DAYS_AHEAD days after today, so a
+    # typo in the year (0001, 9999) is refused instead of spanning millennia of daily rows.
+    min_sale_date: str = "1900-01-01"
+    max_sale_date_days_ahead: int = 1
+    # Days of the latest history a training or forecast reads: memory stays bounded whatever is stored.
+    max_history_days: int = 3650
     # Browser origins allowed to call the API (comma-separated in the environment); empty: CORS off.
     cors_origins: tuple[str, ...] = ()
     database_url: str = f"sqlite:///{ROOT / 'var' / 'sales.db'}"
@@ -145,6 +155,10 @@ class Settings:
 
         country, _, subdivision = self.holidays_country.strip().partition("-")
         return check_place(country or None, subdivision or None)
+
+    def sale_date_bounds(self, today: date) -> tuple[date, date]:
+        """Return the first and last sale date accepted on `today`."""
+        return date.fromisoformat(self.min_sale_date), today + timedelta(days=self.max_sale_date_days_ahead)
 
     @property
     def lock_url(self) -> str:
@@ -272,6 +286,16 @@ def _check(settings: Settings) -> None:
         raise ValueError(f"ENV must be one of {', '.join(ENVIRONMENTS)}, got {settings.env!r}.")
     if settings.max_content_length < 1:
         raise ValueError("MAX_CONTENT_LENGTH must be at least 1.")
+    if settings.max_json_depth < 2:
+        raise ValueError("MAX_JSON_DEPTH must be at least 2.")
+    try:
+        date.fromisoformat(settings.min_sale_date)
+    except ValueError:
+        raise ValueError(f"MIN_SALE_DATE must be a YYYY-MM-DD date, got {settings.min_sale_date!r}.") from None
+    if settings.max_sale_date_days_ahead < 0:
+        raise ValueError("MAX_SALE_DATE_DAYS_AHEAD must be 0 or more.")
+    if settings.max_history_days < 1:
+        raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
     if settings.min_training_samples < 1:

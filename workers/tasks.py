@@ -67,7 +67,7 @@ def train_product(job_id: str) -> None:
 def _train(rt: Runtime, run: JobRun) -> None:
     product_id, force = run.job["product_id"], bool(run.job["params"].get("force"))
     with _lock(rt, run.id)(product_id):
-        history = sales.load_history(rt.engine, product_id=product_id)
+        history = sales.load_history(rt.engine, product_id=product_id, max_days=rt.policy.max_history_days)
         reason = "requested" if force else steps.check(store=rt.store, history=history, policy=rt.policy)
         if reason is None:
             run.finish({"product_id": product_id, "trained": False, "reason": "fresh"}, status="skipped")

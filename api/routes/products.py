@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from flask import Blueprint, request, url_for
 
 from api.errors import ValidationError
 from api.services import services
-from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
+from api.validation import clean_text, json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
 from forecasting.data.products import MAX_PRODUCT_ID, create_product, get_product, list_products, update_product
 from forecasting.data.public_holidays import check_place
 from forecasting.data.sales import load_history, read_sales, upsert_sales
@@ -35,6 +35,7 @@ def create():
     """Create a product: {"name": ..., "key"?: ..., "product_id"?: ..., "country"?: ..., "subdivision"?: ...}."""
     body = json_object(request)
     no_unknown_fields(body, {"name", "key", "product_id", "country", "subdivision"})
+    _clean_texts(body)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("'name' is required and must be a non-empty string.", "name")
@@ -61,8 +62,14 @@ def patch_one(product_id: str):
     pid = path_id(product_id)
     body = json_object(request)
     no_unknown_fields(body, {"name", "country", "subdivision"})
+    _clean_texts(body)
     _place_types(body)
     return update_product(services().engine, product_id=pid, changes=body)
+
+
+def _clean_texts(body: dict[str, Any]) -> None:
+    for field in ("name", "key", "country", "subdivision"):
+        clean_text(body.get(field), field)
 
 
 def _place_types(body: dict[str, Any]) -> None:
@@ -107,7 +114,9 @@ def put_sales(product_id: str):
         raise ValidationError('Send a non-empty JSON array of {"date": "YYYY-MM-DD", "quantity": n} objects.')
     if len(items) > MAX_ROWS_PER_REQUEST:
         raise ValidationError(f"At most {MAX_ROWS_PER_REQUEST} rows per request, got {len(items)}.")
-    written = upsert_sales(svc.engine, product_id=pid, rows=[_pair(n, item) for n, item in enumerate(items, 1)])
+    earliest, latest = svc.settings.sale_date_bounds(datetime.now(timezone.utc).date())
+    written = upsert_sales(svc.engine, product_id=pid, rows=[_pair(n, item) for n, item in enumerate(items, 1)],
+                           earliest=earliest, latest=latest)
     metrics.sales_ingested("api", written)
     history = load_history(svc.engine, product_id=pid)
     return {"product_id": pid, "written": written, "rows": history.rows, "fingerprint": history.fingerprint,

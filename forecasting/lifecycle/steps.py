@@ -41,12 +41,15 @@ class Policy:
         Age after which a model set is retrained.
     saved_forecast_days : int
         Days of forecast computed and saved with each new set (0: none).
+    max_history_days : int, optional
+        Latest days of history a training or forecast reads; all when None.
     """
 
     params: ModelParams
     min_samples: int
     max_age: timedelta
     saved_forecast_days: int = 0
+    max_history_days: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> "Policy":
@@ -56,6 +59,7 @@ class Policy:
             min_samples=settings.min_training_samples,
             max_age=timedelta(days=settings.model_retrain_interval_days),
             saved_forecast_days=min(settings.saved_forecast_days, settings.max_forecast_horizon),
+            max_history_days=settings.max_history_days,
         )
 
     def stale_reason(self, info: dict[str, Any] | None, fingerprint: str, now: datetime | None = None) -> str | None:
@@ -191,7 +195,7 @@ def prepare(
     """Return the product's model set, training it first when missing, stale, untrusted or corrupt."""
     from forecasting.models.model_set import ModelSet
 
-    history = load_history(engine, product_id=product_id)
+    history = load_history(engine, product_id=product_id, max_days=policy.max_history_days)
     # A first look without the lock; the answer that counts (and is logged) is the one under it.
     trained, reason = False, check(store=store, history=history, policy=policy, warn=False)
     if reason:
