@@ -35,6 +35,10 @@ def _bulk_retrain_scope(req: Request) -> str:
 ENDPOINT_SCOPES: dict[tuple[str, str], str | Callable[[Request], str] | None] = {
     ("GET", "health.health"): OPEN,
     ("GET", "jobs.get_job"): "read",
+    ("GET", "jobs.list_all"): "read",
+    ("DELETE", "jobs.cancel"): "write",
+    ("DELETE", "products.delete_sales_range"): "write",  # a data correction, as an upsert of sales is
+    ("DELETE", "products.delete_one"): "admin",
     ("GET", "models.list_models"): "read",
     ("GET", "models.get_model"): "read",
     ("GET", "models.history"): "read",

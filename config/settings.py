@@ -94,6 +94,10 @@ class Settings:
     # computed by the worker).
     saved_forecast_days: int = 90
     retrain_scan_interval_seconds: int = 3600
+    # Ended jobs are deleted this many days after they ended (their training runs are kept),
+    # checked every JOB_PRUNE_INTERVAL_SECONDS by beat.
+    job_retention_days: int = 30
+    job_prune_interval_seconds: int = 3600
     training_lock_seconds: int = 3600
     task_soft_time_limit: int = 1800
     task_time_limit: int = 1900
@@ -294,6 +298,8 @@ def _check(settings: Settings) -> None:
         raise ValueError(f"MIN_SALE_DATE must be a YYYY-MM-DD date, got {settings.min_sale_date!r}.") from None
     if settings.max_sale_date_days_ahead < 0:
         raise ValueError("MAX_SALE_DATE_DAYS_AHEAD must be 0 or more.")
+    if settings.job_retention_days < 1 or settings.job_prune_interval_seconds < 1:
+        raise ValueError("JOB_RETENTION_DAYS and JOB_PRUNE_INTERVAL_SECONDS must be at least 1.")
     if settings.max_history_days < 1:
         raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:

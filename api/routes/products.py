@@ -11,6 +11,7 @@ from api.errors import ValidationError
 from api.services import services
 from api.validation import clean_text, json_body, json_object, no_unknown_fields, path_id, positive_int, query_int
 from forecasting.data.products import MAX_PRODUCT_ID, create_product, get_product, list_products, update_product
+from forecasting.data.deletion import delete_product, delete_sales
 from forecasting.data.public_holidays import check_place
 from forecasting.data.sales import load_history, read_sales, upsert_sales
 from forecasting.errors import InvalidSalesData
@@ -118,8 +119,33 @@ def put_sales(product_id: str):
     written = upsert_sales(svc.engine, product_id=pid, rows=[_pair(n, item) for n, item in enumerate(items, 1)],
                            earliest=earliest, latest=latest)
     metrics.sales_ingested("api", written)
+    return {"product_id": pid, "written": written, **_span(svc, pid)}
+
+
+@bp.delete("/products/<product_id>/sales")
+def delete_sales_range(product_id: str):
+    """Delete the product's sales within ?start=&end= (YYYY-MM-DD, both inclusive; one may be left open)."""
+    svc, pid = services(), path_id(product_id)
+    start, end = _date_arg("start"), _date_arg("end")
+    if start is None and end is None:
+        raise ValidationError("Give the range to delete as ?start=YYYY-MM-DD, ?end=YYYY-MM-DD or both; "
+                              "DELETE /products/<id> removes the whole product.")
+    deleted = delete_sales(svc.engine, product_id=pid, start=start, end=end)
+    return {"product_id": pid, "deleted": deleted, **_span(svc, pid)}
+
+
+@bp.delete("/products/<product_id>")
+def delete_one(product_id: str):
+    """Delete a product: its sales, calendar, model set and saved forecast; its jobs stay as history."""
+    svc, pid = services(), path_id(product_id)
+    deleted = delete_product(svc.engine, product_id=pid)
+    return {"product_id": pid, "deleted": {**deleted, "model_set": svc.store.delete(pid)}}
+
+
+def _span(svc, pid: int) -> dict[str, Any]:
+    # The fingerprint the models will be checked against, so a client can see its change land.
     history = load_history(svc.engine, product_id=pid)
-    return {"product_id": pid, "written": written, "rows": history.rows, "fingerprint": history.fingerprint,
+    return {"rows": history.rows, "fingerprint": history.fingerprint,
             "start": history.start.isoformat() if history.start else None,
             "end": history.end.isoformat() if history.end else None}
 
