@@ -86,13 +86,17 @@ def init_db_command(settings) -> None:
 @click.option("--products", default=5, show_default=True, help="Demo products (ids 1..N).")
 @click.option("--days", default=3 * 365, show_default=True, help="Days of daily history each.")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Seed only a database without products (make run passes it).")
 @click.pass_obj
-def seed_demo_command(settings, products: int, days: int, seed: int) -> None:
+def seed_demo_command(settings, products: int, days: int, seed: int, if_empty: bool) -> None:
     """Give products 1..N a realistic daily sales history ending yesterday."""
     from forecasting.data.demo import seed_demo
 
-    ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed)
-    if not ids:
+    ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed,
+                    only_into_empty=if_empty)
+    if not ids and if_empty:
+        click.echo("demo data skipped: the database holds products already")
+    elif not ids:
         click.echo(f"demo data skipped: ids 1..{products} hold imported products")
     else:
         click.echo(f"demo data: products {ids[0]}..{ids[-1]}, {days} days each")

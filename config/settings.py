@@ -113,6 +113,10 @@ class Settings:
     progress_min_step: int = 5
     max_batch_products: int = 10_000
     embedded_redis_port: int = 6390
+    # `make run` restarts a process that dies: after 1 s, doubling for each exit in a row up to
+    # this many seconds; a process that ran PROCESS_STABLE_SECONDS resets the count.
+    process_restart_max_delay_seconds: int = 30
+    process_stable_seconds: int = 60
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # API processes (gunicorn workers), and threads in each: a request waiting on a job holds one.
