@@ -134,6 +134,11 @@ class Settings:
     # subdivision) for products that have no country of their own; empty: none.
     holidays_country: str = ""
     min_free_disk_mb: int = 500
+    # GET /health answers within this many milliseconds whatever is down: its checks run side by
+    # side, and one still waiting then (a database or broker that hangs) is reported failed.
+    health_budget_ms: int = 1200
+    # Retry-After of a 503 answered while the database, Redis or the broker is unreachable.
+    outage_retry_after_seconds: int = 5
     # Where every process of one stack (API workers, Celery children) writes its Prometheus
     # samples; /metrics adds them up. `manage.py run` empties it, so a fresh stack counts from 0.
     prometheus_multiproc_dir: Path = ROOT / "var" / "prometheus"
@@ -304,6 +309,8 @@ def _check(settings: Settings) -> None:
         raise ValueError("MAX_SALE_DATE_DAYS_AHEAD must be 0 or more.")
     if settings.job_retention_days < 1 or settings.job_prune_interval_seconds < 1:
         raise ValueError("JOB_RETENTION_DAYS and JOB_PRUNE_INTERVAL_SECONDS must be at least 1.")
+    if settings.health_budget_ms < 100:
+        raise ValueError("HEALTH_BUDGET_MS must be at least 100.")
     if settings.max_history_days < 1:
         raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
