@@ -51,3 +51,29 @@ def test_cancelling_a_running_training_keeps_the_previous_model_set(tmp_path, da
         third = stack.client.post("/api/v1/models/1/retrain")
         assert third.json["created"] is True
         assert stack.poll(third.headers["Location"])["status"] == "succeeded"
+
+
+def test_a_batch_cancelled_while_queueing_queues_no_more_trainings(tmp_path, redis_url, monkeypatch):
+    from config.settings import load_settings
+    from jobs import control, records
+    from workers import batch
+    from workers.runtime import Runtime
+
+    env = make_stack(tmp_path, f"sqlite:///{tmp_path / 's.db'}", redis_url)
+    app = create_app(env)
+    svc = app.extensions["forecasting"]
+    for pid in (1, 2, 3):
+        create_product(svc.engine, name=f"p{pid}", product_id=pid)
+    job = records.create_job(svc.engine, kind="batch", params={"selection": "all", "force": True})
+    chosen = batch.select_products
+
+    def cancelled_meanwhile(rt, params):
+        items = chosen(rt, params)
+        control.cancel_job(svc.engine, job_id=job["id"])  # as DELETE /jobs/<id> would, mid-dispatch
+        return items
+
+    monkeypatch.setattr(batch, "select_products", cancelled_meanwhile)
+    batch.dispatch(Runtime.create(load_settings(overrides=env)), svc.celery, job["id"])
+    assert records.get_job(svc.engine, job_id=job["id"])["status"] == "cancelled"
+    assert records.child_product_ids(svc.engine, parent_id=job["id"]) == set()
+    assert svc.redis.llen("training") == 0
