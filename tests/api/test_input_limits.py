@@ -113,3 +113,9 @@ def test_the_range_ends_are_accepted(any_client):
     rows = [{"date": "1900-01-01", "quantity": 1}, {"date": (_today() + timedelta(days=1)).isoformat(), "quantity": 2}]
     response = any_client.post("/api/v1/products/1/sales", json=rows)
     assert response.status_code == 200 and response.json["written"] == 2
+
+
+def test_a_control_character_in_an_api_key_name_is_422(any_client):
+    response = any_client.post("/api/v1/keys", json={"name": "robot\x00", "scope": "read"})
+    assert response.status_code == 422 and response.json["field"] == "name"
+    assert any_client.get("/api/v1/keys").json["count"] == 0
