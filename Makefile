@@ -24,10 +24,10 @@ install-runtime: $(RUNTIME_STAMP)
 ## install: the runtime plus tests, bench and their peers
 install: $(DEV_STAMP)
 
-## run: schema, demo data, Redis (unless REDIS_URL is set) and every process of the Procfile
+## run: schema, demo data (into an empty database only), a persistent Redis (unless REDIS_URL is set) and every process of the Procfile
 run: $(RUNTIME_STAMP)
 	$(PY) manage.py db upgrade
-	$(PY) manage.py seed-demo
+	$(PY) manage.py seed-demo --if-empty
 	$(PY) manage.py run
 
 ## test: the import rules, bandit (high severity), then every test, including real Celery workers, SQLite and PostgreSQL

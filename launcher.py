@@ -1,7 +1,8 @@
-"""Run the Procfile's processes: all of them on one machine (with Redis if none is configured), or one."""
+"""Run the Procfile's processes: all of them on one machine (with Redis if none is configured, restarted when one dies), or one."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -10,9 +11,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,6 +26,8 @@ from config.settings import ROOT, Settings
 VAR = ROOT / "var"
 PROCFILE = ROOT / "Procfile"
 PLACEHOLDER = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+log = logging.getLogger("launcher")
 
 
 def free_port(preferred: int) -> int:
@@ -46,11 +50,15 @@ def redis_server_binary() -> str:
 
 
 def start_redis(port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
-    """Start a private, non-persistent Redis on 127.0.0.1:`port` and wait until it answers."""
+    """Start a private Redis on 127.0.0.1:`port`, persisted to an append-only file in `workdir`; wait until it answers.
+
+    Queued tasks, job-end events and queued marks live in it: with the file, a Redis that
+    dies (or a `make run` that is stopped) loses at most the last second of them.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--loglevel", "warning"],
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+         "--appendfsync", "everysec", "--dir", str(workdir), "--loglevel", "warning"],
         stdout=subprocess.DEVNULL,
         start_new_session=True,  # Ctrl-C must not reach Redis before the workers have stopped
     )
@@ -133,7 +141,7 @@ def exec_process(settings: Settings, name: str, procfile: Path = PROCFILE) -> No
 
 
 def run(settings: Settings, *, procfile: Path = PROCFILE, var: Path = VAR) -> int:
-    """Start Redis if none is configured, then every Procfile process; stop all on Ctrl-C or when one dies."""
+    """Start Redis if none is configured, then every Procfile process; restart one that dies; stop all on Ctrl-C."""
     env = {**os.environ, **process_env(settings)}
     # Checked before Redis starts, so REDIS_URL counts as set: it is, once a Redis started here answers.
     argvs = {name: shell_line(line, {"REDIS_URL": "", **env}) for name, line in read_procfile(procfile).items()}
@@ -143,9 +151,11 @@ def run(settings: Settings, *, procfile: Path = PROCFILE, var: Path = VAR) -> in
     procs: dict[str, subprocess.Popen] = {}
     recorded = redis_file.read_text().strip() if redis_file.exists() else None
     own_redis = not settings.celery_broker_url and settings.redis_url in (None, recorded)
+    starters: dict[str, Callable[[], subprocess.Popen]] = {}
     if own_redis:
         port = free_port(settings.embedded_redis_port)
         procs["redis"], env["REDIS_URL"] = start_redis(port, var / "redis")
+        starters["redis"] = lambda: start_redis(port, var / "redis")[0]
         redis_file.write_text(env["REDIS_URL"])
         print(f"started redis-server on 127.0.0.1:{port}", flush=True)
     stopping = False
@@ -157,22 +167,72 @@ def run(settings: Settings, *, procfile: Path = PROCFILE, var: Path = VAR) -> in
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     for name, argv in argvs.items():
-        procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env)
+        starters[name] = partial(subprocess.Popen, argv, cwd=ROOT, env=env)
+        procs[name] = starters[name]()
     if "api" in argvs:
         print(f"API on http://{settings.api_host}:{settings.api_port}/api/v1", flush=True)
     print(f"started {', '.join(argvs)}  (Ctrl-C stops everything)", flush=True)
-    code = 0
+    restarts = Restarts(settings.process_restart_max_delay_seconds, settings.process_stable_seconds)
+    for name in procs:
+        restarts.started(name)
     while not stopping:
-        dead = [name for name, proc in procs.items() if proc.poll() is not None]
-        if dead:
-            print(f"{', '.join(dead)} exited; stopping the rest.", file=sys.stderr, flush=True)
-            code = 1
-            break
-        time.sleep(0.5)
+        for name, proc in procs.items():
+            if proc.poll() is not None and not restarts.pending(name):
+                restarts.exited(name, proc.returncode)
+        for name in restarts.due():
+            if stopping:
+                break
+            try:
+                procs[name] = starters[name]()
+            except (OSError, SystemExit) as exc:  # start_redis gives up with SystemExit; tried again later
+                restarts.exited(name, None, error=str(exc))
+                continue
+            restarts.started(name)
+            log.warning("process restarted", extra={"fields": {"process": name, "pid": procs[name].pid}})
+        time.sleep(0.2)
     _shutdown(procs)
     if own_redis:  # a configured Redis's URL was never recorded, so it is not ours to remove
         redis_file.unlink(missing_ok=True)
-    return code
+    return 0
+
+
+class Restarts:
+    """When each supervised process is due to start again: after 1 s, doubling per exit in a row."""
+
+    def __init__(self, max_delay: float, stable: float) -> None:
+        self.max_delay, self.stable = max_delay, stable
+        self._since: dict[str, float] = {}
+        self._in_a_row: dict[str, int] = {}
+        self._due: dict[str, float] = {}
+
+    def started(self, name: str) -> None:
+        """Note that `name` (re)started now."""
+        self._since[name] = time.monotonic()
+
+    def pending(self, name: str) -> bool:
+        """Return whether `name` waits for its restart."""
+        return name in self._due
+
+    def exited(self, name: str, code: int | None, error: str | None = None) -> float:
+        """Schedule the restart of `name`, log why, and return the delay in seconds."""
+        now = time.monotonic()
+        # A process that ran a while died of something passing: back to the shortest delay.
+        ran = now - self._since.get(name, now)
+        self._in_a_row[name] = 1 if ran >= self.stable else self._in_a_row.get(name, 0) + 1
+        delay = min(float(self.max_delay), 2.0 ** (self._in_a_row[name] - 1))
+        self._due[name] = now + delay
+        log.warning("process exited; restarting", extra={"fields": {
+            "process": name, "exit_code": code, "ran_s": round(ran, 1), "exits_in_a_row": self._in_a_row[name],
+            "restart_in_s": delay, **({"error": error} if error else {})}})
+        return delay
+
+    def due(self) -> list[str]:
+        """Return (and forget) the processes whose restart time has come."""
+        now = time.monotonic()
+        ready = [name for name, at in self._due.items() if at <= now]
+        for name in ready:
+            del self._due[name]
+        return ready
 
 
 def _make_state_dirs(settings: Settings) -> None:

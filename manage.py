@@ -86,13 +86,17 @@ def init_db_command(settings) -> None:
 @click.option("--products", default=5, show_default=True, help="Demo products (ids 1..N).")
 @click.option("--days", default=3 * 365, show_default=True, help="Days of daily history each.")
 @click.option("--seed", default=7, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Seed only a database without products (make run passes it).")
 @click.pass_obj
-def seed_demo_command(settings, products: int, days: int, seed: int) -> None:
+def seed_demo_command(settings, products: int, days: int, seed: int, if_empty: bool) -> None:
     """Give products 1..N a realistic daily sales history ending yesterday."""
     from forecasting.data.demo import seed_demo
 
-    ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed)
-    if not ids:
+    ids = seed_demo(_engine(settings), products=products, days=days, end=date.today() - timedelta(days=1), seed=seed,
+                    only_into_empty=if_empty)
+    if not ids and if_empty:
+        click.echo("demo data skipped: the database holds products already")
+    elif not ids:
         click.echo(f"demo data skipped: ids 1..{products} hold imported products")
     else:
         click.echo(f"demo data: products {ids[0]}..{ids[-1]}, {days} days each")
@@ -234,22 +238,49 @@ def retrain_command(settings, product_ids: tuple[int, ...], all_products: bool, 
     click.echo(f"batch job {batch['id']}")
     if no_wait:
         return
+    try:
+        batch, tally = _follow(engine, batch)
+    except KeyboardInterrupt:
+        _cancel_on_interrupt(settings, engine, batch["id"])
+        batch = records.get_job(engine, job_id=batch["id"])
+        tally = records.batch_counts(engine, batch)
+    for failure in records.list_children_failed(engine, parent_id=batch["id"]):
+        click.echo(f"product {failure['product_id']}: {failure['error']}")
+    click.echo(f"batch {batch['status']}: {json.dumps(tally)}")
+    sys.exit(0 if batch["status"] == "succeeded" else 1)
+
+
+def _follow(engine, batch: dict) -> tuple[dict, dict]:
+    """Show the batch's progress until it ends; return it and its counts."""
+    from jobs import records
+
     with tqdm(desc="retraining", unit=" products", disable=None) as bar:
         while True:
             batch = records.get_job(engine, job_id=batch["id"])
             tally = records.batch_counts(engine, batch)
             bar.total = tally["total"]
-            bar.n = tally["succeeded"] + tally["failed"] + tally["skipped"]
+            bar.n = tally["succeeded"] + tally["failed"] + tally["skipped"] + tally["cancelled"]
             bar.set_postfix(ok=tally["succeeded"], failed=tally["failed"], skipped=tally["skipped"],
                             running=tally["running"], refresh=False)
             bar.refresh()
             if batch["status"] in records.TERMINAL:
-                break
+                return batch, tally
             time.sleep(1)
-    for failure in records.list_children_failed(engine, parent_id=batch["id"]):
-        click.echo(f"product {failure['product_id']}: {failure['error']}")
-    click.echo(f"batch {batch['status']}: {json.dumps(tally)}")
-    sys.exit(0 if batch["status"] == "succeeded" else 1)
+
+
+def _cancel_on_interrupt(settings, engine, batch_id: str) -> None:
+    """Ask whether Ctrl-C means to cancel the batch too, and cancel it if so."""
+    import redis
+
+    from jobs import control
+
+    click.echo("")
+    if not click.confirm(f"Cancel batch {batch_id} (its queued and running trainings) too?", default=True):
+        click.echo(f"batch {batch_id} goes on on the workers; follow it with GET /api/v1/jobs/{batch_id}")
+        sys.exit(130)
+    _, cancelled = control.cancel_job(engine, job_id=batch_id)
+    control.release(redis.Redis.from_url(settings.lock_url, socket_connect_timeout=2), cancelled)
+    click.echo(f"cancelled {len(cancelled)} job(s)")
 
 
 @cli.group("api-keys")

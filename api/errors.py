@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from api.keys import KeyNotFound, KeyRefused
@@ -56,6 +59,13 @@ def problem(status: int, title: str, detail: str, **extra: object) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
+def outage(title: str, detail: str) -> Response:
+    """Return a 503 problem with Retry-After: a part the service needs is down, not the request at fault."""
+    response = problem(503, title, detail)
+    response.headers["Retry-After"] = str(current_app.config["OUTAGE_RETRY_AFTER_SECONDS"])
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers that turn exceptions into problem responses."""
 
@@ -80,7 +90,23 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(BrokerUnavailable)
     def _broker_down(exc: BrokerUnavailable) -> Response:
-        return problem(503, "Broker unavailable", "The job queue is unreachable; nothing was queued. Retry later.")
+        return outage("Broker unavailable", "The job queue is unreachable; nothing was queued. Retry later.")
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError) -> Response:
+        # Only a lost or refused connection (or a locked SQLite file) is an outage; any other
+        # driver error is a fault of ours, answered as one.
+        if not (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated):
+            return _unexpected(exc)
+        log.error("database unavailable", extra={"fields": {"path": request.path, "error": str(exc.orig)}})
+        return outage("Database unavailable", "The database is unreachable or busy; retry later.")
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def _redis_down(exc: Exception) -> Response:
+        log.error("redis unavailable", extra={"fields": {"path": request.path, "error": str(exc)}})
+        return outage("Redis unavailable", "Redis (job queue, locks and job events) is unreachable; "
+                                           "nothing was queued. Retry later.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -15,6 +15,9 @@ from forecasting.data.products import MAX_PRODUCT_ID
 
 # A canonical id: ASCII digits without leading zeros (str.isdigit also takes "²" and "٣").
 CANONICAL_ID = re.compile(r"[1-9][0-9]*")
+# A signed integer of ASCII digits, short enough for int() (which refuses over 4,300 digits).
+_ASCII_INT = re.compile(r"-?[0-9]{1,18}")
+_ASCII_SECONDS = re.compile(r"[0-9]{1,18}")
 
 
 def json_body(request: Request) -> Any:
@@ -38,10 +41,52 @@ def json_body(request: Request) -> Any:
                                     "before its end; send less.")
     if not raw.strip():
         raise ApiError(400, "Malformed request", "The request body is empty; send JSON.")
+    limit = current_app.config["MAX_JSON_DEPTH"]
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
+    except RecursionError:
+        # The parser recurses once per level: a body nested deeper than the interpreter allows.
+        raise _too_deep(limit) from None
     except ValueError:
         raise ApiError(400, "Malformed request", "The request body is not valid JSON.") from None
+    # Fewer brackets than the limit cannot nest deeper than it: most bodies skip the walk.
+    if raw.count(b"[") + raw.count(b"{") > limit and nesting_exceeds(value, limit):
+        raise _too_deep(limit)
+    return value
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Return whether arrays and objects in `value` nest more than `limit` levels deep (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _too_deep(limit: int) -> ApiError:
+    return ApiError(400, "Malformed request",
+                    f"The request body nests arrays or objects more than {limit} levels deep (MAX_JSON_DEPTH).")
+
+
+# C0 and C1 control characters (NUL included) and lone UTF-16 surrogates: no name or key holds
+# them, PostgreSQL refuses NUL in text, and a surrogate cannot be encoded for the database.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def clean_text(value: Any, name: str) -> Any:
+    """Return `value` unchanged, or raise a 422 naming field `name` when it is text holding a control character."""
+    if isinstance(value, str):
+        found = _UNPRINTABLE.search(value)
+        if found:
+            raise ValidationError(f"'{name}' must not contain control characters; found U+{ord(found[0]):04X} "
+                                  f"at position {found.start()}.", name)
+    return value
 
 
 def json_object(request: Request) -> dict[str, Any]:
@@ -96,10 +141,10 @@ def query_int(request: Request, name: str, *, default: int, minimum: int, maximu
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"'{name}' must be an integer, got {raw!r}.", name) from None
+    # int() also takes other scripts' digits ("٣"), blanks and underscores; a number here is ASCII digits.
+    if not _ASCII_INT.fullmatch(raw):
+        raise ValidationError(f"'{name}' must be an integer, got {raw[:40]!r}.", name)
+    value = int(raw)
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise ValidationError(f"'{name}' must be {bound}, got {value}.", name)
@@ -147,6 +192,7 @@ def preferred_wait(request: Request, maximum: int) -> int | None:
         for preference in header.split(","):
             name, _, value = preference.split(";")[0].partition("=")
             value = value.strip().strip('"')
-            if name.strip().lower() == "wait" and value.isdigit():
+            # ASCII only: str.isdigit() takes "²", which int() then refuses.
+            if name.strip().lower() == "wait" and _ASCII_SECONDS.fullmatch(value):
                 return min(int(value), maximum)
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -62,6 +63,15 @@ class Settings:
     auth_required: bool = False
     # Largest request body in bytes (Flask's MAX_CONTENT_LENGTH); larger ones are a 413, unread.
     max_content_length: int = 10 * 2**20
+    # Deepest nesting of arrays and objects a JSON body may have; no endpoint needs more than 3,
+    # and a body nested thousands deep would exhaust the parser's recursion.
+    max_json_depth: int = 32
+    # Sale dates accepted: from MIN_SALE_DATE to MAX_SALE_DATE_DAYS_AHEAD days after today, so a
+    # typo in the year (0001, 9999) is refused instead of spanning millennia of daily rows.
+    min_sale_date: str = "1900-01-01"
+    max_sale_date_days_ahead: int = 1
+    # Days of the latest history a training or forecast reads: memory stays bounded whatever is stored.
+    max_history_days: int = 3650
     # Browser origins allowed to call the API (comma-separated in the environment); empty: CORS off.
     cors_origins: tuple[str, ...] = ()
     database_url: str = f"sqlite:///{ROOT / 'var' / 'sales.db'}"
@@ -87,6 +97,10 @@ class Settings:
     # computed by the worker).
     saved_forecast_days: int = 90
     retrain_scan_interval_seconds: int = 3600
+    # Ended jobs are deleted this many days after they ended (their training runs are kept),
+    # checked every JOB_PRUNE_INTERVAL_SECONDS by beat.
+    job_retention_days: int = 30
+    job_prune_interval_seconds: int = 3600
     training_lock_seconds: int = 3600
     task_soft_time_limit: int = 1800
     task_time_limit: int = 1900
@@ -102,6 +116,10 @@ class Settings:
     progress_min_step: int = 5
     max_batch_products: int = 10_000
     embedded_redis_port: int = 6390
+    # `make run` restarts a process that dies: after 1 s, doubling for each exit in a row up to
+    # this many seconds; a process that ran PROCESS_STABLE_SECONDS resets the count.
+    process_restart_max_delay_seconds: int = 30
+    process_stable_seconds: int = 60
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # API processes (gunicorn workers), and threads in each: a request waiting on a job holds one.
@@ -119,6 +137,11 @@ class Settings:
     # subdivision) for products that have no country of their own; empty: none.
     holidays_country: str = ""
     min_free_disk_mb: int = 500
+    # GET /health answers within this many milliseconds whatever is down: its checks run side by
+    # side, and one still waiting then (a database or broker that hangs) is reported failed.
+    health_budget_ms: int = 1200
+    # Retry-After of a 503 answered while the database, Redis or the broker is unreachable.
+    outage_retry_after_seconds: int = 5
     # Where every process of one stack (API workers, Celery children) writes its Prometheus
     # samples; /metrics adds them up. `manage.py run` empties it, so a fresh stack counts from 0.
     prometheus_multiproc_dir: Path = ROOT / "var" / "prometheus"
@@ -148,6 +171,10 @@ class Settings:
 
         country, _, subdivision = self.holidays_country.strip().partition("-")
         return check_place(country or None, subdivision or None)
+
+    def sale_date_bounds(self, today: date) -> tuple[date, date]:
+        """Return the first and last sale date accepted on `today`."""
+        return date.fromisoformat(self.min_sale_date), today + timedelta(days=self.max_sale_date_days_ahead)
 
     @property
     def lock_url(self) -> str:
@@ -275,6 +302,20 @@ def _check(settings: Settings) -> None:
         raise ValueError(f"ENV must be one of {', '.join(ENVIRONMENTS)}, got {settings.env!r}.")
     if settings.max_content_length < 1:
         raise ValueError("MAX_CONTENT_LENGTH must be at least 1.")
+    if settings.max_json_depth < 2:
+        raise ValueError("MAX_JSON_DEPTH must be at least 2.")
+    try:
+        date.fromisoformat(settings.min_sale_date)
+    except ValueError:
+        raise ValueError(f"MIN_SALE_DATE must be a YYYY-MM-DD date, got {settings.min_sale_date!r}.") from None
+    if settings.max_sale_date_days_ahead < 0:
+        raise ValueError("MAX_SALE_DATE_DAYS_AHEAD must be 0 or more.")
+    if settings.job_retention_days < 1 or settings.job_prune_interval_seconds < 1:
+        raise ValueError("JOB_RETENTION_DAYS and JOB_PRUNE_INTERVAL_SECONDS must be at least 1.")
+    if settings.health_budget_ms < 100:
+        raise ValueError("HEALTH_BUDGET_MS must be at least 100.")
+    if settings.max_history_days < 1:
+        raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
     if settings.min_training_samples < 1:

@@ -18,6 +18,7 @@ FORECAST_TASK = "forecast.product"
 TRAINING_TASK = "training.product"
 BATCH_TASK = "batch.dispatch"
 SCAN_TASK = "training.scan"
+PRUNE_TASK = "jobs.prune"
 
 #: The task and queue of each kind of job.
 TASKS = {
@@ -61,7 +62,12 @@ def create_celery(settings: Settings) -> Celery:
                 "task": SCAN_TASK,
                 "schedule": float(settings.retrain_scan_interval_seconds),
                 "options": {"queue": TRAINING_QUEUE, "expires": settings.retrain_scan_interval_seconds},
-            }
+            },
+            "prune-ended-jobs": {
+                "task": PRUNE_TASK,
+                "schedule": float(settings.job_prune_interval_seconds),
+                "options": {"queue": FORECAST_QUEUE, "expires": settings.job_prune_interval_seconds},
+            },
         },
         timezone="UTC",
     )

@@ -16,8 +16,10 @@ from jobs import metrics
 from jobs.table import jobs
 
 KINDS = frozenset({"forecast", "train", "batch"})
-STATUSES = ("queued", "running", "succeeded", "failed", "skipped")
-TERMINAL = frozenset({"succeeded", "failed", "skipped"})
+STATUSES = ("queued", "running", "succeeded", "failed", "skipped", "cancelled")
+TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+#: Ends set by a worker; "cancelled" is set by jobs.control only, and never overwritten.
+WORKER_ENDS = frozenset({"succeeded", "failed", "skipped"})
 # A job's error is stored as "<code>: <message>": a stable code for programs, a sentence for
 # people, in the one text column a job has had from the start.
 _CODED_ERROR = re.compile(r"([a-z][a-z_]*): (.+)", re.DOTALL)
@@ -189,15 +191,16 @@ def finish_job(
     """End a job: 'succeeded', 'failed' or 'skipped', with its result or error.
 
     Succeeded and skipped jobs end at 100 %; a failed job keeps the progress it
-    reached, so the error shows where it stopped.
+    reached, so the error shows where it stopped. A cancelled job is left as it
+    is and returned.
 
     Raises
     ------
     JobNotFound
         When no job has this id.
     """
-    if status not in TERMINAL:
-        raise ValueError(f"A job ends as one of {sorted(TERMINAL)}, not {status!r}.")
+    if status not in WORKER_ENDS:
+        raise ValueError(f"A job ends as one of {sorted(WORKER_ENDS)}, not {status!r}.")
     key, now = _job_id(job_id), _now()
     values: dict[str, Any] = {
         "status": status, "finished_at": now, "updated_at": now, "error": error,
@@ -206,9 +209,11 @@ def finish_job(
     if status != "failed":
         values.update(progress=100, stage="done")
     with engine.begin() as conn:
-        row = conn.execute(update(jobs).where(jobs.c.id == key).values(**values).returning(*jobs.c)).first()
+        # A cancelled job stays cancelled: the attempt that was stopped must not end it again.
+        row = conn.execute(update(jobs).where(jobs.c.id == key, jobs.c.status != "cancelled")
+                           .values(**values).returning(*jobs.c)).first()
     if row is None:
-        raise JobNotFound(str(job_id))
+        return get_job(engine, job_id=key)  # raises JobNotFound for an unknown id
     ended = _as_dict(row)
     metrics.job_ended(ended)
     return ended
@@ -260,7 +265,7 @@ def child_product_ids(engine: Engine, *, parent_id: str) -> set[int]:
 
 
 def batch_counts(engine: Engine, batch: dict[str, Any]) -> dict[str, int]:
-    """Return total, queued, running, succeeded, failed and skipped of a batch job."""
+    """Return total, queued, running, succeeded, failed, skipped and cancelled of a batch job."""
     by_status = count_children(engine, parent_id=batch["id"])
     total = int((batch["result"] or {}).get("total", sum(by_status.values())))
     # Children not created yet (the batch is still queueing them) count as queued.

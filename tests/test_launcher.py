@@ -56,11 +56,21 @@ def alive(pid: int) -> bool:
 
 
 def run_launcher(tmp_path: Path, procfile: Path, **settings: object) -> subprocess.Popen:
-    """Run launcher.run in its own process, with `settings` and a var/ folder under `tmp_path`."""
+    """Run launcher.run in its own process, with `settings` and a var/ folder under `tmp_path`; log to launcher.log."""
     code = ("import sys, launcher\nfrom pathlib import Path\nfrom config.settings import Settings\n"
+            "from config.logs import configure_logging\nconfigure_logging('WARNING')\n"
             f"sys.exit(launcher.run(Settings(**{settings!r}), procfile=Path({str(procfile)!r}), "
             f"var=Path({str(tmp_path / 'var')!r})))")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    with open(tmp_path / "launcher.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=log)
+
+
+def log_lines(tmp_path: Path, msg: str) -> list[dict]:
+    """Return the launcher's JSON log lines whose message is `msg`."""
+    import json
+
+    lines = (tmp_path / "launcher.log").read_text().splitlines()
+    return [entry for entry in (json.loads(line) for line in lines if line.startswith("{")) if entry["msg"] == msg]
 
 
 @pytest.mark.integration
@@ -85,20 +95,64 @@ def test_run_starts_its_own_redis_and_the_procfile_and_sigint_stops_them_all(tmp
     assert not (tmp_path / "var" / "redis.url").exists()
 
 
-def test_a_process_that_exits_stops_the_others(tmp_path):
-    procfile = tiny_procfile(tmp_path, 'quitter: "${PYTHON}" -c "import time; time.sleep(2); raise SystemExit(3)"')
+def test_a_process_that_exits_is_restarted_with_backoff_and_the_others_keep_running(tmp_path):
+    procfile = tiny_procfile(tmp_path, 'quitter: "${PYTHON}" -c "raise SystemExit(3)"')
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "redis.url").write_text("redis://127.0.0.1:2/0")  # another stack's Redis
-    proc = run_launcher(tmp_path, procfile, redis_url="redis://127.0.0.1:1/0")
+    proc = run_launcher(tmp_path, procfile, redis_url="redis://127.0.0.1:1/0", process_restart_max_delay_seconds=2)
     try:
         pid = int(wait_for(tmp_path / "probe.out", proc).split()[0])
-        assert proc.wait(60) == 1
+        deadline = time.monotonic() + 60
+        while len(log_lines(tmp_path, "process exited; restarting")) < 4:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        exits = log_lines(tmp_path, "process exited; restarting")
+        assert {entry["process"] for entry in exits} == {"quitter"} and exits[0]["exit_code"] == 3
+        assert [entry["restart_in_s"] for entry in exits[:4]] == [1.0, 2.0, 2.0, 2.0]  # doubling, capped
+        assert log_lines(tmp_path, "process restarted")[0]["process"] == "quitter"
+        assert alive(pid)  # the others were never stopped
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert not alive(pid)
     assert (tmp_path / "var" / "redis.url").read_text() == "redis://127.0.0.1:2/0"  # not ours to remove
+
+
+@pytest.mark.integration
+def test_a_killed_process_comes_back_and_the_embedded_redis_keeps_its_data(tmp_path):
+    proc = run_launcher(tmp_path, tiny_procfile(tmp_path), embedded_redis_port=launcher.free_port(6392))
+    try:
+        pid, url, _ = wait_for(tmp_path / "probe.out", proc).split()
+        (tmp_path / "probe.out").unlink()
+        os.kill(int(pid), signal.SIGKILL)
+        new_pid = int(wait_for(tmp_path / "probe.out", proc).split()[0])
+        assert new_pid != int(pid) and alive(new_pid)
+        assert log_lines(tmp_path, "process exited; restarting")[0]["exit_code"] == -signal.SIGKILL
+
+        client = redis.Redis.from_url(url)
+        client.rpush("forecast", "a queued task")
+        time.sleep(1.5)  # appendfsync everysec: on disk within a second
+        [redis_pid] = [p.pid for p in psutil.Process(proc.pid).children() if p.name().startswith("redis-server")]
+        os.kill(redis_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert client.lrange("forecast", 0, -1) == [b"a queued task"]
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "the embedded Redis did not come back"
+                time.sleep(0.2)
+        assert (tmp_path / "var" / "redis" / "appendonly.aof").exists()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not alive(new_pid)
 
 
 def test_a_line_naming_a_variable_nobody_sets_is_refused_by_name():

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 import launcher
 from forecasting.data.database import make_engine
-from forecasting.data.products import create_product
-from forecasting.data.sales import load_history, upsert_sales
+from forecasting.data.products import create_product, list_products
+from forecasting.data.sales import load_history, read_sales, upsert_sales
 from jobs import records
 from jobs.table import jobs
 from manage import cli
@@ -57,6 +57,26 @@ def test_seed_demo_gives_each_product_its_days_and_replaces_them_on_a_rerun(runn
         assert result.exit_code == 0, result.output
         assert "demo data: products 1..2, 150 days each" in result.output
     assert rows(env, 1) == rows(env, 2) == 150
+
+
+def test_seed_demo_if_empty_seeds_a_new_database_once_and_keeps_edited_sales(runner, env):
+    first = runner.invoke(cli, ["seed-demo", "--products", "2", "--days", "150", "--if-empty"], env=env)
+    assert first.exit_code == 0 and "demo data: products 1..2" in first.output
+    engine = make_engine(env["DATABASE_URL"])
+    upsert_sales(engine, product_id=1, rows=[(date.today() - timedelta(days=1), 12345.0)])
+    engine.dispose()
+
+    again = runner.invoke(cli, ["seed-demo", "--products", "5", "--days", "150", "--if-empty"], env=env)
+
+    assert again.exit_code == 0 and "skipped: the database holds products already" in again.output
+    engine = make_engine(env["DATABASE_URL"])
+    assert read_sales(engine, product_id=1, start=date.today() - timedelta(days=1))[0]["quantity"] == 12345.0
+    assert list_products(engine, limit=10)[-1]["id"] == 2
+    engine.dispose()
+
+
+def test_make_run_seeds_only_an_empty_database():
+    assert "manage.py seed-demo --if-empty" in (ROOT / "Makefile").read_text()
 
 
 def test_seed_demo_leaves_an_imported_product_alone(runner, env):
@@ -220,3 +240,25 @@ def test_run_starts_the_procfile_and_ctrl_c_stops_it(tmp_path, env, redis_url):
     assert proc.returncode == 0, output
     assert "started probe" in output
     assert not alive(int(pid))
+
+
+@pytest.mark.parametrize("answer,status,code", [("y\n", "cancelled", 1), ("n\n", "queued", 130)])
+def test_ctrl_c_while_following_a_retrain_asks_and_cancels_the_batch(runner, env, redis_url, monkeypatch,
+                                                                     answer, status, code):
+    import manage
+
+    env["REDIS_URL"] = redis_url
+    assert runner.invoke(cli, ["seed-demo", "--products", "2", "--days", "150"], env=env).exit_code == 0
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(manage.time, "sleep", interrupt)
+    result = runner.invoke(cli, ["retrain", "--all"], env=env, input=answer)
+
+    assert result.exit_code == code, result.output
+    assert "Cancel batch" in result.output
+    job_id = result.output.splitlines()[0].removeprefix("batch job ")
+    engine = make_engine(env["DATABASE_URL"])
+    assert records.get_job(engine, job_id=job_id)["status"] == status
+    engine.dispose()

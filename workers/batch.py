@@ -13,7 +13,7 @@ from celery import Celery
 
 from forecasting.data.products import list_products
 from forecasting.lifecycle.stale_scan import stale_products
-from jobs import records
+from jobs import control, records
 from jobs.dispatch import queue_training
 from workers.jobrun import end_job
 from workers.runtime import Runtime
@@ -44,6 +44,9 @@ def dispatch(rt: Runtime, celery: Celery, batch_id: str) -> None:
     done = records.child_product_ids(rt.engine, parent_id=batch_id)  # from an attempt that was cut short
     force = bool(batch["params"].get("force"))
     for n, (product_id, reason) in enumerate(items, 1):
+        if control.is_ended(rt.engine, job_id=batch_id):
+            log.info("batch cancelled while queueing", extra={"fields": {"job_id": batch_id, "queued": n - 1}})
+            return
         if product_id not in done:
             _queue_child(rt, celery, batch_id, product_id, {"reason": reason, "force": force, "source": "batch"})
         if n % PROGRESS_EVERY == 0:
@@ -72,7 +75,7 @@ def settle(rt: Runtime, batch_id: str) -> None:
         return
     tally = records.batch_counts(rt.engine, batch)
     if tally["queued"] or tally["running"]:
-        finished = tally["succeeded"] + tally["failed"] + tally["skipped"]
+        finished = tally["succeeded"] + tally["failed"] + tally["skipped"] + tally["cancelled"]
         records.set_progress(rt.engine, job_id=batch_id, stage="training",
                           progress=50 + int(50 * finished / max(1, tally["total"])))
         return

@@ -50,6 +50,14 @@ class NotRun(Exception):
     """The job is not run: it already ended, or its worker kept dying."""
 
 
+class JobCancelled(BaseException):
+    """The job was cancelled while it ran; raised at its next progress report.
+
+    A BaseException, like KeyboardInterrupt: the training code leaves out a member whose fit
+    raises an Exception and carries on, and a cancellation must stop the whole set instead.
+    """
+
+
 class JobRun:
     """One attempt at a job; `progress` writes (stage, percent) in steps."""
 
@@ -63,10 +71,11 @@ class JobRun:
         self.status = "succeeded"
 
     def progress(self, stage: str, percent: int) -> None:
-        """Record progress when the stage changes or it moved at least min_step."""
+        """Record progress when the stage changes or it moved at least min_step; raise JobCancelled if it ended."""
         last_stage, last_pct = self._last
         if stage != last_stage or percent - last_pct >= self.min_step:
-            records.set_progress(self.engine, job_id=self.id, stage=stage, progress=percent)
+            if not records.set_progress(self.engine, job_id=self.id, stage=stage, progress=percent):
+                raise JobCancelled(self.id)
             self._last = (stage, percent)
 
     def finish(self, result: dict[str, Any], status: str = "succeeded") -> None:
@@ -102,6 +111,11 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, max_attempts: i
     log.info("job started", extra={"fields": fields})
     try:
         yield run
+    except JobCancelled:
+        # The job is already recorded as cancelled; what this attempt made is not saved.
+        log.info("job cancelled", extra={"fields": fields})
+        job_events.announce(client, job_id)
+        raise NotRun(job_id) from None
     except (ForecastingError, LockTimeout) as exc:
         error = _client_error(exc)
         if error is None:

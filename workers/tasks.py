@@ -9,8 +9,8 @@ from celery import current_app, shared_task
 
 from forecasting.data import sales
 from forecasting.lifecycle import steps
-from jobs import locks, metrics
-from jobs.celery_app import BATCH_TASK, FORECAST_TASK, SCAN_TASK, TRAINING_TASK
+from jobs import control, locks, metrics
+from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, SCAN_TASK, TRAINING_TASK
 from workers import batch
 from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
@@ -67,7 +67,7 @@ def train_product(job_id: str) -> None:
 def _train(rt: Runtime, run: JobRun) -> None:
     product_id, force = run.job["product_id"], bool(run.job["params"].get("force"))
     with _lock(rt, run.id)(product_id):
-        history = sales.load_history(rt.engine, product_id=product_id)
+        history = sales.load_history(rt.engine, product_id=product_id, max_days=rt.policy.max_history_days)
         reason = "requested" if force else steps.check(store=rt.store, history=history, policy=rt.policy)
         if reason is None:
             run.finish({"product_id": product_id, "trained": False, "reason": "fresh"}, status="skipped")
@@ -90,6 +90,13 @@ def scan_stale() -> dict[str, float]:
     from workers.scan import enqueue_stale
 
     return enqueue_stale(runtime(), current_app)
+
+
+@shared_task(name=PRUNE_TASK, ignore_result=True)
+def prune_jobs() -> int:
+    """Delete jobs that ended more than JOB_RETENTION_DAYS ago."""
+    rt = runtime()
+    return control.prune_ended(rt.engine, older_than_days=rt.settings.job_retention_days)
 
 
 def _forecast_result(product_id: int, horizon: int, made: steps.Forecast) -> dict[str, Any]:

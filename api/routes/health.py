@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Callable
 
 from flask import Blueprint
@@ -23,17 +24,34 @@ def health():
     """
     svc = services()
     store, settings = svc.store, svc.settings
-    checks = {
-        "database": _check(lambda: ping(svc.engine)),
-        "broker": _check(lambda: svc.celery.connection_for_write().ensure_connection(max_retries=1, timeout=2)),
-        "workers": _check(lambda: _workers(svc.celery)),
-        "model_volume": _check(lambda: _writable(store)),
-        "disk": _check(lambda: _disk(store, settings.min_free_disk_mb)),
+    budget = settings.health_budget_ms / 1000
+    probes: dict[str, Callable[[], Any]] = {
+        "database": lambda: ping(svc.engine),
+        "broker": lambda: svc.celery.connection_for_write().ensure_connection(max_retries=1, timeout=budget),
+        # A ping waits its whole timeout for every worker's reply: it must end inside the budget.
+        "workers": lambda: _workers(svc.celery, timeout=max(0.1, budget - 0.3)),
+        "model_volume": lambda: _writable(store),
+        "disk": lambda: _disk(store, settings.min_free_disk_mb),
     }
+    checks = _run_within(probes, budget)
     ok = all(c["ok"] for c in checks.values())
     if not granted("admin"):
         checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     return {"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503
+
+
+def _run_within(probes: dict[str, Callable[[], Any]], budget: float) -> dict[str, dict[str, Any]]:
+    # Side by side, so the answer takes the slowest check, and at most `budget`: a check still
+    # waiting then (a database or broker that accepts a connection and never answers) has failed.
+    # Its thread is left to end by its own timeout; the request does not wait for it.
+    started = time.perf_counter()
+    pool = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="health")
+    futures = {name: pool.submit(_check, probe) for name, probe in probes.items()}
+    wait(futures.values(), timeout=budget)
+    pool.shutdown(wait=False, cancel_futures=True)
+    return {name: future.result() if future.done() else
+            {"ok": False, "error": f"no answer within {budget:.1f} s", "ms": _ms(started)}
+            for name, future in futures.items()}
 
 
 def _check(probe: Callable[[], Any]) -> dict[str, Any]:
@@ -48,11 +66,11 @@ def _check(probe: Callable[[], Any]) -> dict[str, Any]:
     return out
 
 
-def _workers(celery) -> dict[str, Any]:
-    replies = celery.control.ping(timeout=1.0) or []
+def _workers(celery, timeout: float) -> dict[str, Any]:
+    replies = celery.control.ping(timeout=timeout) or []
     names = sorted(name for reply in replies for name in reply)
     if not names:
-        raise RuntimeError("no Celery worker answered within 1 s")
+        raise RuntimeError(f"no Celery worker answered within {timeout:.1f} s")
     return {"count": len(names), "names": names}
 
 

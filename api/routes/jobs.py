@@ -1,4 +1,4 @@
-"""GET /jobs/<id>: status, progress and result of a job, at once or once it ended."""
+"""Jobs: list them, show one (at once or once it ended), cancel one."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
+from api.errors import ApiError, ValidationError
 from api.services import Services, services
 from api.validation import query_int
-from jobs import records
+from forecasting.data.products import MAX_PRODUCT_ID
+from jobs import control, records
 
 bp = Blueprint("jobs", __name__)
 
@@ -27,6 +29,45 @@ def get_job(job_id: str):
     return job_resource(svc, job)
 
 
+@bp.get("/jobs")
+def list_all():
+    """List jobs newest first, filtered by ?status=&kind=&product_id=&parent_id=, a page at a time (?limit=&offset=)."""
+    svc = services()
+    filters = {"status": _choice("status", records.STATUSES), "kind": _choice("kind", sorted(records.KINDS))}
+    if request.args.get("product_id") is not None:
+        filters["product_id"] = query_int(request, "product_id", default=0, minimum=1, maximum=MAX_PRODUCT_ID)
+    if request.args.get("parent_id") is not None:
+        filters["parent_id"] = records.get_job(svc.engine, job_id=request.args["parent_id"])["id"]
+    limit = query_int(request, "limit", default=100, minimum=1, maximum=1000)
+    offset = query_int(request, "offset", default=0, minimum=0)
+    page, total = control.list_jobs(svc.engine, limit=limit, offset=offset, **filters)
+    body = {"total": total, "count": len(page), "limit": limit, "offset": offset,
+            "jobs": [job_resource(svc, job) for job in page], "links": {}}
+    if offset + len(page) < total:
+        args = {**request.args.to_dict(), "limit": limit, "offset": offset + limit}
+        body["links"]["next"] = url_for("jobs.list_all", **args)
+    return body
+
+
+def _choice(name: str, allowed) -> str | None:
+    value = request.args.get(name)
+    if value is not None and value not in allowed:
+        raise ValidationError(f"'{name}' must be one of {', '.join(allowed)}; got {value[:40]!r}.", name)
+    return value
+
+
+@bp.delete("/jobs/<job_id>")
+def cancel(job_id: str):
+    """Cancel a queued or running job (a batch with its children); 409 when it has already ended."""
+    svc = services()
+    job, cancelled = control.cancel_job(svc.engine, job_id=job_id)
+    if not cancelled:
+        raise ApiError(409, "Job already ended", f"Job {job['id']} ended as {job['status']}; nothing to cancel.",
+                       job_status=job["status"])
+    control.release(svc.redis, cancelled)
+    return job_resource(svc, records.get_job(svc.engine, job_id=job["id"]))
+
+
 def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
     """Return the JSON body that shows `job`."""
     error_code, error = records.split_error(job["error"])
@@ -36,7 +77,7 @@ def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
         "params": job["params"], "attempts": job["attempts"],
         "created_at": job["created_at"], "started_at": job["started_at"], "finished_at": job["finished_at"],
         "result": job["result"], "error": error, "error_code": error_code,
-        "links": {"self": url_for("jobs.get_job", job_id=job["id"])},
+        "parent_id": job["parent_id"], "links": {"self": url_for("jobs.get_job", job_id=job["id"])},
     }
     if job["kind"] == "batch":
         body["counts"] = records.batch_counts(svc.engine, job)

@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from api.errors import ValidationError
 from api.keys import KeyNotFound, create_key, list_keys, revoke_key
 from api.services import services
-from api.validation import json_object, no_unknown_fields
+from api.validation import clean_text, json_object, no_unknown_fields
 
 bp = Blueprint("keys", __name__)
 
@@ -27,6 +27,7 @@ def create():
     name, scope = body.get("name"), body.get("scope", "read")
     if not isinstance(name, str) or not isinstance(scope, str):
         raise ValidationError("'name' and 'scope' must be strings.")
+    clean_text(name, "name")
     key, token = create_key(services().engine, name=name, scope=scope)
     # The key is in this answer and nowhere else: no cache may keep it.
     return {**key.public(), "key": token}, 201, {"Cache-Control": "no-store"}

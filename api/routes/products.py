@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, request, url_for
 
 from api.errors import ValidationError
 from api.services import services
-from api.validation import json_body, json_object, no_unknown_fields, path_id, positive_int, query_date, query_int
+from api.validation import (
+    clean_text,
+    json_body,
+    json_object,
+    no_unknown_fields,
+    path_id,
+    positive_int,
+    query_date,
+    query_int,
+)
+from forecasting.data.deletion import delete_product, delete_sales
 from forecasting.data.products import MAX_PRODUCT_ID, create_product, get_product, list_products, update_product
 from forecasting.data.public_holidays import check_place
 from forecasting.data.sales import load_history, read_sales, upsert_sales
@@ -34,6 +45,7 @@ def create():
     """Create a product: {"name": ..., "key"?: ..., "product_id"?: ..., "country"?: ..., "subdivision"?: ...}."""
     body = json_object(request)
     no_unknown_fields(body, {"name", "key", "product_id", "country", "subdivision"})
+    _clean_texts(body)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("'name' is required and must be a non-empty string.", "name")
@@ -60,8 +72,14 @@ def patch_one(product_id: str):
     pid = path_id(product_id)
     body = json_object(request)
     no_unknown_fields(body, {"name", "country", "subdivision"})
+    _clean_texts(body)
     _place_types(body)
     return update_product(services().engine, product_id=pid, changes=body)
+
+
+def _clean_texts(body: dict[str, Any]) -> None:
+    for field in ("name", "key", "country", "subdivision"):
+        clean_text(body.get(field), field)
 
 
 def _place_types(body: dict[str, Any]) -> None:
@@ -106,10 +124,37 @@ def put_sales(product_id: str):
         raise ValidationError('Send a non-empty JSON array of {"date": "YYYY-MM-DD", "quantity": n} objects.')
     if len(items) > MAX_ROWS_PER_REQUEST:
         raise ValidationError(f"At most {MAX_ROWS_PER_REQUEST} rows per request, got {len(items)}.")
-    written = upsert_sales(svc.engine, product_id=pid, rows=[_pair(n, item) for n, item in enumerate(items, 1)])
+    earliest, latest = svc.settings.sale_date_bounds(datetime.now(timezone.utc).date())
+    written = upsert_sales(svc.engine, product_id=pid, rows=[_pair(n, item) for n, item in enumerate(items, 1)],
+                           earliest=earliest, latest=latest)
     metrics.sales_ingested("api", written)
+    return {"product_id": pid, "written": written, **_span(svc, pid)}
+
+
+@bp.delete("/products/<product_id>/sales")
+def delete_sales_range(product_id: str):
+    """Delete the product's sales within ?start=&end= (YYYY-MM-DD, both inclusive; one may be left open)."""
+    svc, pid = services(), path_id(product_id)
+    start, end = query_date(request, "start"), query_date(request, "end")
+    if start is None and end is None:
+        raise ValidationError("Give the range to delete as ?start=YYYY-MM-DD, ?end=YYYY-MM-DD or both; "
+                              "DELETE /products/<id> removes the whole product.")
+    deleted = delete_sales(svc.engine, product_id=pid, start=start, end=end)
+    return {"product_id": pid, "deleted": deleted, **_span(svc, pid)}
+
+
+@bp.delete("/products/<product_id>")
+def delete_one(product_id: str):
+    """Delete a product: its sales, calendar, model set and saved forecast; its jobs stay as history."""
+    svc, pid = services(), path_id(product_id)
+    deleted = delete_product(svc.engine, product_id=pid)
+    return {"product_id": pid, "deleted": {**deleted, "model_set": svc.store.delete(pid)}}
+
+
+def _span(svc, pid: int) -> dict[str, Any]:
+    # The fingerprint the models will be checked against, so a client can see its change land.
     history = load_history(svc.engine, product_id=pid)
-    return {"product_id": pid, "written": written, "rows": history.rows, "fingerprint": history.fingerprint,
+    return {"rows": history.rows, "fingerprint": history.fingerprint,
             "start": history.start.isoformat() if history.start else None,
             "end": history.end.isoformat() if history.end else None}
 

@@ -18,7 +18,8 @@ from forecasting.errors import InvalidSalesData
 log = logging.getLogger(__name__)
 
 
-def seed_demo(engine: Engine, *, products: int, days: int, end: date, seed: int) -> list[int]:
+def seed_demo(engine: Engine, *, products: int, days: int, end: date, seed: int,
+              only_into_empty: bool = False) -> list[int]:
     """Give demo products 1..`products` a synthetic daily history ending at `end`.
 
     Parameters
@@ -33,13 +34,16 @@ def seed_demo(engine: Engine, *, products: int, days: int, end: date, seed: int)
         Last day of the history.
     seed : int
         Random seed: the same arguments give the same data.
+    only_into_empty : bool
+        Seed nothing when the database holds any product already, so demo rows
+        never replace sales someone has edited (``make run`` seeds at every start).
 
     Returns
     -------
     list of int
-        Ids of the products that now hold demo data. An id already used by a
-        product that is not a demo product (e.g. imported data) is left alone
-        and logged, so real sales are never overwritten.
+        Ids of the products that now hold demo data (none when skipped). An id
+        already used by a product that is not a demo product (e.g. imported
+        data) is left alone and logged, so real sales are never overwritten.
 
     Notes
     -----
@@ -53,6 +57,8 @@ def seed_demo(engine: Engine, *, products: int, days: int, end: date, seed: int)
     seeded: list[int] = []
     with engine.begin() as conn:
         existing = dict(conn.execute(select(products_table.c.id, products_table.c.key)).all())
+        if only_into_empty and existing:
+            return []
         for pid in range(1, products + 1):
             key = f"demo={pid}"
             if pid in existing and existing[pid] != key:

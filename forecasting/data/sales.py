@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -64,8 +64,9 @@ class SalesHistory:
     sales_token: str | None = None
 
 
-def load_history(engine: Engine, *, product_id: int, max_gap_days: int | None = None) -> SalesHistory:
-    """Load a product's full daily history in one query.
+def load_history(engine: Engine, *, product_id: int, max_gap_days: int | None = None,
+                 max_days: int | None = None) -> SalesHistory:
+    """Load a product's daily history in one query.
 
     Parameters
     ----------
@@ -78,6 +79,10 @@ def load_history(engine: Engine, *, product_id: int, max_gap_days: int | None = 
         (MAX_GAP_DAYS). A longer run is a gap in the records (a shop closed for a
         refit, a feed that stopped), not months of zero demand: its days are NaN and
         the models leave them out. None: every missing day is 0.
+    max_days : int, optional
+        Keep only the latest `max_days` days up to the last stored day in the
+        series (and its rows, start); the fingerprint still covers every stored
+        row, so it matches :func:`all_fingerprints`. All days when None.
 
     Returns
     -------
@@ -112,6 +117,10 @@ def load_history(engine: Engine, *, product_id: int, max_gap_days: int | None = 
     fingerprint = fingerprint_product(rows, [tuple(row)[1:] for row in calendar_rows], country=head.country,
                                       subdivision=head.subdivision)
     token = head.sales_token
+    if rows and max_days is not None:
+        # The series a model is fit on is bounded by days, whatever span the stored dates have.
+        first = rows[-1][0] - timedelta(days=max_days - 1)
+        rows = [row for row in rows if row[0] >= first]
     if not rows:
         empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([], freq="D", name="date"), name="quantity")
         return SalesHistory(product_id, empty, fingerprint, 0, None, None, token)
@@ -197,7 +206,8 @@ def _calendar_query() -> Any:
     return select(calendar.c.product_id, calendar.c.date, calendar.c.open, calendar.c.holiday, calendar.c.regressors)
 
 
-def upsert_sales(engine: Engine, *, product_id: int, rows: Sequence[tuple[Any, Any]]) -> int:
+def upsert_sales(engine: Engine, *, product_id: int, rows: Sequence[tuple[Any, Any]],
+                 earliest: date | None = None, latest: date | None = None) -> int:
     """Insert or update a product's daily rows, all or nothing.
 
     Parameters
@@ -209,6 +219,8 @@ def upsert_sales(engine: Engine, *, product_id: int, rows: Sequence[tuple[Any, A
     rows : sequence of (date, quantity)
         Dates as ``datetime.date`` (or ISO ``YYYY-MM-DD`` text); quantities
         finite numbers >= 0; each date at most once.
+    earliest, latest : datetime.date, optional
+        First and last date accepted (inclusive); unbounded when None.
 
     Returns
     -------
@@ -222,7 +234,7 @@ def upsert_sales(engine: Engine, *, product_id: int, rows: Sequence[tuple[Any, A
     ProductNotFound
         When the product does not exist.
     """
-    valid = sorted(validate_rows(rows))
+    valid = sorted(validate_rows(rows, earliest=earliest, latest=latest))
     with engine.begin() as conn:
         if conn.execute(select(products.c.id).where(products.c.id == product_id)).first() is None:
             raise ProductNotFound(product_id)
@@ -231,8 +243,9 @@ def upsert_sales(engine: Engine, *, product_id: int, rows: Sequence[tuple[Any, A
     return len(valid)
 
 
-def validate_rows(rows: Iterable[Any]) -> Iterator[tuple[date, float]]:
-    """Yield (date, float) for each row, or raise InvalidSalesData naming the bad one."""
+def validate_rows(rows: Iterable[Any], *, earliest: date | None = None, latest: date | None = None,
+                  ) -> Iterator[tuple[date, float]]:
+    """Yield (date, float) for each row, or raise InvalidSalesData naming the bad one (dates within [earliest, latest])."""
     seen: set[date] = set()
     for number, row in enumerate(list(rows), start=1):
         try:
@@ -240,6 +253,9 @@ def validate_rows(rows: Iterable[Any]) -> Iterator[tuple[date, float]]:
         except (TypeError, ValueError):
             raise InvalidSalesData(f"Row {number} must be a (date, quantity) pair, got {row!r}.") from None
         day = as_day(raw_day, number)
+        if (earliest is not None and day < earliest) or (latest is not None and day > latest):
+            raise InvalidSalesData(f"Row {number}: date {day} is outside the accepted range "
+                                   f"{earliest or 'any'} to {latest or 'any'}; is the year right?")
         if isinstance(raw_quantity, bool) or not isinstance(raw_quantity, (int, float, np.integer, np.floating)):
             raise InvalidSalesData(f"Row {number} ({day}): quantity must be a number, got {raw_quantity!r}.")
         quantity = float(raw_quantity)

@@ -46,6 +46,8 @@ class Policy:
         Country and subdivision whose public holidays a product without a country of its own gets.
     max_gap_days : int or None
         Runs of more missing days are gaps, left out of training (None: all missing days are 0).
+    max_history_days : int, optional
+        Latest days of history a training or forecast reads; all when None.
     """
 
     params: ModelParams
@@ -54,6 +56,7 @@ class Policy:
     saved_forecast_days: int = 0
     holidays_place: tuple[str | None, str | None] = (None, None)
     max_gap_days: int | None = None
+    max_history_days: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> "Policy":
@@ -65,6 +68,7 @@ class Policy:
             saved_forecast_days=min(settings.saved_forecast_days, settings.max_forecast_horizon),
             holidays_place=settings.holidays_place,
             max_gap_days=settings.max_gap_days,
+            max_history_days=settings.max_history_days,
         )
 
     def stale_reason(self, info: dict[str, Any] | None, fingerprint: str, now: datetime | None = None) -> str | None:
@@ -202,7 +206,8 @@ def prepare(
     """Return the product's model set, training it first when missing, stale, untrusted or corrupt."""
     from forecasting.models.model_set import ModelSet
 
-    history = load_history(engine, product_id=product_id, max_gap_days=policy.max_gap_days)
+    history = load_history(engine, product_id=product_id, max_gap_days=policy.max_gap_days,
+                           max_days=policy.max_history_days)
     # A first look without the lock; the answer that counts (and is logged) is the one under it.
     trained, reason = False, check(store=store, history=history, policy=policy, warn=False)
     if reason:

@@ -43,6 +43,10 @@ REQUESTS = [
     ("GET", "/api/v1/keys", None, "admin"),
     ("POST", "/api/v1/keys", {"name": "made", "scope": "read"}, "admin"),
     ("DELETE", "/api/v1/keys/999", None, "admin"),
+    ("GET", "/api/v1/jobs", None, "read"),
+    ("DELETE", "/api/v1/jobs/00000000-0000-0000-0000-000000000000", None, "write"),
+    ("DELETE", "/api/v1/products/1/sales", None, "write"),
+    ("DELETE", "/api/v1/products/999", None, "admin"),
 ]
 SCOPES = ("read", "write", "admin")
 

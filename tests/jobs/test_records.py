@@ -95,7 +95,7 @@ def test_batch_children(engine):
     records.start_job(engine, job_id=children[2]["id"])
     records.fail_job(engine, job_id=children[3]["id"], error="boom")
     assert records.count_children(engine, parent_id=batch["id"]) == {
-        "queued": 1, "running": 1, "succeeded": 1, "failed": 1, "skipped": 1,
+        "queued": 1, "running": 1, "succeeded": 1, "failed": 1, "skipped": 1, "cancelled": 0,
     }
     failed = records.list_children_failed(engine, parent_id=batch["id"])
     assert [(f["id"], f["product_id"], f["error"]) for f in failed] == [(children[3]["id"], 4, "boom")]

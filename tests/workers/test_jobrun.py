@@ -57,3 +57,36 @@ def test_split_error_reads_old_and_new_records():
     # Written before codes existed: the sentence is kept whole.
     assert records.split_error("Product 7 has 42 days of sales history.") == (
         "job_failed", "Product 7 has 42 days of sales history.")
+
+
+def test_a_cancel_stops_a_running_job_at_its_next_progress_report(engine, redis_url):
+    from jobs import control
+    from workers.jobrun import NotRun
+
+    job = records.create_job(engine, kind="train", product_id=7, params={})
+    client = redis.Redis.from_url(redis_url)
+    reached = []
+    with pytest.raises(NotRun):
+        with job_run(engine, client, job["id"], max_attempts=3, min_step=5) as run:
+            run.progress("fit", 10)
+            control.cancel_job(engine, job_id=job["id"])
+            try:
+                run.progress("fit", 50)
+            except Exception:  # a cancellation is no Exception: the training's member guards must not catch it
+                reached.append("caught")
+            reached.append("after")
+    assert reached == []
+    ended = records.get_job(engine, job_id=job["id"])
+    assert ended["status"] == "cancelled" and ended["progress"] == 10
+
+
+def test_a_cancelled_queued_job_is_not_run(engine, redis_url):
+    from jobs import control
+    from workers.jobrun import NotRun
+
+    job = records.create_job(engine, kind="forecast", product_id=7, params={})
+    control.cancel_job(engine, job_id=job["id"])
+    with pytest.raises(NotRun):
+        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], max_attempts=3, min_step=5):
+            raise AssertionError("a cancelled job must not run")
+    assert records.get_job(engine, job_id=job["id"])["attempts"] == 0

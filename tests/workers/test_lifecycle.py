@@ -147,7 +147,8 @@ def test_batch_counts_add_up_with_a_failure(catalogue):
     job = stack.poll(response.headers["Location"])
     assert job["status"] == "failed" and job["error"] == "1 of 3 products failed to train."
     assert job["error_code"] == "batch_failed"
-    assert job["counts"] == {"total": 3, "queued": 0, "running": 0, "succeeded": 2, "failed": 1, "skipped": 0}
+    assert job["counts"] == {"total": 3, "queued": 0, "running": 0, "succeeded": 2, "failed": 1, "skipped": 0,
+                             "cancelled": 0}
     [failure] = job["failures"]
     assert failure["product_id"] == 2 and "50 days" in failure["error"] and "at least 100" in failure["error"]
     assert failure["error_code"] == "insufficient_history"

@@ -50,3 +50,13 @@ def test_seed_demo_leaves_real_products_alone(engine):
     assert load_history(engine, product_id=2).rows == 3
     assert get_product(engine, product_id=3)["key"] == "demo=3"
     assert create_product(engine, name="next")["id"] == 4
+
+
+def test_seed_demo_only_into_empty_leaves_a_database_with_products_alone(engine):
+    from forecasting.data.sales import load_history
+
+    end = date(2024, 6, 30)
+    assert seed_demo(engine, products=2, days=30, end=end, seed=7, only_into_empty=True) == [1, 2]
+    before = load_history(engine, product_id=1).fingerprint
+    assert seed_demo(engine, products=2, days=60, end=end, seed=8, only_into_empty=True) == []
+    assert load_history(engine, product_id=1).fingerprint == before
