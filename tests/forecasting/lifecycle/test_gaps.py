@@ -51,7 +51,7 @@ def test_the_threshold_is_exclusive(engine, history):
 def test_the_worker_trains_around_a_gap_and_the_policy_reads_the_setting(engine, tmp_path, gappy, small_params):
     policy = steps.Policy.from_settings(SimpleNamespace(
         model_params=small_params, min_training_samples=100, model_retrain_interval_days=7, saved_forecast_days=7,
-        max_forecast_horizon=365, holidays_place=(None, None), max_gap_days=28))
+        max_forecast_horizon=365, holidays_place=(None, None), max_gap_days=28, max_history_days=3650))
     store = ModelStore(tmp_path / "models", signer=make_signer())
 
     made = steps.forecast(engine=engine, store=store, cache=LoadedCache(2), memo=ForecastMemo(8), product_id=gappy,
