@@ -178,11 +178,10 @@ def train_command(settings, product_ids: tuple[int, ...], all_products: bool, fo
     from forecasting.data import products, sales
     from forecasting.errors import ForecastingError
     from forecasting.lifecycle import steps
-    from forecasting.store.model_store import ModelStore
-    from forecasting.store.signature import Signer
+    from config.settings import make_model_store
 
     engine = _engine(settings)
-    store = ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys))
+    store = make_model_store(settings)
     policy = steps.Policy.from_settings(settings)
     ids = list(product_ids) or ([p["id"] for p in products.list_products(engine, limit=10**9, offset=0)]
                                 if all_products else [])
@@ -319,13 +318,13 @@ def models_group() -> None:
 @click.pass_obj
 def resign_command(settings, product_ids: tuple[int, ...], all_sets: bool, source_key_file: Path | None) -> None:
     """Sign sets again with the first MODEL_SIGNING_KEYS key, once their signature and sha256s verify."""
+    from config.settings import make_model_store
     from forecasting.errors import ForecastingError
-    from forecasting.store.model_store import ModelStore
     from forecasting.store.signature import Signer
 
     if bool(product_ids) == all_sets:
         raise click.UsageError("Name product ids or pass --all.")
-    store = ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys))
+    store = make_model_store(settings)
     source = None
     if source_key_file is not None:
         keys = [k.strip() for k in source_key_file.read_text(encoding="utf-8").replace("\n", ",").split(",")]
