@@ -171,8 +171,13 @@ class Settings:
 
     @property
     def lock_url(self) -> str:
-        """Return the Redis URL used for per-product training locks."""
-        return self.redis_url or self.broker_url
+        """Return the Redis URL of locks and job-end events: REDIS_URL, else a Redis broker's URL."""
+        if self.redis_url:
+            return self.redis_url
+        if is_redis_url(self.broker_url):
+            return self.broker_url
+        raise RuntimeError("Set REDIS_URL: locks and job-end events need Redis, and CELERY_BROKER_URL "
+                           f"is not a Redis ({urlsplit(self.broker_url).scheme}://).")
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a Flask config mapping (upper-case keys)."""
@@ -191,6 +196,11 @@ _PARAM_ENV = {
     "PROPHET_UNCERTAINTY_SAMPLES": "prophet_uncertainty_samples",
     "MODEL_SEED": "seed",
 }
+
+
+def is_redis_url(url: str | None) -> bool:
+    """Return whether `url` names a Redis (redis://, rediss://, redis+socket://)."""
+    return bool(url) and urlsplit(url).scheme in ("redis", "rediss", "redis+socket")
 
 
 def _coerce(value: str, like: Any) -> Any:
@@ -228,7 +238,9 @@ def load_settings(
     if "rf_max_depth" in params and params["rf_max_depth"] <= 0:
         params["rf_max_depth"] = None
     values["model_params"] = default_model_params(**params)
-    if not (values.get("redis_url") or values.get("celery_broker_url")) and EMBEDDED_REDIS_FILE.exists():
+    # `make run` starts a Redis for locks and events whenever none is configured, also beside RabbitMQ.
+    if not values.get("redis_url") and not is_redis_url(values.get("celery_broker_url")) \
+            and EMBEDDED_REDIS_FILE.exists():
         values["redis_url"] = EMBEDDED_REDIS_FILE.read_text().strip()
     values.setdefault("auth_required", values.get("env", defaults.env) == "production")
     settings = Settings(**values)

@@ -30,7 +30,7 @@ SMALL_MODELS = {
 
 #: Fixtures that bring up a real service or process; a test using any of them (directly or through
 #: another fixture) is marked `integration`, so `make test-fast` leaves it out.
-INTEGRATION_FIXTURES = {"redis_url", "postgres_url", "stack", "s3"}
+INTEGRATION_FIXTURES = {"redis_url", "postgres_url", "stack", "s3", "amqp_url"}
 #: Parametrized fixtures whose parameter names a server.
 SERVER_PARAMS = {"engine": "postgresql", "database_url": "postgresql", "backend": "s3"}
 
@@ -88,3 +88,10 @@ def s3() -> Iterator["S3Server"]:
 
     with s3_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """The local RabbitMQ as broker, held by this test run (see services.rabbitmq_broker)."""
+    with services.rabbitmq_broker() as url:
+        yield url
