@@ -12,21 +12,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
+from forecasting.errors import ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.store import model_info
 from forecasting.store.contract import ModelSetLike, check_product_id, signed_info_text, summary, trust_problem
 from forecasting.store.model_info import INFO_FILE
+from forecasting.store.s3_objects import Bucket, StoreUnavailable
 from forecasting.store.set_cache import SetCache
 from forecasting.store.signature import Signer
+
+__all__ = ["POINTER", "S3ModelStore", "StoreUnavailable"]
 
 T = TypeVar("T")
 
 POINTER = "current.json"
 LOAD_ATTEMPTS = 8
-
-
-class StoreUnavailable(ForecastingError):
-    """The model store cannot be used as configured (e.g. its bucket does not exist)."""
 
 
 class S3ModelStore:
@@ -62,9 +61,7 @@ class S3ModelStore:
 
     def __init__(self, client: Any, bucket: str, prefix: str = "", *, signer: Signer, cache_dir: Path,
                  cache_sets: int = 32, grace_seconds: float = 900) -> None:
-        self.client = client
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
+        self.objects = Bucket(client, bucket, prefix)
         self.signer = signer
         self.cache = SetCache(Path(cache_dir), max_sets=cache_sets)
         self.grace_seconds = grace_seconds
@@ -72,25 +69,14 @@ class S3ModelStore:
     @property
     def root(self) -> str:
         """Return the store's URL, ``s3://bucket/prefix``."""
-        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        return self.objects.url
 
     def check(self) -> None:
         """Raise StoreUnavailable unless the bucket exists and answers."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code in ("404", "NoSuchBucket", "NotFound"):
-                raise StoreUnavailable(f"Model store {self.root}: bucket {self.bucket!r} does not exist; "
-                                       "create it first.") from None
-            raise StoreUnavailable(f"Model store {self.root}: {exc}") from None
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"Model store {self.root} is unreachable: {exc}") from None
+        self.objects.check()
 
     def _key(self, *parts: object) -> str:
-        return "/".join([self.prefix, *map(str, parts)] if self.prefix else list(map(str, parts)))
+        return self.objects.key(*parts)
 
     def save(self, product_id: int, model_set: ModelSetLike, info: dict[str, Any]) -> dict[str, Any]:
         """Upload a new set for the product, then point ``current.json`` at it.
@@ -103,9 +89,8 @@ class S3ModelStore:
             text = signed_info_text(product_id, model_set, info, Path(staging), self.signer)
             saved = json.loads(text)
             for name in saved["files"]:
-                self.client.upload_file(str(Path(staging) / name), self.bucket,
-                                        self._key(product_id, saved["set_id"], name))
-        self._put(self._key(product_id, saved["set_id"], INFO_FILE), text.encode("utf-8"))
+                self.objects.upload(Path(staging) / name, self._key(product_id, saved["set_id"], name))
+        self.objects.put(self._key(product_id, saved["set_id"], INFO_FILE), text.encode("utf-8"))
         self._point(product_id, saved["set_id"], text.encode("utf-8"))
         self._prune(product_id)
         return saved
@@ -113,19 +98,10 @@ class S3ModelStore:
     def _point(self, product_id: int, set_id: str, raw_info: bytes) -> None:
         pointer = {"set_id": set_id, "info_sha256": hashlib.sha256(raw_info).hexdigest(),
                    "written_at": datetime.now(timezone.utc).isoformat()}
-        self._put(self._key(product_id, POINTER), json.dumps(pointer).encode("utf-8"))
-
-    def _put(self, key: str, body: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
-
-    def _get(self, key: str) -> bytes | None:
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            return None
+        self.objects.put(self._key(product_id, POINTER), json.dumps(pointer).encode("utf-8"))
 
     def _pointer(self, product_id: int) -> dict[str, Any] | None:
-        raw = self._get(self._key(check_product_id(product_id), POINTER))
+        raw = self.objects.get(self._key(check_product_id(product_id), POINTER))
         if raw is None:
             return None
         try:
@@ -141,7 +117,7 @@ class S3ModelStore:
             pointer = self._pointer(product_id)
             if pointer is None:
                 return None
-            raw = self._get(self._key(product_id, pointer["set_id"], INFO_FILE))
+            raw = self.objects.get(self._key(product_id, pointer["set_id"], INFO_FILE))
             if raw is not None:
                 return pointer["set_id"], raw
             if self._pointer(product_id) == pointer:
@@ -202,41 +178,40 @@ class S3ModelStore:
                     return loader(Path(private), info), info, hashlib.sha256(raw).hexdigest()
             self.cache.forget(set_id)
             if not folder.exists():
-                continue  # evicted by another process meanwhile
+                continue  # evicted by another process meanwhile, or a bad copy just forgotten: fetch again
             raise ModelIntegrityError(f"Model set of product {product_id}: {problem}; it was not loaded.")
         raise ModelIntegrityError(f"Model set of product {product_id} kept changing during {LOAD_ATTEMPTS} loads.")
 
     def _download(self, product_id: int, set_id: str) -> Path | None:
         """Fetch and verify a set into the cache; None when it is gone (replaced and removed)."""
-        raw = self._get(self._key(product_id, set_id, INFO_FILE))
+        raw = self.objects.get(self._key(product_id, set_id, INFO_FILE))
         if raw is None:
             return None
         info = model_info.parse(product_id, raw)
         problem = trust_problem(product_id, info, self.signer)
         if problem is not None:
             raise UntrustedModelSet(product_id, problem)  # no file of it is fetched
-        from botocore.exceptions import ClientError
-
         with self.cache.staging(set_id) as staging:
-            for name in info.get("files") or {}:
-                if not _safe_name(name):
-                    raise ModelIntegrityError(f"{INFO_FILE} of product {product_id} has an invalid entry {name!r}")
-                target = staging / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    self.client.download_file(self.bucket, self._key(product_id, set_id, name), str(target))
-                except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
-                        raise
-                    if self._get(self._key(product_id, set_id, INFO_FILE)) is None:
-                        return None  # the whole set was removed meanwhile
-                    raise ModelIntegrityError(f"Model set of product {product_id}: file {name} listed in "
-                                              f"{INFO_FILE} is missing; it was not loaded.") from None
+            if not self._fetch(product_id, set_id, info, staging):
+                return None
             problem = model_info.verify(staging, info)
             if problem is not None:
                 raise ModelIntegrityError(f"Model set of product {product_id}: {problem}; it was not loaded.")
-            (staging / INFO_FILE).write_bytes(raw)
+            (staging / INFO_FILE).write_bytes(raw)  # last: only a complete, verified copy is cached
         return self.cache.get(set_id)
+
+    def _fetch(self, product_id: int, set_id: str, info: dict[str, Any], folder: Path) -> bool:
+        """Download the files `info` lists into `folder`; False when the set was removed meanwhile."""
+        for name in info.get("files") or {}:
+            parts = Path(name).parts
+            if not name or Path(name).is_absolute() or ".." in parts:
+                raise ModelIntegrityError(f"{INFO_FILE} of product {product_id} has an invalid entry {name!r}")
+            if not self.objects.download(self._key(product_id, set_id, name), folder / name):
+                if self.objects.get(self._key(product_id, set_id, INFO_FILE)) is None:
+                    return False
+                raise ModelIntegrityError(f"Model set of product {product_id}: file {name} listed in "
+                                          f"{INFO_FILE} is missing.")
+        return True
 
     def resign(self, product_id: int, *, source: Signer | None = None) -> bool:
         """Sign the product's verified set with the store's first key, as a new set (see ModelStore.resign)."""
@@ -253,21 +228,16 @@ class S3ModelStore:
         if problem is not None:
             raise UntrustedModelSet(product_id, problem)
         with tempfile.TemporaryDirectory(prefix=f"model-set-{product_id}-") as folder:
-            for name in info["files"]:
-                if not _safe_name(name):
-                    raise ModelIntegrityError(f"{INFO_FILE} of product {product_id} has an invalid entry {name!r}")
-                (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
-                self.client.download_file(self.bucket, self._key(product_id, set_id, name), str(Path(folder) / name))
-            bad = model_info.verify(Path(folder), info)
+            fetched = self._fetch(product_id, set_id, info, Path(folder))
+            bad = model_info.verify(Path(folder), info) if fetched else "it was removed meanwhile"
         if bad is not None:
             raise ModelIntegrityError(f"Model set of product {product_id}: {bad}; it was not signed again.")
         # Sets are immutable: the signed-again set is a copy under a new set id.
         new_id = uuid.uuid4().hex
         for name in info["files"]:
-            self.client.copy_object(Bucket=self.bucket, Key=self._key(product_id, new_id, name),
-                                    CopySource={"Bucket": self.bucket, "Key": self._key(product_id, set_id, name)})
+            self.objects.copy(self._key(product_id, set_id, name), self._key(product_id, new_id, name))
         text = model_info.dumps(self.signer.sign({**info, "set_id": new_id})).encode("utf-8")
-        self._put(self._key(product_id, new_id, INFO_FILE), text)
+        self.objects.put(self._key(product_id, new_id, INFO_FILE), text)
         current = self._pointer(product_id)
         if current is None or current["set_id"] != set_id:
             raise ModelIntegrityError(f"Model set of product {product_id} changed while being signed again.")
@@ -275,30 +245,18 @@ class S3ModelStore:
         self._prune(product_id)
         return True
 
-    def _objects(self, prefix: str) -> list[dict[str, Any]]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return [obj for page in pages for obj in page.get("Contents", [])]
-
     def _prune(self, product_id: int) -> None:
         """Remove sets other than the current one once their newest object is older than the grace period."""
         current = self._pointer(product_id)
         base = self._key(product_id, "")
         newest: dict[str, float] = {}
-        for obj in self._objects(base):
+        for obj in self.objects.objects(base):
             set_id, _, rest = obj["Key"][len(base):].partition("/")
             if rest:
                 newest[set_id] = max(newest.get(set_id, 0.0), obj["LastModified"].timestamp())
-        old = [s for s, at in newest.items() if (current is None or s != current["set_id"])
-               and time.time() - at > self.grace_seconds]
-        for set_id in old:
-            self._delete_prefix(self._key(product_id, set_id, ""))
-
-    def _delete_prefix(self, prefix: str) -> int:
-        keys = [obj["Key"] for obj in self._objects(prefix)]
-        for start in range(0, len(keys), 1000):
-            self.client.delete_objects(Bucket=self.bucket, Delete={
-                "Objects": [{"Key": key} for key in keys[start:start + 1000]], "Quiet": True})
-        return len(keys)
+        for set_id, at in newest.items():
+            if (current is None or set_id != current["set_id"]) and time.time() - at > self.grace_seconds:
+                self.objects.delete_prefix(self._key(product_id, set_id, ""))
 
     def list_infos(self) -> list[dict[str, Any]]:
         """Summarise every stored set (see ModelStore.list_infos); sizes are the current set's objects.
@@ -306,9 +264,7 @@ class S3ModelStore:
         A product is listed when it has a pointer: objects without one are a save still
         uploading (or one that died), or what a delete leaves of empty prefixes.
         """
-        base = self._key("")
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base, Delimiter="/")
-        names = {p["Prefix"][len(base):].rstrip("/") for page in pages for p in page.get("CommonPrefixes", [])}
+        names = self.objects.children(self._key(""))
         summaries = (self._summary(pid) for pid in sorted(int(name) for name in names if _is_id(name)))
         return [entry for entry in summaries if entry is not None]
 
@@ -320,14 +276,14 @@ class S3ModelStore:
         if pointer is None:
             return None
         base = self._key(product_id, pointer["set_id"], "") if pointer else None
-        sizes = {obj["Key"][len(base):]: obj["Size"] for obj in self._objects(base)} if base else {}
+        sizes = {obj["Key"][len(base):]: obj["Size"] for obj in self.objects.objects(base)} if base else {}
         return summary(product_id, lambda: self.inspect(product_id), sizes)
 
     def delete(self, product_id: int) -> bool:
         """Remove the product's set: the pointer first (readers then find none), then every object."""
         existed = self._pointer(product_id) is not None
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(product_id, POINTER))
-        removed = self._delete_prefix(self._key(product_id, ""))
+        self.objects.delete(self._key(product_id, POINTER))
+        removed = self.objects.delete_prefix(self._key(product_id, ""))
         return existed or removed > 0
 
     def writable(self) -> bool:
@@ -336,8 +292,8 @@ class S3ModelStore:
 
         key = self._key(".probe", uuid.uuid4().hex)
         try:
-            self._put(key, b"ok")
-            self.client.delete_object(Bucket=self.bucket, Key=key)
+            self.objects.put(key, b"ok")
+            self.objects.delete(key)
             return True
         except (BotoCoreError, ClientError):
             return False
@@ -349,8 +305,3 @@ class S3ModelStore:
 
 def _is_id(name: str) -> bool:
     return name.isdigit() and not name.startswith("0")
-
-
-def _safe_name(name: str) -> bool:
-    parts = Path(name).parts
-    return bool(name) and not Path(name).is_absolute() and ".." not in parts

@@ -38,8 +38,7 @@ def tamper(store: ModelSets, product_id: int, name: str) -> None:
         return
     assert isinstance(store, S3ModelStore)
     set_id = store.read_info(product_id)["set_id"]
-    store.client.put_object(Bucket=store.bucket, Key=store._key(product_id, set_id, name),
-                            Body=b"0:evil".ljust(2000, b"."))
+    store.objects.put(store._key(product_id, set_id, name), b"0:evil".ljust(2000, b"."))
 
 
 def test_round_trip(backend):

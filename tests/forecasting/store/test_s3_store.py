@@ -73,7 +73,7 @@ def test_a_replaced_set_is_removed_after_the_grace_period(s3, tmp_path):
 
 def set_ids(store: S3ModelStore, product_id: int) -> set[str]:
     base = store._key(product_id, "")
-    keys = [obj["Key"][len(base):] for obj in store._objects(base)]
+    keys = [obj["Key"][len(base):] for obj in store.objects.objects(base)]
     return {key.split("/")[0] for key in keys if "/" in key}
 
 
@@ -85,7 +85,7 @@ def test_the_local_cache_is_bounded_and_keyed_by_set(s3, tmp_path):
         assert store.load(pid, Loader())[0] == pid
     assert len(store.cache) == 2 and store.cache.get(ids[1]) is None and store.cache.get(ids[3]) is not None
     # Read through: a cached set is not fetched again (its objects are gone, it still loads).
-    store.client.delete_object(Bucket=store.bucket, Key=store._key(3, ids[3], "rf_model.pkl"))
+    store.objects.delete(store._key(3, ids[3], "rf_model.pkl"))
     assert store.load(3, Loader())[0] == 3
 
 
@@ -96,3 +96,23 @@ def test_a_tampered_cached_copy_is_fetched_again(s3, tmp_path):
     (store.cache.get(set_id) / "rf_model.pkl").write_bytes(b"2:evil".ljust(2000, b"."))
     assert store.load(1, Loader())[0] == 1
     assert (store.cache.get(set_id) / "rf_model.pkl").read_bytes().startswith(b"1:")
+
+
+def test_an_upload_that_dies_midway_leaves_the_previous_set_current(s3, tmp_path, monkeypatch):
+    store = open_store(f"s3://{s3.bucket}/{s3.new_prefix()}", signer=make_signer(), s3=options(s3, tmp_path))
+    kept = store.save(1, FakeModelSet(1), INFO)
+    upload, calls = store.objects.upload, []
+
+    def dies_on_the_second_file(path, key):
+        calls.append(key)
+        if len(calls) == 2:
+            raise ConnectionError("network gone")
+        upload(path, key)
+
+    monkeypatch.setattr(store.objects, "upload", dies_on_the_second_file)
+    with pytest.raises(ConnectionError):
+        store.save(1, FakeModelSet(2), INFO)
+    reader = open_store(f"s3://{s3.bucket}/{store.objects.prefix}", signer=make_signer(),
+                        s3=options(s3, tmp_path / "other"))
+    assert reader.read_info(1) == kept and reader.load(1, Loader())[0] == 1
+    assert [e["status"] for e in reader.list_infos()] == ["ok"]
