@@ -83,7 +83,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def s3() -> Iterator["S3Server"]:
-    """A real S3-compatible store (SeaweedFS) for the session; each test makes its own bucket."""
+    """A real S3-compatible store (SeaweedFS) for the test run; each test keeps to its own key prefix."""
     from tests.s3_server import s3_server
 
     with s3_server() as server:
