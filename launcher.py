@@ -21,7 +21,7 @@ from typing import NoReturn
 import redis
 from celery import Celery
 
-from config.settings import ROOT, Settings
+from config.settings import ROOT, Settings, is_redis_url
 
 VAR = ROOT / "var"
 PROCFILE = ROOT / "Procfile"
@@ -87,7 +87,8 @@ def celery_worker(env: dict[str, str], *, queues: str, concurrency: int = 1, nam
         cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
     )
     try:
-        app, me = Celery(broker=env["REDIS_URL"]), f"{name}@{socket.gethostname()}"
+        broker = env.get("CELERY_BROKER_URL") or env["REDIS_URL"]
+        app, me = Celery(broker=broker), f"{name}@{socket.gethostname()}"
         deadline = time.monotonic() + timeout
         while not app.control.ping(timeout=0.5, destination=[me]):
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -150,7 +151,8 @@ def run(settings: Settings, *, procfile: Path = PROCFILE, var: Path = VAR) -> in
     redis_file = var / "redis.url"
     procs: dict[str, subprocess.Popen] = {}
     recorded = redis_file.read_text().strip() if redis_file.exists() else None
-    own_redis = not settings.celery_broker_url and settings.redis_url in (None, recorded)
+    # Locks and job-end events need a Redis even when RabbitMQ is the broker.
+    own_redis = not is_redis_url(settings.celery_broker_url) and settings.redis_url in (None, recorded)
     starters: dict[str, Callable[[], subprocess.Popen]] = {}
     if own_redis:
         port = free_port(settings.embedded_redis_port)

@@ -179,14 +179,13 @@ def import_calendar_command(settings, path: Path, date_column: str, product_list
 @click.pass_obj
 def train_command(settings, product_ids: tuple[int, ...], all_products: bool, force: bool) -> None:
     """Train model sets here, in this process (no worker needed)."""
+    from config.settings import make_model_store
     from forecasting.data import products, sales
     from forecasting.errors import ForecastingError
     from forecasting.lifecycle import steps
-    from forecasting.store.model_store import ModelStore
-    from forecasting.store.signature import Signer
 
     engine = _engine(settings)
-    store = ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys))
+    store = make_model_store(settings)
     policy = steps.Policy.from_settings(settings)
     ids = list(product_ids) or ([p["id"] for p in products.list_products(engine, limit=10**9, offset=0)]
                                 if all_products else [])
@@ -350,19 +349,13 @@ def models_group() -> None:
 @click.pass_obj
 def resign_command(settings, product_ids: tuple[int, ...], all_sets: bool, source_key_file: Path | None) -> None:
     """Sign sets again with the first MODEL_SIGNING_KEYS key, once their signature and sha256s verify."""
+    from config.settings import make_model_store
     from forecasting.errors import ForecastingError
-    from forecasting.store.model_store import ModelStore
-    from forecasting.store.signature import Signer
 
     if bool(product_ids) == all_sets:
         raise click.UsageError("Name product ids or pass --all.")
-    store = ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys))
-    source = None
-    if source_key_file is not None:
-        keys = [k.strip() for k in source_key_file.read_text(encoding="utf-8").replace("\n", ",").split(",")]
-        if not any(keys):
-            raise click.UsageError(f"{source_key_file} holds no key.")
-        source = Signer([k for k in keys if k])
+    store = make_model_store(settings)
+    source = _source_signer(source_key_file)
     ids = list(product_ids) or [s["product_id"] for s in store.list_infos()]
     failed = 0
     for pid in ids:
@@ -374,6 +367,103 @@ def resign_command(settings, product_ids: tuple[int, ...], all_sets: bool, sourc
             continue
         click.echo(f"product {pid}: {'signed again' if changed else 'already signed with the current key'}")
     sys.exit(1 if failed else 0)
+
+
+def _source_signer(source_key_file: Path | None):
+    """Return a Signer of the keys in `source_key_file` (comma-separated or one a line), or None."""
+    from forecasting.store.signature import Signer
+
+    if source_key_file is None:
+        return None
+    keys = [k.strip() for k in source_key_file.read_text(encoding="utf-8").replace("\n", ",").split(",")]
+    if not any(keys):
+        raise click.UsageError(f"{source_key_file} holds no key.")
+    return Signer([k for k in keys if k])
+
+
+@models_group.command("ls")
+@click.pass_obj
+def models_ls(settings) -> None:
+    """List every stored set: product, status, trained, bytes (and why a set is not ok)."""
+    from config.settings import make_model_store
+
+    store = make_model_store(settings)
+    entries = store.list_infos()
+    click.echo(f"{len(entries)} model sets in {store.root}")
+    for entry in entries:
+        line = f"{entry['product_id']:>8}  {entry['status']:<10} {entry['trained_at'] or '-':<32} " \
+               f"{entry['total_bytes']:>12}"
+        click.echo(line + (f"  {entry['error']}" if entry.get("error") else ""))
+
+
+@models_group.command("show")
+@click.argument("product_id", type=int)
+@click.pass_obj
+def models_show(settings, product_id: int) -> None:
+    """Print a set's model_info.json as stored, and whether its signature verifies."""
+    from config.settings import make_model_store
+    from forecasting.errors import ForecastingError
+
+    try:
+        inspected = make_model_store(settings).inspect(product_id)
+    except ForecastingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if inspected is None:
+        raise click.ClickException(f"No model set for product {product_id}.")
+    info, problem = inspected
+    click.echo(json.dumps({**info, "trusted": problem is None, "untrusted_reason": problem}, indent=2))
+
+
+@models_group.command("rm")
+@click.argument("product_id", type=int)
+@click.pass_obj
+def models_rm(settings, product_id: int) -> None:
+    """Remove a product's set (and its saved forecast); the next forecast trains a new one."""
+    from config.settings import make_model_store
+    from forecasting.lifecycle import saved_forecasts
+
+    if not make_model_store(settings).delete(product_id):
+        raise click.ClickException(f"No model set for product {product_id}.")
+    saved_forecasts.discard(_engine(settings), product_id=product_id)
+    click.echo(f"product {product_id}: model set removed")
+
+
+@models_group.command("export")
+@click.argument("product_id", type=int)
+@click.argument("target", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.pass_obj
+def models_export(settings, product_id: int, target: Path) -> None:
+    """Write a product's verified set, with its signed model_info.json, to a .tar.gz."""
+    from config.settings import make_model_store
+    from forecasting.errors import ForecastingError
+    from forecasting.store.archive import export_set
+
+    try:
+        info = export_set(make_model_store(settings), product_id, target)
+    except ForecastingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"product {product_id}: set {info['set_id']} written to {target}")
+
+
+@models_group.command("import")
+@click.argument("source_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Keys of the environment the archive comes from (comma-separated or one a line).")
+@click.pass_obj
+def models_import(settings, source_file: Path, source_key_file: Path | None) -> None:
+    """Store a set exported elsewhere, once its signature and sha256s verify, signed with the current key."""
+    from config.settings import make_model_store
+    from forecasting.errors import ForecastingError
+    from forecasting.lifecycle import saved_forecasts
+    from forecasting.store.archive import import_set
+
+    try:
+        info = import_set(make_model_store(settings), source_file, source=_source_signer(source_key_file))
+    except ForecastingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # A forecast saved from the replaced set must not be served as this set's.
+    saved_forecasts.discard(_engine(settings), product_id=info["product_id"])
+    click.echo(f"product {info['product_id']}: imported as set {info['set_id']}")
 
 
 @cli.command("run")

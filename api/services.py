@@ -9,12 +9,11 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy.engine import Engine
 
-from config.settings import Settings
+from config.settings import Settings, make_model_store
 from forecasting.data import migrations
 from forecasting.data.database import make_engine
 from forecasting.errors import SchemaNotCurrent
-from forecasting.store.model_store import ModelStore
-from forecasting.store.signature import Signer
+from forecasting.store.contract import ModelSets
 from jobs import events as job_events
 from jobs.celery_app import create_celery
 
@@ -25,7 +24,7 @@ class Services:
 
     settings: Settings
     engine: Engine
-    store: ModelStore
+    store: ModelSets
     celery: Celery
     redis: redis.Redis
     job_ends: job_events.Listener
@@ -43,7 +42,7 @@ class Services:
         return cls(
             settings=settings,
             engine=engine,
-            store=ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys)),
+            store=make_model_store(settings),
             celery=create_celery(settings),
             redis=client,
             job_ends=job_events.Listener(client),

@@ -7,12 +7,15 @@ import secrets
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from forecasting.params import ModelParams
+
+if TYPE_CHECKING:
+    from forecasting.store.contract import ModelSets
 
 ROOT = Path(__file__).resolve().parent.parent
 # 32 hex digits are 128 bits: a guessed key would let anyone who can write the model volume run code.
@@ -79,6 +82,21 @@ class Settings:
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
     forecasting_models_path: Path = ROOT / "ml_models" / "forecasting"
+    # Where model sets are kept: empty for the folder FORECASTING_MODELS_PATH (or a folder / file://
+    # URL), or s3://bucket/prefix for an S3-compatible object store shared by every machine.
+    model_store_url: str = ""
+    # S3 endpoint (e.g. http://seaweedfs:8333 or a MinIO); unset: AWS's own. Credentials and region
+    # under their standard names; unset: boto3 looks for them itself (instance role, ~/.aws).
+    s3_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_default_region: str | None = None
+    # With S3: each machine's verified copies of the sets it read, kept at most MODEL_STORE_CACHE_SETS.
+    model_store_cache_dir: Path = ROOT / "var" / "model-cache"
+    model_store_cache_sets: int = 32
+    # With S3: a replaced set is removed once older than this, so a reader that resolved the
+    # old set just before the swap still finds its files (a download takes seconds, not minutes).
+    model_store_grace_seconds: int = 900
     # Keys that sign every model_info.json (HMAC-SHA256), comma-separated, newest first: the
     # first signs, each is accepted (rotation: put the new key first, drop the old one once its
     # sets are retrained). Required when ENV=production; unset elsewhere, a key is generated
@@ -177,9 +195,19 @@ class Settings:
         return date.fromisoformat(self.min_sale_date), today + timedelta(days=self.max_sale_date_days_ahead)
 
     @property
+    def model_store_location(self) -> str:
+        """Return MODEL_STORE_URL, or the folder FORECASTING_MODELS_PATH when it is unset."""
+        return self.model_store_url or str(self.forecasting_models_path)
+
+    @property
     def lock_url(self) -> str:
-        """Return the Redis URL used for per-product training locks."""
-        return self.redis_url or self.broker_url
+        """Return the Redis URL of locks and job-end events: REDIS_URL, else a Redis broker's URL."""
+        if self.redis_url:
+            return self.redis_url
+        if is_redis_url(self.broker_url):
+            return self.broker_url
+        raise RuntimeError("Set REDIS_URL: locks and job-end events need Redis, and CELERY_BROKER_URL "
+                           f"is not a Redis ({urlsplit(self.broker_url).scheme}://).")
 
     def as_flask_config(self) -> dict[str, Any]:
         """Return the settings as a Flask config mapping (upper-case keys)."""
@@ -198,6 +226,11 @@ _PARAM_ENV = {
     "PROPHET_UNCERTAINTY_SAMPLES": "prophet_uncertainty_samples",
     "MODEL_SEED": "seed",
 }
+
+
+def is_redis_url(url: str | None) -> bool:
+    """Return whether `url` names a Redis (redis://, rediss://, redis+socket://)."""
+    return bool(url) and urlsplit(url).scheme in ("redis", "rediss", "redis+socket")
 
 
 def _coerce(value: str, like: Any) -> Any:
@@ -235,7 +268,9 @@ def load_settings(
     if "rf_max_depth" in params and params["rf_max_depth"] <= 0:
         params["rf_max_depth"] = None
     values["model_params"] = default_model_params(**params)
-    if not (values.get("redis_url") or values.get("celery_broker_url")) and EMBEDDED_REDIS_FILE.exists():
+    # `make run` starts a Redis for locks and events whenever none is configured, also beside RabbitMQ.
+    if not values.get("redis_url") and not is_redis_url(values.get("celery_broker_url")) \
+            and EMBEDDED_REDIS_FILE.exists():
         values["redis_url"] = EMBEDDED_REDIS_FILE.read_text().strip()
     values.setdefault("auth_required", values.get("env", defaults.env) == "production")
     settings = Settings(**values)
@@ -283,6 +318,21 @@ def _create_signing_key(path: Path) -> str:
     return key
 
 
+def make_model_store(settings: Settings, *, check: bool = True) -> "ModelSets":
+    """Return the model store MODEL_STORE_URL names, signing with MODEL_SIGNING_KEYS.
+
+    With S3, `check` makes a missing bucket an error now (StoreUnavailable), not at the first save.
+    """
+    from forecasting.store.backends import S3Options, open_store
+    from forecasting.store.signature import Signer
+
+    s3 = S3Options(endpoint_url=settings.s3_endpoint_url, access_key_id=settings.aws_access_key_id,
+                   secret_access_key=settings.aws_secret_access_key, region=settings.aws_default_region,
+                   cache_dir=settings.model_store_cache_dir, cache_sets=settings.model_store_cache_sets,
+                   grace_seconds=settings.model_store_grace_seconds)
+    return open_store(settings.model_store_location, signer=Signer(settings.signing_keys), s3=s3, check=check)
+
+
 def insecure_settings(settings: Settings) -> list[str]:
     """Return the names of settings left unsafe for production (empty when none is)."""
     unsafe = [] if settings.auth_required else ["AUTH_REQUIRED"]
@@ -326,6 +376,9 @@ def _check(settings: Settings) -> None:
         raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
+    from forecasting.store.backends import split_url
+
+    split_url(settings.model_store_location)  # a URL of an unknown kind is refused at start
     if settings.env == "production":
         if not settings.signing_keys:
             raise ValueError(

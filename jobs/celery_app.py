@@ -6,10 +6,12 @@ Task names are defined here once: the workers register their tasks under them an
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from kombu import Exchange, Queue
 
-from config.settings import Settings
+from config.settings import Settings, is_redis_url
 
 FORECAST_QUEUE = "forecast"
 TRAINING_QUEUE = "training"
@@ -27,6 +29,20 @@ TASKS = {
     # Queueing a batch is quick bookkeeping: it must not wait behind the trainings it queues.
     "batch": (BATCH_TASK, FORECAST_QUEUE),
 }
+
+
+def broker_transport_options(settings: Settings) -> dict[str, Any]:
+    """Return the options of the broker CELERY_BROKER_URL (or REDIS_URL) names: Redis or RabbitMQ."""
+    if is_redis_url(settings.broker_url):
+        # Unacked messages come back after this; it must outlast the longest task.
+        return {"visibility_timeout": settings.task_time_limit + 600}
+    # RabbitMQ redelivers an unacked message as soon as its consumer's connection drops (a
+    # killed worker), so it needs no visibility timeout. Its limit on how long a message may
+    # stay unacked is the *server's* consumer_timeout (30 min by default, below
+    # TASK_TIME_LIMIT): set it above TASK_TIME_LIMIT in rabbitmq.conf, as
+    # docker-compose.rabbitmq.yml does. Publisher confirms: a job is recorded as queued
+    # only once the broker has taken its message.
+    return {"confirm_publish": True}
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -47,8 +63,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_time_limit,
-        # Unacked messages come back after this; it must outlast the longest task.
-        broker_transport_options={"visibility_timeout": settings.task_time_limit + 600},
+        broker_transport_options=broker_transport_options(settings),
         # A child's start on a busy machine can take longer than the default 4 s.
         worker_proc_alive_timeout=60,
         worker_max_tasks_per_child=settings.worker_max_tasks_per_child,

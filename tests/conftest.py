@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +13,9 @@ from sqlalchemy.engine import Engine
 from forecasting.data import migrations
 from forecasting.data.database import make_engine
 from tests import services
+
+if TYPE_CHECKING:
+    from tests.s3_server import S3Server
 
 # Small but real models: every member trains, just briefly.
 SMALL_MODELS = {
@@ -26,9 +30,9 @@ SMALL_MODELS = {
 
 #: Fixtures that bring up a real service or process; a test using any of them (directly or through
 #: another fixture) is marked `integration`, so `make test-fast` leaves it out.
-INTEGRATION_FIXTURES = {"redis_url", "postgres_url", "stack"}
+INTEGRATION_FIXTURES = {"redis_url", "postgres_url", "stack", "s3", "amqp_url"}
 #: Parametrized fixtures whose parameter names a server.
-SERVER_PARAMS = {"engine": "postgresql", "database_url": "postgresql"}
+SERVER_PARAMS = {"engine": "postgresql", "database_url": "postgresql", "backend": "s3"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -75,3 +79,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'sales.db'}"
     # One database per session: every test starts from empty tables.
     return services.emptied(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator["S3Server"]:
+    """A real S3-compatible store (SeaweedFS) for the test run; each test keeps to its own key prefix."""
+    from tests.s3_server import s3_server
+
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """The local RabbitMQ as broker, held by this test run (see services.rabbitmq_broker)."""
+    with services.rabbitmq_broker() as url:
+        yield url

@@ -135,3 +135,45 @@ def emptied(url: str) -> str:
     finally:
         engine.dispose()
     return migrated(url)
+
+
+#: The RabbitMQ of this machine and of CI (the default vhost, guest/guest).
+AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
+AMQP_QUEUES = ("forecast", "training")
+
+
+@contextmanager
+def rabbitmq_broker() -> Iterator[str]:
+    """Yield the URL of the local RabbitMQ, held by this test run alone, its service's queues emptied.
+
+    The queues have the service's fixed names in the default vhost, so two test runs on one
+    machine take turns (a file lock) instead of consuming each other's messages.
+    """
+    import fcntl
+
+    require(_port_open(AMQP_HOST, AMQP_PORT), f"RabbitMQ is not reachable on {AMQP_HOST}:{AMQP_PORT}")
+    url = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}//"
+    with open(Path(tempfile.gettempdir()) / "forecasting-tests-rabbitmq.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            _purge(url)
+            yield url
+        finally:
+            _purge(url)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _purge(url: str) -> None:
+    from amqp.exceptions import NotFound
+    from kombu import Connection
+
+    with Connection(url) as conn:
+        for queue in AMQP_QUEUES:
+            channel = conn.channel()
+            try:
+                channel.queue_purge(queue)
+            except NotFound:
+                continue  # never declared on this server yet: nothing to empty
+            finally:
+                if channel.is_open:
+                    channel.close()

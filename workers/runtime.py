@@ -13,15 +13,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from threadpoolctl import threadpool_limits
 
-from config.settings import Settings
+from config.settings import Settings, make_model_store
 from forecasting.data import migrations
 from forecasting.data.database import make_engine
 from forecasting.errors import SchemaNotCurrent
 from forecasting.lifecycle.steps import Policy
 from forecasting.models.model_set import import_model_libraries
 from forecasting.store.caches import ForecastMemo, LoadedCache
-from forecasting.store.model_store import ModelStore
-from forecasting.store.signature import Signer
+from forecasting.store.contract import ModelSets
+from forecasting.store.s3_store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Runtime:
 
     settings: Settings
     engine: Engine
-    store: ModelStore
+    store: ModelSets
     cache: LoadedCache
     forecasts: ForecastMemo
     redis: redis.Redis
@@ -44,7 +44,7 @@ class Runtime:
         return cls(
             settings=settings,
             engine=make_engine(settings.database_url),
-            store=ModelStore(settings.forecasting_models_path, signer=Signer(settings.signing_keys)),
+            store=make_model_store(settings),
             cache=LoadedCache(settings.model_cache_size),
             forecasts=ForecastMemo(settings.forecast_memo_size),
             redis=redis.Redis.from_url(settings.lock_url),
@@ -65,6 +65,12 @@ def _prepare_worker(**kwargs: object) -> None:
     # imported (shared pages) instead of importing them on its first task. None of them
     # starts threads at import, so they are safe to fork with.
     import_model_libraries()
+    settings = current_app.conf.forecasting_settings
+    try:
+        make_model_store(settings)  # an S3 bucket that does not exist stops the worker here, named
+    except StoreUnavailable as exc:
+        log.error("worker refuses to start: %s", exc)
+        raise SystemExit(f"worker refuses to start: {exc}") from exc
     # Once per worker, not per child: a worker must not run this release's code on a schema
     # it was not written for. A database that is down now may be up by the first task, so
     # that only warns. The engine is disposed, so no connection crosses the fork.

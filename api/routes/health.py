@@ -27,7 +27,7 @@ def health():
     budget = settings.health_budget_ms / 1000
     probes: dict[str, Callable[[], Any]] = {
         "database": lambda: ping(svc.engine),
-        "broker": lambda: svc.celery.connection_for_write().ensure_connection(max_retries=1, timeout=budget),
+        "broker": lambda: _broker(svc.celery, timeout=budget),
         # A ping waits its whole timeout for every worker's reply: it must end inside the budget.
         "workers": lambda: _workers(svc.celery, timeout=max(0.1, budget - 0.3)),
         "model_volume": lambda: _writable(store),
@@ -64,6 +64,12 @@ def _check(probe: Callable[[], Any]) -> dict[str, Any]:
     if isinstance(detail, dict):
         out.update(detail)
     return out
+
+
+def _broker(celery, timeout: float) -> None:
+    # Released at once: an AMQP connection left to the garbage collector stays open on RabbitMQ.
+    with celery.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
 
 
 def _workers(celery, timeout: float) -> dict[str, Any]:

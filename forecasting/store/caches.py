@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from forecasting.errors import ModelSetNotFound
-from forecasting.store.model_store import ModelStore
+from forecasting.store.contract import ModelSets
 
 T = TypeVar("T")
 _ABSENT = object()
@@ -72,7 +72,7 @@ class LoadedCache:
         self.misses = 0
 
     def load(
-        self, store: ModelStore, product_id: int, loader: Callable[[Path, dict[str, Any]], T]
+        self, store: ModelSets, product_id: int, loader: Callable[[Path, dict[str, Any]], T]
     ) -> tuple[T, dict[str, Any]]:
         """Return ``(model_set, info)`` from the cache, or through ``store.load``."""
         cached = self._sets.get((product_id, store.info_digest(product_id)))

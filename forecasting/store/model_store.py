@@ -11,15 +11,17 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.store import model_info
-from forecasting.store.atomic import exchange, file_table, fsync_dir
-from forecasting.store.model_info import FORMAT_VERSION, INFO_FILE
+from forecasting.store.atomic import exchange, fsync_dir
+from forecasting.store.contract import ModelSetLike, check_product_id, signed_info_text, summary, trust_problem
+from forecasting.store.model_info import INFO_FILE
 from forecasting.store.signature import Signer
+
+__all__ = ["INFO_FILE", "ModelSetLike", "ModelStore"]
 
 T = TypeVar("T")
 
@@ -27,16 +29,6 @@ STAGING = ".staging"  # hidden: `rm -rf <root>/*` and listings leave it alone
 STALE_SECONDS = 3600
 RESTORE_AFTER_SECONDS = 60  # a set moved aside longer ago than this was left by a crash
 LOAD_ATTEMPTS = 8
-
-
-class ModelSetLike(Protocol):
-    """What the store needs of a model set (forecasting.models.model_set.ModelSet has it)."""
-
-    def save(self, directory: Path) -> None:
-        """Write the set's files into an existing, empty `directory`."""
-
-    def describe(self) -> dict[str, Any]:
-        """Return JSON-able facts about the set (weights, metrics, ...)."""
 
 
 class ModelStore:
@@ -69,9 +61,7 @@ class ModelStore:
 
     def path(self, product_id: int) -> Path:
         """Return the folder of a product's model set."""
-        if isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1:
-            raise ValueError(f"Product id must be a positive integer, got {product_id!r}.")
-        return self.root / str(product_id)
+        return self.root / str(check_product_id(product_id))
 
     def save(self, product_id: int, model_set: ModelSetLike, info: dict[str, Any]) -> dict[str, Any]:
         """Write a new model set for the product and swap it in atomically.
@@ -100,16 +90,7 @@ class ModelStore:
         staging.mkdir()
         try:
             model_set.save(staging)
-            files = file_table(staging, exclude={INFO_FILE})
-            if not files:
-                raise ModelIntegrityError(f"Saving product {product_id}: the model set wrote no files.")
-            full = {
-                **info, **model_set.describe(), "product_id": product_id, "format_version": FORMAT_VERSION,
-                "set_id": uuid.uuid4().hex, "saved_at": datetime.now(timezone.utc).isoformat(),
-                "files": files, "total_bytes": sum(f["bytes"] for f in files.values()),
-            }
-            # Signed as a reader will parse it back (numpy values already turned into JSON ones).
-            text = model_info.dumps(self.signer.sign(json.loads(model_info.dumps(full))))
+            text = signed_info_text(product_id, model_set, info, staging, self.signer)
             with open(staging / INFO_FILE, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
@@ -254,11 +235,7 @@ class ModelStore:
         return True
 
     def _trust_problem(self, product_id: int, info: dict[str, Any], signer: Signer | None = None) -> str | None:
-        problem = (signer or self.signer).problem(info)
-        if problem is None and info.get("product_id") != product_id:
-            # A validly signed set of another product copied into this folder.
-            return f"it was signed for product {info.get('product_id')!r}"
-        return problem
+        return trust_problem(product_id, info, signer or self.signer)
 
     def info_digest(self, product_id: int) -> str | None:
         """Return the sha256 of the product's model_info.json, or None when absent."""
@@ -343,24 +320,7 @@ class ModelStore:
             sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
         except FileNotFoundError:
             sizes = {}  # deleted while listing
-        out: dict[str, Any] = {"product_id": product_id, "status": "ok", "trained_at": None, "saved_at": None,
-                               "fingerprint": None, "sizes": sizes, "total_bytes": sum(sizes.values())}
-        try:
-            inspected = self.inspect(product_id)
-        except ModelIntegrityError as exc:
-            return {**out, "status": "corrupt", "error": str(exc)}
-        if inspected is None:
-            return {**out, "status": "incomplete", "error": f"{INFO_FILE} is missing."}
-        info, untrusted = inspected
-        data = info.get("data") if isinstance(info.get("data"), dict) else {}
-        out.update(trained_at=info.get("trained_at"), saved_at=info.get("saved_at"),
-                   fingerprint=data.get("fingerprint"))
-        if untrusted is not None:
-            return {**out, "status": "untrusted", "error": str(UntrustedModelSet(product_id, untrusted))}
-        missing = sorted(set(info.get("files") or {}) - set(sizes))
-        if missing:
-            out.update(status="incomplete", error=f"Missing files: {', '.join(missing)}.")
-        return out
+        return summary(product_id, lambda: self.inspect(product_id), sizes)
 
     def delete(self, product_id: int) -> bool:
         """Remove the product's set atomically; return False when there was none."""
