@@ -194,3 +194,27 @@ def summary(product_id: int, inspect: Callable[[], tuple[dict[str, Any], str | N
     if missing:
         out.update(status="incomplete", error=f"Missing files: {', '.join(missing)}.")
     return out
+
+
+def trusted_info(store: ModelSets, product_id: int) -> dict[str, Any] | None:
+    """Return the product's model_info.json when its signature verifies, None when no set is stored.
+
+    Parameters
+    ----------
+    store : ModelSets
+        Either backend; its ``inspect`` reads the info and judges its signature.
+    product_id : int
+        The product.
+
+    Raises
+    ------
+    UntrustedModelSet
+        When the signature is missing or does not verify under the store's keys.
+    """
+    inspected = store.inspect(product_id)
+    if inspected is None:
+        return None
+    info, problem = inspected
+    if problem is not None:
+        raise UntrustedModelSet(product_id, problem)
+    return info

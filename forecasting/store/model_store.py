@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.store import model_info
 from forecasting.store.atomic import exchange, fsync_dir
-from forecasting.store.contract import ModelSetLike, check_product_id, signed_info_text, summary, trust_problem
+from forecasting.store.contract import (
+    ModelSetLike,
+    check_product_id,
+    signed_info_text,
+    summary,
+    trust_problem,
+    trusted_info,
+)
 from forecasting.store.model_info import INFO_FILE
 from forecasting.store.signature import Signer
 
@@ -144,13 +151,7 @@ class ModelStore:
         ModelIntegrityError
             When the file is not a JSON object.
         """
-        inspected = self.inspect(product_id)
-        if inspected is None:
-            return None
-        info, problem = inspected
-        if problem is not None:
-            raise UntrustedModelSet(product_id, problem)
-        return info
+        return trusted_info(self, product_id)
 
     def inspect(self, product_id: int) -> tuple[dict[str, Any], str | None] | None:
         """Return the product's model_info.json and why it is untrusted (None: it is signed).

@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 from forecasting.errors import ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.store import model_info
-from forecasting.store.contract import ModelSetLike, check_product_id, signed_info_text, summary, trust_problem
+from forecasting.store.contract import (
+    ModelSetLike,
+    check_product_id,
+    signed_info_text,
+    summary,
+    trust_problem,
+    trusted_info,
+)
 from forecasting.store.model_info import INFO_FILE
 from forecasting.store.s3_objects import Bucket, StoreUnavailable
 from forecasting.store.set_cache import SetCache
@@ -127,13 +134,7 @@ class S3ModelStore:
 
     def read_info(self, product_id: int) -> dict[str, Any] | None:
         """Return the product's trusted model_info.json, None when absent (see ModelStore.read_info)."""
-        inspected = self.inspect(product_id)
-        if inspected is None:
-            return None
-        info, problem = inspected
-        if problem is not None:
-            raise UntrustedModelSet(product_id, problem)
-        return info
+        return trusted_info(self, product_id)
 
     def inspect(self, product_id: int) -> tuple[dict[str, Any], str | None] | None:
         """Return the product's model_info.json and why it is untrusted (see ModelStore.inspect)."""
