@@ -11,6 +11,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -65,6 +67,20 @@ def run_launcher(tmp_path: Path, procfile: Path, **settings: object) -> subproce
         return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=log)
 
 
+@contextmanager
+def launched(tmp_path: Path, procfile: Path, **settings: object) -> Iterator[subprocess.Popen]:
+    """Run the launcher for the block; Ctrl-C (SIGINT) at its end must stop it cleanly (exit 0)."""
+    proc = run_launcher(tmp_path, procfile, **settings)
+    try:
+        yield proc
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def log_lines(tmp_path: Path, msg: str) -> list[dict]:
     """Return the launcher's JSON log lines whose message is `msg`."""
     import json
@@ -75,22 +91,14 @@ def log_lines(tmp_path: Path, msg: str) -> list[dict]:
 
 @pytest.mark.integration
 def test_run_starts_its_own_redis_and_the_procfile_and_sigint_stops_them_all(tmp_path):
-    proc = run_launcher(tmp_path, tiny_procfile(tmp_path), embedded_redis_port=launcher.free_port(6391),
-                        api_port=8125)
-    try:
+    with launched(tmp_path, tiny_procfile(tmp_path), embedded_redis_port=launcher.free_port(6391),
+                  api_port=8125) as proc:
         pid, url, port = wait_for(tmp_path / "probe.out", proc).split()
         assert port == "8125"
         assert (tmp_path / "var" / "redis.url").read_text() == url  # other commands find it there
         assert redis.Redis.from_url(url).ping()
         redis_pids = [p.pid for p in psutil.Process(proc.pid).children() if p.name().startswith("redis-server")]
         assert len(redis_pids) == 1
-
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert not alive(int(pid)) and not alive(redis_pids[0])
     assert not (tmp_path / "var" / "redis.url").exists()
 
@@ -99,8 +107,7 @@ def test_a_process_that_exits_is_restarted_with_backoff_and_the_others_keep_runn
     procfile = tiny_procfile(tmp_path, 'quitter: "${PYTHON}" -c "raise SystemExit(3)"')
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "redis.url").write_text("redis://127.0.0.1:2/0")  # another stack's Redis
-    proc = run_launcher(tmp_path, procfile, redis_url="redis://127.0.0.1:1/0", process_restart_max_delay_seconds=2)
-    try:
+    with launched(tmp_path, procfile, redis_url="redis://127.0.0.1:1/0", process_restart_max_delay_seconds=2) as proc:
         pid = int(wait_for(tmp_path / "probe.out", proc).split()[0])
         deadline = time.monotonic() + 60
         while len(log_lines(tmp_path, "process exited; restarting")) < 4:
@@ -111,20 +118,13 @@ def test_a_process_that_exits_is_restarted_with_backoff_and_the_others_keep_runn
         assert [entry["restart_in_s"] for entry in exits[:4]] == [1.0, 2.0, 2.0, 2.0]  # doubling, capped
         assert log_lines(tmp_path, "process restarted")[0]["process"] == "quitter"
         assert alive(pid)  # the others were never stopped
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert not alive(pid)
     assert (tmp_path / "var" / "redis.url").read_text() == "redis://127.0.0.1:2/0"  # not ours to remove
 
 
 @pytest.mark.integration
 def test_a_killed_process_comes_back_and_the_embedded_redis_keeps_its_data(tmp_path):
-    proc = run_launcher(tmp_path, tiny_procfile(tmp_path), embedded_redis_port=launcher.free_port(6392))
-    try:
+    with launched(tmp_path, tiny_procfile(tmp_path), embedded_redis_port=launcher.free_port(6392)) as proc:
         pid, url, _ = wait_for(tmp_path / "probe.out", proc).split()
         (tmp_path / "probe.out").unlink()
         os.kill(int(pid), signal.SIGKILL)
@@ -146,12 +146,6 @@ def test_a_killed_process_comes_back_and_the_embedded_redis_keeps_its_data(tmp_p
                 assert time.monotonic() < deadline, "the embedded Redis did not come back"
                 time.sleep(0.2)
         assert (tmp_path / "var" / "redis" / "appendonly.aof").exists()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert not alive(new_pid)
 
 
@@ -177,7 +171,8 @@ def test_the_api_line_serves_and_keeps_its_control_socket_where_the_settings_say
     # A short folder: a unix socket's path must stay under about 100 bytes.
     with tempfile.TemporaryDirectory(prefix="ctl") as short:
         socket_path = Path(short) / "stack" / "gunicorn.ctl"
-        env = {**os.environ, "DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"), "REDIS_URL": redis_url,
+        database_url = services.migrated(f"sqlite:///{tmp_path / 'sales.db'}")
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                "FORECASTING_MODELS_PATH": str(tmp_path / "models"), "API_PORT": str(port), "API_WORKERS": "1",
                "API_THREADS": "2", "API_CONTROL_SOCKET": str(socket_path), "LOG_LEVEL": "WARNING"}
         with subprocess.Popen([sys.executable, "manage.py", "proc", "api"], cwd=ROOT, env=env,
