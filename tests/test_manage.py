@@ -245,7 +245,7 @@ def test_run_starts_the_procfile_and_ctrl_c_stops_it(tmp_path, env, redis_url):
 @pytest.mark.parametrize("answer,status,code", [("y\n", "cancelled", 1), ("n\n", "queued", 130)])
 def test_ctrl_c_while_following_a_retrain_asks_and_cancels_the_batch(runner, env, redis_url, monkeypatch,
                                                                      answer, status, code):
-    import manage
+    from commands import training
 
     env["REDIS_URL"] = redis_url
     assert runner.invoke(cli, ["seed-demo", "--products", "2", "--days", "150"], env=env).exit_code == 0
@@ -253,7 +253,7 @@ def test_ctrl_c_while_following_a_retrain_asks_and_cancels_the_batch(runner, env
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(manage.time, "sleep", interrupt)
+    monkeypatch.setattr(training.time, "sleep", interrupt)
     result = runner.invoke(cli, ["retrain", "--all"], env=env, input=answer)
 
     assert result.exit_code == code, result.output
