@@ -16,11 +16,13 @@ Closed weekdays
     the rule does not mistake a slow weekday for a closed one.
 
 Isolated zero days
-    A zero day of a product that is not intermittent, whose known neighbours within
-    ``NEIGHBOUR_DAYS`` days have a median of at least ``MIN_NEIGHBOUR_MEDIAN``, is a day
-    the product could not sell (a public holiday, a stock-out), not demand: it is left out
-    of fitting. It is not forecast 0: without a calendar the future holidays are unknown.
-    A zero is then about as likely as e**-10 under Poisson demand of that level.
+    A run of zero days of a product that is not intermittent (one day, or weeks), after
+    which sales resume and whose ``NEIGHBOUR_DAYS`` known days before and after have a
+    median of at least ``MIN_NEIGHBOUR_MEDIAN``, is days the product could not sell (a
+    public holiday, a shop shut for a refit, a stock-out), not demand: it is left out of
+    fitting. It is not forecast 0: without a calendar the future holidays are unknown. A
+    zero is then about as likely as e**-10 under Poisson demand of that level. Zeros at
+    the end of the history stay demand: a product that stopped selling sold nothing.
 
 A calendar wins: a day whose ``open`` the calendar states is decided by the calendar,
 and the rules only read and change the days it leaves unstated. The closed weekdays are
@@ -44,7 +46,7 @@ CLOSED_SHARE = 0.9
 MIN_WEEKDAY_DAYS = 8
 #: Median demand of the other days required: a closed weekday stands out from clearly open days.
 MIN_OPEN_MEDIAN = 2.0
-#: Days either side whose demand tells an isolated zero.
+#: Known days either side of a run of zeros whose demand tells an isolated zero.
 NEIGHBOUR_DAYS = 7
 #: Median of those neighbours above which a zero is not demand.
 MIN_NEIGHBOUR_MEDIAN = 10.0
@@ -152,11 +154,25 @@ def apply(history: pd.Series, closures: Closures, calendar: pd.DataFrame | None 
     if not closures.isolated_zeros:
         return values
     array = values.to_numpy(dtype=float)
-    isolated = np.zeros(len(array), dtype=bool)
     free = ~stated_open(calendar, pd.DatetimeIndex(values.index))
-    for position in np.flatnonzero((array == 0) & free):
-        around = np.concatenate([array[max(0, position - NEIGHBOUR_DAYS):position],
-                                 array[position + 1:position + 1 + NEIGHBOUR_DAYS]])
-        around = around[np.isfinite(around)]
-        isolated[position] = len(around) >= MIN_NEIGHBOURS and np.median(around) >= MIN_NEIGHBOUR_MEDIAN
+    # Runs of zeros among the known days (a closed weekday or gap between them does not end a run).
+    known = np.flatnonzero(np.isfinite(array))
+    sequence = array[known]
+    isolated = np.zeros(len(array), dtype=bool)
+    start = 0
+    while start < len(sequence):
+        if sequence[start] != 0:
+            start += 1
+            continue
+        end = start
+        while end + 1 < len(sequence) and sequence[end + 1] == 0:
+            end += 1
+        before = sequence[max(0, start - NEIGHBOUR_DAYS):start]
+        after = sequence[end + 1:end + 1 + NEIGHBOUR_DAYS]
+        around = np.concatenate([before, after])
+        # Sales must resume after the run: trailing zeros are a product that stopped selling.
+        if len(after) and len(around) >= MIN_NEIGHBOURS and np.median(around) >= MIN_NEIGHBOUR_MEDIAN:
+            isolated[known[start:end + 1]] = True
+        start = end + 1
+    isolated &= free
     return values.mask(isolated) if isolated.any() else values

@@ -119,3 +119,17 @@ def test_closures_round_trip_through_model_info(trained):
 
     assert again == closures.Closures((6,), True)
     assert closures.Closures.from_dict(None) == closures.Closures()
+
+
+def test_a_shop_shut_for_weeks_is_not_learnt_but_a_product_that_stopped_keeps_its_zeros(history_factory):
+    history = history_factory(400, seed=5)
+    refit = history.copy()
+    refit.iloc[100:130] = 0.0  # shut for a refit, then selling again
+    stopped = history.copy()
+    stopped.iloc[-20:] = 0.0  # stopped selling: the zeros are demand
+
+    masked = closures.apply(refit, closures.infer(refit))
+    kept = closures.apply(stopped, closures.infer(stopped))
+
+    assert masked.iloc[100:130].isna().all() and masked.drop(masked.index[100:130]).notna().all()
+    assert (kept.iloc[-20:] == 0).all()
