@@ -16,11 +16,11 @@ Closed weekdays
     the rule does not mistake a slow weekday for a closed one.
 
 Isolated zero days
-    A run of zero days of a product that is not intermittent (one day, or weeks), after
-    which sales resume and whose ``NEIGHBOUR_DAYS`` known days before and after have a
-    median of at least ``MIN_NEIGHBOUR_MEDIAN``, is days the product could not sell (a
-    public holiday, a shop shut for a refit, a stock-out), not demand: it is left out of
-    fitting. It is not forecast 0: without a calendar the future holidays are unknown. A
+    A run of zero days of a product that is not intermittent (one day, up to
+    ``MAX_RUN_DAYS``), after which sales resume and whose ``NEIGHBOUR_DAYS`` known days
+    before and after have a median of at least ``MIN_NEIGHBOUR_MEDIAN``, is days the
+    product could not sell (a public holiday, a shop shut for a refit, a stock-out), not
+    demand: it is left out of fitting. It is not forecast 0: without a calendar the future holidays are unknown. A
     zero is then about as likely as e**-10 under Poisson demand of that level. Zeros at
     the end of the history stay demand: a product that stopped selling sold nothing.
 
@@ -52,6 +52,10 @@ NEIGHBOUR_DAYS = 7
 MIN_NEIGHBOUR_MEDIAN = 10.0
 #: Fewest known neighbours for the isolated-zero rule.
 MIN_NEIGHBOURS = 4
+#: Longest run of zeros (calendar days, first to last zero) the isolated-zero rule leaves out:
+#: a shop shut for a refit reopens within weeks; a longer stretch is a change of the demand
+#: itself (delisted, out of season) and stays what the product sold.
+MAX_RUN_DAYS = 42
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ def apply(history: pd.Series, closures: Closures, calendar: pd.DataFrame | None 
         after = sequence[end + 1:end + 1 + NEIGHBOUR_DAYS]
         around = np.concatenate([before, after])
         # Sales must resume after the run: trailing zeros are a product that stopped selling.
-        if len(after) and len(around) >= MIN_NEIGHBOURS and np.median(around) >= MIN_NEIGHBOUR_MEDIAN:
+        short = known[end] - known[start] + 1 <= MAX_RUN_DAYS
+        if short and len(after) and len(around) >= MIN_NEIGHBOURS and np.median(around) >= MIN_NEIGHBOUR_MEDIAN:
             isolated[known[start:end + 1]] = True
         start = end + 1
     isolated &= free

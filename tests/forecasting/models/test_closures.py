@@ -127,9 +127,12 @@ def test_a_shop_shut_for_weeks_is_not_learnt_but_a_product_that_stopped_keeps_it
     refit.iloc[100:130] = 0.0  # shut for a refit, then selling again
     stopped = history.copy()
     stopped.iloc[-20:] = 0.0  # stopped selling: the zeros are demand
+    paused = history.copy()
+    paused.iloc[200:300] = 0.0  # out of the range for months: a change of demand, not a closure
 
     masked = closures.apply(refit, closures.infer(refit))
     kept = closures.apply(stopped, closures.infer(stopped))
 
     assert masked.iloc[100:130].isna().all() and masked.drop(masked.index[100:130]).notna().all()
     assert (kept.iloc[-20:] == 0).all()
+    assert (closures.apply(paused, closures.infer(paused)).iloc[200:300] == 0).all()
