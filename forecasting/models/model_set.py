@@ -8,7 +8,10 @@ Members
 Calendar
     With a calendar (:mod:`forecasting.models.calendar_inputs`) closed days are not
     demand: left out of every fit and score, forecast exactly 0. Days of a gap in the
-    history (NaN) are left out the same way.
+    history (NaN) are left out the same way. Without a calendar that states them, closed
+    weekdays and isolated zero days are read from the history
+    (:mod:`forecasting.models.closures`): left out of every fit, the closed weekdays
+    forecast exactly 0, and recorded as ``closures``.
 
 Validation
     Each member is fitted on the history minus its last ``validation_days`` days and
@@ -37,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
-from forecasting.models import calendar_inputs, ensemble, features, metrics, validation
+from forecasting.models import calendar_inputs, closures, ensemble, features, metrics, validation
 from forecasting.models.forest import ForestModel
 from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
@@ -115,6 +118,8 @@ class ModelSet:
     demand: dict[str, Any] | None = field(default=None)
     #: Members left out of the set, with why (:mod:`forecasting.models.validation`).
     excluded: dict[str, str] = field(default_factory=dict)
+    #: Closed weekdays and isolated zeros read from the history (``closures.Closures.to_dict``).
+    closures: dict[str, Any] | None = field(default=None)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -162,6 +167,7 @@ class ModelSet:
             calendar=info.get("calendar"),
             demand=info.get("demand"),
             excluded=dict(info.get("excluded") or {}),
+            closures=info.get("closures"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -177,6 +183,7 @@ class ModelSet:
             "calendar": self.calendar,
             "demand": self.demand,
             "excluded": dict(self.excluded),
+            "closures": self.closures,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -254,6 +261,9 @@ def train_model_set(
         raise InsufficientHistory(product_id, len(history), minimum)
     check_history(history)
     history = calendar_inputs.mask_closed(history, calendar)
+    # Read from the training history only, before any split: the forecast applies the same record.
+    found_closures = closures.infer(history, calendar)
+    history = closures.apply(history, found_closures, calendar)
     columns = None
     if calendar is not None:
         aligned = calendar_inputs.align(calendar, pd.DatetimeIndex(history.index))
@@ -318,7 +328,8 @@ def train_model_set(
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
     return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
-                    calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded)
+                    calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded,
+                    closures=found_closures.to_dict())
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
@@ -335,7 +346,8 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
         Days to forecast, at least 1.
     calendar : pandas.DataFrame, optional
         The product's calendar over `history` and the forecast days; days it lacks are
-        open, without holiday, regressors 0. Closed forecast days are 0 in every column.
+        open, without holiday, regressors 0. Closed forecast days (the calendar's, and the
+        set's recorded closed weekdays on days the calendar leaves unstated) are 0 in every column.
 
     Returns
     -------
@@ -347,7 +359,10 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
     check_history(history)
     dates = features.forecast_dates(history, horizon)
     history = calendar_inputs.mask_closed(history, calendar)
-    open_days = calendar_inputs.align(calendar, dates)["open"].to_numpy()
+    recorded = closures.Closures.from_dict(model_set.closures)
+    history = closures.apply(history, recorded, calendar)
+    open_days = (calendar_inputs.align(calendar, dates)["open"].to_numpy()
+                 & ~closures.closed_days(recorded, dates, calendar))
     predictions = {}
     for name, member in model_set.members.items():
         values = _predict(member, history, horizon, calendar)
