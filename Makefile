@@ -33,7 +33,7 @@ run: $(RUNTIME_STAMP)
 ## test: the import rules, bandit (high severity), then every test, including real Celery workers, SQLite and PostgreSQL
 test: $(DEV_STAMP)
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/bandit -q -c pyproject.toml -r api workers forecasting config jobs -lll
+	$(VENV)/bin/bandit -q -c pyproject.toml -r api workers forecasting config jobs commands -lll
 	$(PY) -m pytest
 
 ## test-fast: unit tests only: no Redis, PostgreSQL or worker processes, no full-size training
