@@ -6,10 +6,13 @@ from contextlib import nullcontext
 
 from flask import Blueprint, request, url_for
 
-from api.routes.jobs import job_resource
+from api.openapi import LOCATION, RETRY_AFTER, operation
+from api.routes.jobs import accepted_headers, job_resource
+from api.schemas.forecast import ForecastAccepted, ForecastRequest
+from api.schemas.jobs import Job
 from api.services import services
-from api.validation import json_object, no_unknown_fields, positive_int, preferred_wait
-from forecasting.data.products import MAX_PRODUCT_ID, product_exists
+from api.validation import preferred_wait
+from forecasting.data.products import product_exists
 from forecasting.errors import ProductNotFound
 from jobs import records
 from jobs.dispatch import submit
@@ -18,20 +21,18 @@ bp = Blueprint("forecast", __name__)
 
 
 @bp.post("/forecast")
+@operation(body=ForecastRequest, responses={202: ForecastAccepted, 200: Job}, errors=(404,),
+           headers={202: {"Location": LOCATION, "Retry-After": RETRY_AFTER},
+                    200: {"Location": LOCATION, "Preference-Applied": {"schema": {"type": "string"}}}})
 def create_forecast():
-    """Validate the request, record a job and queue it; answer 202 with where to poll.
+    """Queue a forecast of one product; 202 with where to poll.
 
-    With ``Prefer: wait=N`` the answer waits up to N seconds for the job to end: then
-    it is 200 with the ended job (as GET /jobs/<id> shows it), else the usual 202.
+    With ``Prefer: wait=N`` (RFC 7240) the answer waits up to N seconds for the job to end:
+    then it is 200 with the ended job (as GET /jobs/{job_id} shows it), else the usual 202.
     """
     svc = services()
-    body = json_object(request)
-    no_unknown_fields(body, {"product_id", "forecast_horizon"})
-    product_id = positive_int(body, "product_id", maximum=MAX_PRODUCT_ID)
-    horizon = positive_int(
-        body, "forecast_horizon", default=svc.settings.default_forecast_horizon,
-        maximum=svc.settings.max_forecast_horizon,
-    )
+    asked: ForecastRequest = request.context.json
+    product_id, horizon = asked.product_id, asked.forecast_horizon
     if not product_exists(svc.engine, product_id=product_id):
         raise ProductNotFound(product_id)
     wait, job_id = preferred_wait(request, svc.settings.max_job_wait_seconds), records.new_job_id()
@@ -43,5 +44,5 @@ def create_forecast():
         if wait and ended(wait):
             done = records.get_job(svc.engine, job_id=job_id)
             return job_resource(svc, done), 200, {"Location": location, "Preference-Applied": f"wait={wait}"}
-    return {"job_id": job["id"], "status": job["status"], "product_id": product_id,
-            "forecast_horizon": horizon, "links": {"self": location}}, 202, {"Location": location}
+    return ({"job_id": job["id"], "status": job["status"], "product_id": product_id,
+             "forecast_horizon": horizon, "links": {"self": location}}, 202, accepted_headers(svc, location))
