@@ -55,6 +55,10 @@ ERROR_TEXT = {
 RETRY_AFTER = {"description": "Seconds to wait before asking again", "schema": {"type": "integer", "minimum": 1}}
 LOCATION = {"description": "The job to poll", "schema": {"type": "string"}}
 
+#: Where a 202 that queued a job leads: its polling and its cancelling.
+JOB_LINKS = {"GetJob": ("jobs.get_job", {"job_id": "$response.body#/job_id"}),
+             "CancelJob": ("jobs.cancel", {"job_id": "$response.body#/job_id"})}
+
 #: Operation id -> what spectree does not write: media types, headers, examples of responses.
 _EXTRAS: dict[str, dict[str, Any]] = {}
 
@@ -105,12 +109,15 @@ def operation(
     media: Mapping[int, str] | None = None,
     public: bool = False,
     tag: str | None = None,
+    links: Mapping[int, Mapping[str, tuple[str, Mapping[str, str]]]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an endpoint: its query and body models, its answers and the error statuses it can give.
 
     `responses` maps a success status to its model (None: no body); `errors` lists the
     endpoint's own error statuses (404, 409...); `headers` and `media` add response headers
-    and non-JSON media types by status; `public` marks an endpoint open without a key.
+    and non-JSON media types by status; `public` marks an endpoint open without a key;
+    `links` names, by status, the operations an answer leads to:
+    ``{201: {"GetProduct": ("products.get_one", {"product_id": "$response.body#/id"})}}``.
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -129,7 +136,8 @@ def operation(
             query=query, json=body, resp=Response(**models), tags=(group,), operation_id=op_id,
             security={} if public else None,
         )(view)
-        _EXTRAS[op_id] = {"headers": dict(headers or {}), "media": dict(media or {}), "statuses": statuses}
+        _EXTRAS[op_id] = {"headers": dict(headers or {}), "media": dict(media or {}), "statuses": statuses,
+                           "links": dict(links or {})}
         object_body = body is not None and not issubclass(body, RootModel)
 
         @functools.wraps(validated)
@@ -202,6 +210,9 @@ def _finish(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
                     suffix = path.rsplit(".", 1)[-1]
                     chosen = [kind for kind in kinds if kind.split("/")[-1].startswith(suffix)] or kinds
                     answer["content"] = {kind: {"schema": {"type": "string"}} for kind in chosen}
+                if status in extras.get("links", {}):
+                    answer["links"] = {name: {"operationId": target, "parameters": dict(params)}
+                                       for name, (target, params) in extras["links"][status].items()}
                 if status in extras["headers"]:
                     answer["headers"] = extras["headers"][status]
                 example = EXAMPLES.get(f"{op['operationId']} {status}")

@@ -6,7 +6,7 @@ from contextlib import nullcontext
 
 from flask import Blueprint, request, url_for
 
-from api.openapi import LOCATION, RETRY_AFTER, operation
+from api.openapi import JOB_LINKS, LOCATION, RETRY_AFTER, operation
 from api.routes.jobs import accepted_headers, job_resource
 from api.schemas.forecast import ForecastAccepted, ForecastRequest
 from api.schemas.jobs import Job
@@ -23,7 +23,8 @@ bp = Blueprint("forecast", __name__)
 @bp.post("/forecast")
 @operation(body=ForecastRequest, responses={202: ForecastAccepted, 200: Job}, errors=(404,),
            headers={202: {"Location": LOCATION, "Retry-After": RETRY_AFTER},
-                    200: {"Location": LOCATION, "Preference-Applied": {"schema": {"type": "string"}}}})
+                    200: {"Location": LOCATION, "Preference-Applied": {"schema": {"type": "string"}}}},
+           links={202: JOB_LINKS})
 def create_forecast():
     """Queue a forecast of one product; 202 with where to poll.
 

@@ -21,7 +21,8 @@ def list_all():
 
 
 @bp.post("/keys")
-@operation(body=KeyCreate, responses={201: NewKey}, errors=(409,))
+@operation(body=KeyCreate, responses={201: NewKey}, errors=(409,),
+           links={201: {"RevokeKey": ("keys.revoke", {"key_id": "$response.body#/id"})}})
 def create():
     """Create a key: {"name": ..., "scope": "read" | "write" | "admin"}; the answer holds it, this once.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request, url_for
 
 from api.errors import ApiError
-from api.openapi import LOCATION, RETRY_AFTER, operation
+from api.openapi import JOB_LINKS, LOCATION, RETRY_AFTER, operation
 from api.paging import page
 from api.routes.jobs import accepted_headers
 from api.schemas.common import Paging
@@ -44,7 +44,8 @@ def list_models():
 
 
 @bp.post("/models/retrain")
-@operation(body=RetrainMany, responses={202: BatchAccepted}, errors=(404,), headers=ACCEPTED_HEADERS)
+@operation(body=RetrainMany, responses={202: BatchAccepted}, errors=(404,), headers=ACCEPTED_HEADERS,
+           links={202: JOB_LINKS})
 def retrain_many():
     """Queue a bulk retrain: {"product_ids": [...]}, {"all": true} or {"only_stale": true}; one batch job."""
     svc = services()
@@ -102,7 +103,7 @@ def delete_model(product_id: str):
 
 @bp.post("/models/<product_id>/retrain")
 @operation(body=RetrainOne, body_optional=True, responses={202: TrainingAccepted}, errors=(404, 409),
-           headers=ACCEPTED_HEADERS)
+           headers=ACCEPTED_HEADERS, links={202: JOB_LINKS})
 def retrain_model(product_id: str):
     """Queue a retraining of one product (forced unless {"force": false}); the body is optional."""
     svc = services()

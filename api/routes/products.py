@@ -51,7 +51,12 @@ def list_all():
 
 @bp.post("/products")
 @operation(body=ProductCreate, responses={201: Product}, errors=(409,),
-           headers={201: {"Location": {"description": "The new product", "schema": {"type": "string"}}}})
+           headers={201: {"Location": {"description": "The new product", "schema": {"type": "string"}}}},
+           links={201: {name: (target, {"product_id": "$response.body#/id"}) for name, target in (
+               ("GetProduct", "products.get_one"), ("ChangeProduct", "products.patch_one"),
+               ("AddSales", "products.put_sales"), ("GetSales", "products.get_sales"),
+               ("PutCalendar", "calendar.put_calendar"), ("Retrain", "models.retrain_model"),
+               ("DeleteProduct", "products.delete_one"))}})
 def create():
     """Create a product: {"name": ..., "key"?: ..., "product_id"?: ..., "country"?: ..., "subdivision"?: ...}.
 
