@@ -177,8 +177,6 @@ def document(app: Flask) -> dict[str, Any]:
 def _finish(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     # What spectree leaves out: problem+json for errors, response headers and media types,
     # limits that come from settings, unique operation ids, integer path ids.
-    from api.schemas.examples import EXAMPLES
-
     doc["servers"] = [{"url": "/"}]
     seen: set[str] = set()
     for path, item in doc["paths"].items():
@@ -202,6 +200,9 @@ def _finish(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
                         answer["headers"] = {"Retry-After": RETRY_AFTER}
                     elif status == 401:
                         answer["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+                    elif status == 405:
+                        answer["headers"] = {"Allow": {"schema": {"type": "string"}}}
+                    _example(answer, "application/problem+json", f"{op['operationId']} {status}")
                     continue
                 media = extras["media"].get(status)
                 if media:
@@ -215,9 +216,7 @@ def _finish(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
                                        for name, (target, params) in extras["links"][status].items()}
                 if status in extras["headers"]:
                     answer["headers"] = extras["headers"][status]
-                example = EXAMPLES.get(f"{op['operationId']} {status}")
-                if example is not None and "application/json" in answer.get("content", {}):
-                    answer["content"]["application/json"]["example"] = example
+                _example(answer, "application/json", f"{op['operationId']} {status}")
             for param in op["parameters"]:
                 param["schema"] = _not_null(param.get("schema", {}))
                 _set_limits(param["schema"], config)
@@ -226,13 +225,19 @@ def _finish(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
                 # Spectree lists 422 on every operation; one without input cannot answer it.
                 op["responses"].pop("422", None)
             if "requestBody" in op:
-                example = EXAMPLES.get(f"{op['operationId']} request")
-                if example is not None:
-                    op["requestBody"]["content"]["application/json"]["example"] = example
+                _example(op["requestBody"], "application/json", f"{op['operationId']} request")
     for schema in doc["components"]["schemas"].values():
         for prop in schema.get("properties", {}).values():
             _set_limits(prop, config)
     return doc
+
+
+def _example(part: dict[str, Any], media: str, key: str) -> None:
+    # A real answer (or request) recorded by tests/api/record_examples.py, shown under its media type.
+    from api.schemas.examples import EXAMPLES
+
+    if key in EXAMPLES and media in part.get("content", {}):
+        part["content"][media]["example"] = EXAMPLES[key]
 
 
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:

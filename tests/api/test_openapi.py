@@ -9,6 +9,7 @@ import pytest
 
 from api.errors import DOMAIN_STATUS
 from api.problems import PROBLEMS, problem_type
+from api.schemas.examples import EXAMPLES
 
 API = Path(__file__).resolve().parents[2] / "api"
 
@@ -152,3 +153,22 @@ def test_the_schemas_still_give_the_precise_messages(client):
         response = client.post("/api/v1/forecast", json=body)
         assert response.status_code == 422 and response.get_json()["detail"] == detail
     assert client.get("/api/v1/jobs?limit=²").get_json()["detail"] == "'limit' must be an integer, got '²'."
+
+
+def test_the_examples_are_real_answers_that_match_their_schemas(client):
+    import jsonschema_rs
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    shown = 0
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            parts = [(f"{code}", answer) for code, answer in op["responses"].items()]
+            parts += [("request", op["requestBody"])] if "requestBody" in op else []
+            for name, part in parts:
+                for media in part.get("content", {}).values():
+                    if "example" in media:
+                        schema = {**media["schema"], "components": doc["components"]}
+                        errors = list(jsonschema_rs.Draft202012Validator(schema).iter_errors(media["example"]))
+                        assert not errors, (method, path, name, [e.message for e in errors])
+                        shown += 1
+    assert shown == len(EXAMPLES)
