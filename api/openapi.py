@@ -168,8 +168,14 @@ def document(app: Flask) -> dict[str, Any]:
     built = app.extensions.get("openapi")
     if built is None:
         spec.app = app
-        with app.test_request_context():
-            built = _finish(copy.deepcopy(spec._generate_spec()), app.config)
+        # Spectree lifts nested models out of its registry while generating: each app's document
+        # starts from an untouched copy, so a second app (tests, workers) gets them too.
+        models = copy.deepcopy(spec.models)
+        try:
+            with app.test_request_context():
+                built = _finish(copy.deepcopy(spec._generate_spec()), app.config)
+        finally:
+            spec.models = models
         app.extensions["openapi"] = built
     return built
 

@@ -172,3 +172,16 @@ def test_the_examples_are_real_answers_that_match_their_schemas(client):
                         assert not errors, (method, path, name, [e.message for e in errors])
                         shown += 1
     assert shown == len(EXAMPLES)
+
+
+def test_a_second_app_gets_the_same_document(app, tmp_path, redis_url):
+    from api import create_app
+    from tests import services
+
+    first = app.test_client().get("/api/v1/openapi.json").get_json()
+    other = create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'other.db'}"),
+                        "REDIS_URL": redis_url, "FORECASTING_MODELS_PATH": tmp_path / "models",
+                        "LOG_LEVEL": "WARNING"})
+    second = other.test_client().get("/api/v1/openapi.json").get_json()
+    assert "Links" in second["components"]["schemas"]
+    assert second["components"] == first["components"]
