@@ -110,6 +110,7 @@ def operation(
     public: bool = False,
     tag: str | None = None,
     links: Mapping[int, Mapping[str, tuple[str, Mapping[str, str]]]] | None = None,
+    header_parameters: Iterable[dict[str, Any]] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an endpoint: its query and body models, its answers and the error statuses it can give.
 
@@ -117,7 +118,8 @@ def operation(
     endpoint's own error statuses (404, 409...); `headers` and `media` add response headers
     and non-JSON media types by status; `public` marks an endpoint open without a key;
     `links` names, by status, the operations an answer leads to:
-    ``{201: {"GetProduct": ("products.get_one", {"product_id": "$response.body#/id"})}}``.
+    ``{201: {"GetProduct": ("products.get_one", {"product_id": "$response.body#/id"})}}``;
+    `header_parameters` documents request headers the view reads itself (OpenAPI parameter objects).
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -137,7 +139,7 @@ def operation(
             security={} if public else None,
         )(view)
         _EXTRAS[op_id] = {"headers": dict(headers or {}), "media": dict(media or {}), "statuses": statuses,
-                           "links": dict(links or {})}
+                           "links": dict(links or {}), "header_parameters": list(header_parameters)}
         object_body = body is not None and not issubclass(body, RootModel)
 
         @functools.wraps(validated)
@@ -223,6 +225,7 @@ def _finish(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
                 if status in extras["headers"]:
                     answer["headers"] = extras["headers"][status]
                 _example(answer, "application/json", f"{op['operationId']} {status}")
+            op["parameters"].extend(copy.deepcopy(extras.get("header_parameters", [])))
             for param in op["parameters"]:
                 param["schema"] = _not_null(param.get("schema", {}))
                 _set_limits(param["schema"], config)

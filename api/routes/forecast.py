@@ -19,12 +19,17 @@ from jobs.dispatch import submit
 
 bp = Blueprint("forecast", __name__)
 
+PREFER_WAIT = {"name": "Prefer", "in": "header", "required": False,
+               "description": "RFC 7240 `wait=N`: answer 200 with the ended job if it ends within N seconds "
+                              "(at most MAX_JOB_WAIT_SECONDS); a preference that cannot be read is ignored",
+               "schema": {"type": "string", "examples": ["wait=10"]}}
+
 
 @bp.post("/forecast")
 @operation(body=ForecastRequest, responses={202: ForecastAccepted, 200: Job}, errors=(404,),
            headers={202: {"Location": LOCATION, "Retry-After": RETRY_AFTER},
                     200: {"Location": LOCATION, "Preference-Applied": {"schema": {"type": "string"}}}},
-           links={202: JOB_LINKS})
+           links={202: JOB_LINKS}, header_parameters=[PREFER_WAIT])
 def create_forecast():
     """Queue a forecast of one product; 202 with where to poll.
 

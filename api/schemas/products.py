@@ -16,8 +16,10 @@ from forecasting.data.database import products
 from forecasting.errors import InvalidSalesData
 
 TEXT_FIELDS = ("name", "key", "country", "subdivision")
-NAME = {"type": "string", "minLength": 1, "maxLength": products.c.name.type.length, "pattern": r"\S"}
-KEY = {"type": ["string", "null"], "minLength": 1, "maxLength": products.c.key.type.length, "pattern": r"\S"}
+# Text with a visible character and no control character (api.validation.clean_text refuses those).
+PRINTABLE = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+NAME = {"type": "string", "minLength": 1, "maxLength": products.c.name.type.length, "pattern": PRINTABLE}
+KEY = {"type": ["string", "null"], "minLength": 1, "maxLength": products.c.key.type.length, "pattern": PRINTABLE}
 
 
 class Product(BaseModel):

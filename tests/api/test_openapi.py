@@ -47,6 +47,8 @@ def test_parameters_and_limits_come_from_the_code_and_settings(app, client):
     accepted = doc["paths"]["/api/v1/forecast"]["post"]["responses"]["202"]
     assert {"Location", "Retry-After"} <= accepted["headers"].keys()
     assert accepted["links"]["GetJob"]["operationId"] == "jobs.get_job"
+    prefer = doc["paths"]["/api/v1/forecast"]["post"]["parameters"]
+    assert [(p["name"], p["in"]) for p in prefer] == [("Prefer", "header")]
     chart = doc["paths"]["/api/v1/products/{product_id}/forecast.png"]["get"]["responses"]["200"]
     assert list(chart["content"]) == ["image/png"]
 
