@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from pydantic import BaseModel, RootModel, ValidationError as PydanticValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
@@ -165,8 +166,16 @@ def _read_body(*, optional: bool, want_object: bool) -> None:
     request._cached_json = (value, value)
 
 
+_BUILDING = threading.Lock()
+
+
 def document(app: Flask) -> dict[str, Any]:
-    """Return the app's OpenAPI document, built once per app."""
+    """Return the app's OpenAPI document, built once per app (one build at a time: spectree's registry is shared)."""
+    with _BUILDING:
+        return _document(app)
+
+
+def _document(app: Flask) -> dict[str, Any]:
     built = app.extensions.get("openapi")
     if built is None:
         spec.app = app
@@ -268,8 +277,3 @@ def _set_limits(schema: dict[str, Any], config: Mapping[str, Any]) -> None:
             schema[keyword] = config[setting]
     for sub in schema.get("anyOf", []):
         _set_limits(sub, config)
-
-
-def current_document() -> dict[str, Any]:
-    """Return the current app's OpenAPI document."""
-    return document(current_app)
