@@ -11,12 +11,6 @@ from api.schemas.common import Query
 from api.validation import int_param
 
 
-class Check(BaseModel):
-    ok: bool
-    ms: float | None = None
-    error: str | None = None
-
-
 class Health(BaseModel):
     """ok or degraded, and each part's check (timings and errors only for an admin key)."""
 
