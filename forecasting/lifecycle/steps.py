@@ -19,7 +19,7 @@ from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNo
 from forecasting.lifecycle import saved_forecasts, training_runs
 from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
 from forecasting.params import ModelParams
-from forecasting.store.caches import ForecastMemo, LoadedCache
+from forecasting.store.caches import ForecastMemo, LoadedCache, TrustedInfos
 from forecasting.store.model_store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -285,20 +285,21 @@ class Kept:
 
 
 def kept_forecast(*, engine: Engine, store: ModelStore, memo: ForecastMemo, product_id: int, horizon: int,
-                  policy: Policy) -> Kept:
+                  policy: Policy, infos: TrustedInfos | None = None) -> Kept:
     """Return whether the product's set is fresh by its sales token, and its kept forecast of `horizon` days.
 
     The first step of :func:`forecast`, on its own: the API answers a request from it
     (and routes the others) with exactly the worker's rules: the sales token the set
     recorded is the product's token now, :meth:`Policy.stale_reason` finds nothing,
     and the forecast kept is that of the set's ``set_id`` on the fingerprint it recorded.
+    `infos` keeps the model_info.json files already verified (read through the store without it).
 
     Raises
     ------
     ProductNotFound
         When no such product exists.
     """
-    info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy)
+    info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy, infos=infos)
     if info is None:
         return Kept(fresh=False, forecast=None)
     points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
@@ -325,14 +326,14 @@ def model_summary(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
-                          ) -> dict[str, Any] | None:
+                          infos: TrustedInfos | None = None) -> dict[str, Any] | None:
     # The set's model_info.json when the sales token it recorded is the product's token now
     # (its sales are those it was trained on) and nothing else makes it stale; None when
     # that takes a look at the history itself.
     with engine.connect() as conn:
         token = sales_token.current(conn, product_id=product_id)
     try:
-        info = store.read_info(product_id)
+        info = infos.read(store, product_id) if infos is not None else store.read_info(product_id)
     except ModelIntegrityError:
         return None  # untrusted or unreadable: the long way retrains it (and says so)
     if info is None or not sales_unchanged(info, token):
