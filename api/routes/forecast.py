@@ -9,13 +9,14 @@ from contextlib import nullcontext
 import orjson
 from flask import Blueprint, Response, current_app, request, url_for
 
-from api.errors import ApiError
+from api.errors import ApiError, outage
 from api.routes.jobs import job_resource
 from api.services import Services, services
 from api.validation import json_object, no_unknown_fields, path_id, positive_int, preferred_wait, query_int
 from forecasting.data.products import MAX_PRODUCT_ID
 from forecasting.lifecycle import saved_forecasts, steps
 from forecasting.store.caches import ForecastMemo, TrustedInfos
+from forecasting.store.s3_objects import StoreUnavailable
 from jobs import records
 from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE
 from jobs.dispatch import submit
@@ -43,7 +44,11 @@ def create_forecast():
     params = {"horizon": horizon}
     # One look at the product's token and model_info.json (404 for an unknown product): what the
     # worker would read first, by the worker's own code.
-    kept = _kept(svc, product_id, horizon, params)
+    try:
+        kept = _kept(svc, product_id, horizon, params)
+    except StoreUnavailable:
+        # The model store does not answer: the job is queued as ever, and its worker sees to it.
+        kept = steps.Kept(fresh=True, forecast=None)
     wait = preferred_wait(request, svc.settings.max_job_wait_seconds)
     if wait and kept.forecast is not None:
         job = records.record_served(svc.engine, kind="forecast", product_id=product_id, params=params,
@@ -78,7 +83,10 @@ def saved_forecast(product_id: str):
     pid = path_id(product_id)
     horizon = query_int(request, "horizon", default=svc.settings.default_forecast_horizon, minimum=1,
                         maximum=svc.settings.max_forecast_horizon)
-    kept = _kept(svc, pid, horizon, {"horizon": horizon})
+    try:
+        kept = _kept(svc, pid, horizon, {"horizon": horizon})
+    except StoreUnavailable:
+        return outage("Model store unavailable", "The model store is unreachable; retry later.")
     if kept.forecast is None:
         post = url_for("forecast.create_forecast")
         detail = (f"The saved forecast of product {pid} covers fewer than the {horizon} days asked for; "
@@ -86,8 +94,8 @@ def saved_forecast(product_id: str):
                   f"Product {pid} has no fresh model set, so no saved forecast answers; POST {post} trains it "
                   "and forecasts.")
         raise ApiError(404, "No fresh saved forecast", detail, fresh=kept.fresh)
-    # orjson: this answer is the hot path of the service, and Flask's encoder spent longer on its
-    # 90 points than the rest of the request did (0.5 against 0.03 ms, measured).
+    # orjson: this is the hot path of the service, and Flask's encoder took 0.5 ms of it for 90
+    # points against orjson's 0.14 ms (under cProfile, same answer).
     return Response(orjson.dumps(steps.forecast_result(pid, horizon, kept.forecast)), mimetype="application/json")
 
 

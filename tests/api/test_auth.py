@@ -24,6 +24,7 @@ REQUESTS = [
     ("GET", "/api/v1/products/1", None, "read"),
     ("GET", "/api/v1/products/1/sales", None, "read"),
     ("POST", "/api/v1/forecast", {"product_id": 1}, "write"),
+    ("GET", "/api/v1/products/1/forecast", None, "read"),
     ("POST", "/api/v1/products", {"name": "new"}, "write"),
     ("POST", "/api/v1/products/1/sales", [{"date": "2024-01-01", "quantity": 1}], "write"),
     ("POST", "/api/v1/models/1/retrain", None, "write"),
