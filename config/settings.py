@@ -375,6 +375,10 @@ def _check(settings: Settings) -> None:
         raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
+    if settings.worker_max_tasks_per_child < 1:
+        raise ValueError("WORKER_MAX_TASKS_PER_CHILD must be at least 1.")
+    if not -20 <= settings.worker_nice <= 19:
+        raise ValueError(f"WORKER_NICE must be between -20 and 19, got {settings.worker_nice}.")
     if settings.min_training_samples < 1:
         raise ValueError("MIN_TRAINING_SAMPLES must be at least 1.")
     if settings.max_gap_days < 1:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 import launcher
 from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, QUEUES, TRAINING_QUEUE
 
@@ -39,3 +41,14 @@ def test_the_celery_app_sets_no_task_count_for_every_worker():
     app = create_celery(Settings(redis_url="redis://127.0.0.1:1/0"))
     assert app.conf.worker_max_tasks_per_child is None
     assert {queue.name for queue in app.conf.task_queues} == set(QUEUES)
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    ({"WORKER_MAX_TASKS_PER_CHILD": 0}, "WORKER_MAX_TASKS_PER_CHILD must be at least 1"),
+    ({"WORKER_NICE": 20}, "WORKER_NICE must be between -20 and 19"),
+])
+def test_worker_settings_celery_or_nice_would_refuse_are_refused_at_start(overrides, needle):
+    from config.settings import load_settings
+
+    with pytest.raises(ValueError, match=needle):
+        load_settings(environ={}, dotenv=None, overrides=overrides)
