@@ -72,7 +72,7 @@ def test_bad_input_is_a_clear_problem_and_writes_nothing(app, client, queued, da
     assert needle in problem["detail"]
     assert "Traceback" not in response.get_data(as_text=True)
     assert job_count(app) == 0
-    assert queued("forecast") == 0
+    assert queued("forecast") == 0 and queued("forecast-training") == 0
 
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
@@ -82,7 +82,7 @@ def test_a_body_of_another_media_type_is_415_naming_the_header(app, client, queu
     assert response.status_code == 415
     assert response.mimetype == "application/problem+json"
     assert "Content-Type: application/json" in response.json["detail"] and content_type in response.json["detail"]
-    assert job_count(app) == 0 and queued("forecast") == 0
+    assert job_count(app) == 0 and queued("forecast") == 0 and queued("forecast-training") == 0
 
 
 def test_a_body_without_content_type_is_415_naming_the_header(app, client, queued):
@@ -92,7 +92,7 @@ def test_a_body_without_content_type_is_415_naming_the_header(app, client, queue
     assert response.mimetype == "application/problem+json"
     assert "without a Content-Type" in response.json["detail"]
     assert "'Content-Type: application/json'" in response.json["detail"]
-    assert job_count(app) == 0 and queued("forecast") == 0
+    assert job_count(app) == 0 and queued("forecast") == 0 and queued("forecast-training") == 0
 
 
 def test_method_not_allowed_is_problem_json(client):
