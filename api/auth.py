@@ -46,6 +46,7 @@ ENDPOINT_SCOPES: dict[tuple[str, str], str | Callable[[Request], str] | None] = 
     ("GET", "products.get_one"): "read",
     ("GET", "products.get_sales"): "read",
     ("POST", "forecast.create_forecast"): "write",
+    ("GET", "forecast.saved_forecast"): "read",
     ("POST", "products.create"): "write",
     ("POST", "products.put_sales"): "write",
     ("POST", "models.retrain_model"): "write",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from celery import current_app, shared_task
 
@@ -37,7 +36,7 @@ def forecast_product(job_id: str) -> None:
             made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
                                      product_id=product_id, horizon=horizon, policy=rt.policy,
                                      lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
-            run.finish(_forecast_result(product_id, horizon, made))
+            run.finish(steps.forecast_result(product_id, horizon, made))
             metrics.forecast_served(made.source)
             if made.trained:
                 metrics.training_done(made.info)
@@ -75,7 +74,7 @@ def _train(rt: Runtime, run: JobRun) -> None:
         info = steps.train(engine=rt.engine, store=rt.store, history=history, policy=rt.policy,
                               reason=reason, job_id=run.id, progress=run.progress)
         metrics.training_done(info)
-        run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
+        run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": steps.model_summary(info)})
 
 
 @shared_task(name=BATCH_TASK, ignore_result=True)
@@ -98,16 +97,3 @@ def prune_jobs() -> int:
     rt = runtime()
     return control.prune_ended(rt.engine, older_than_days=rt.settings.job_retention_days)
 
-
-def _forecast_result(product_id: int, horizon: int, made: steps.Forecast) -> dict[str, Any]:
-    return {
-        "product_id": product_id,
-        "horizon": horizon,
-        "history_end": made.history_end,
-        "model": {**_summary(made.info), "trained_now": made.trained, "reason": made.reason},
-        "points": made.points,
-    }
-
-
-def _summary(info: dict[str, Any]) -> dict[str, Any]:
-    return {key: info.get(key) for key in ("trained_at", "weights", "metrics")}
