@@ -15,7 +15,12 @@ killing every process of the last one once `--kill-at` of the batch has ended. T
 `--products` is extrapolated from each run's products per minute (`--sample` >= `--products`
 trains all of them in every run instead). Prints products per minute (1 and 2 hosts), the time
 the batch took to finish after the kill, jobs lost, products trained twice, and model sets
-readable from every host.
+readable from every host. `--cut-network` takes the host off the network before killing it
+(no connection is closed: the broker learns of it from missed heartbeats only).
+
+Beside the wall-clock figures it prints the CPU the training workers got and the products per
+CPU-minute: on a machine whose cores other work keeps busy, the wall-clock scaling measures
+that work; the cost per product carries over to hosts with a core each.
 """
 
 from __future__ import annotations
@@ -261,6 +266,7 @@ def main() -> None:
     work.chmod(0o755)  # PostgreSQL runs as its own user under it
     # SIGTERM ends the run as Ctrl-C does: through the finally below.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (nohup, a background job)
     net = None
     try:
         try:
@@ -338,8 +344,15 @@ def measure(args: argparse.Namespace, net: Network, svc: Host, work: Path) -> di
     victim = hosts[-1]
     killed: dict[str, Any] = {}
 
+    # Half a product after the share is reached: the share is reached as a product ends, often the
+    # victim's own, which then has just taken its next job; this way the kill lands mid-training.
+    half_product = 30 / report["hosts_1"]["products_per_minute"]
+    due: dict[str, float] = {}
+
     def kill_when_due(ended: int, tally: dict[str, int]) -> None:
         if killed or ended < args.kill_at * len(sample):
+            return
+        if time.monotonic() < due.setdefault("at", time.monotonic() + half_product):
             return
         if args.cut_network:
             victim.cut()
@@ -362,6 +375,8 @@ def measure(args: argparse.Namespace, net: Network, svc: Host, work: Path) -> di
             if r["started_at"]:
                 r["restarted_after_kill_s"] = round(r["started_at"].timestamp() - killed["at"], 1)
     report["kill_run"] = kill
+    if args.cut_network:
+        victim.reconnect()  # the host comes back (no process of it running) and reads the sets too
     print("loading every set from every host", flush=True)
     report["readable"] = readable_everywhere(cluster, [ctl, *hosts], sample)
     report["readable_by"] = {h: v["ok"] for h, v in report["readable"].items()}

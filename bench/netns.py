@@ -62,6 +62,10 @@ class Host:
         """Take the host off the network (its veth end down): peers see silence, not a closed connection."""
         ip("link", "set", self.link, "down")
 
+    def reconnect(self) -> None:
+        """Put the host back on the network (its veth end up)."""
+        ip("link", "set", self.link, "up")
+
 
 def _free_subnet(first: int = 231) -> str:
     """Return a 10.N.M prefix no interface of the root namespace uses."""
