@@ -9,6 +9,7 @@ from celery import current_app, shared_task
 
 from forecasting.data import sales
 from forecasting.lifecycle import steps
+from forecasting.lifecycle.forecast_options import ForecastOptions
 from jobs import control, locks, metrics
 from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, SCAN_TASK, TRAINING_TASK
 from workers import batch
@@ -34,9 +35,11 @@ def forecast_product(job_id: str) -> None:
     try:
         with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
+            options = ForecastOptions.from_params(run.job["params"])
             made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
                                      product_id=product_id, horizon=horizon, policy=rt.policy,
-                                     lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
+                                     lock=_lock(rt, job_id), job_id=job_id, progress=run.progress,
+                                     options=options)
             run.finish(_forecast_result(product_id, horizon, made))
             metrics.forecast_served(made.source)
             if made.trained:
@@ -100,13 +103,17 @@ def prune_jobs() -> int:
 
 
 def _forecast_result(product_id: int, horizon: int, made: steps.Forecast) -> dict[str, Any]:
-    return {
+    result = {
         "product_id": product_id,
         "horizon": horizon,
         "history_end": made.history_end,
         "model": {**_summary(made.info), "trained_now": made.trained, "reason": made.reason},
+        "warnings": made.warnings,
         "points": made.points,
     }
+    if made.options is not None:
+        result["options"] = made.options
+    return result
 
 
 def _summary(info: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ Final models
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
-from forecasting.models import calendar_inputs, closures, ensemble, features, metrics, validation
+from forecasting.models import aggregation, calendar_inputs, closures, ensemble, features, metrics, validation
 from forecasting.models.forest import ForestModel
 from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
@@ -120,6 +120,9 @@ class ModelSet:
     excluded: dict[str, str] = field(default_factory=dict)
     #: Closed weekdays and isolated zeros read from the history (``closures.Closures.to_dict``).
     closures: dict[str, Any] | None = field(default=None)
+    #: The validation tail's scored days: ``actual`` demand and each member's forecast of it
+    #: (``members``), so a forecast from some of the members gets intervals of their own blend.
+    validation_forecasts: dict[str, Any] | None = field(default=None)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -168,6 +171,7 @@ class ModelSet:
             demand=info.get("demand"),
             excluded=dict(info.get("excluded") or {}),
             closures=info.get("closures"),
+            validation_forecasts=info.get("validation_forecasts"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -184,6 +188,7 @@ class ModelSet:
             "demand": self.demand,
             "excluded": dict(self.excluded),
             "closures": self.closures,
+            "validation_forecasts": self.validation_forecasts,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -327,13 +332,65 @@ def train_model_set(
         weights = {name: (w / total if total > 0 else 1 / len(kept)) for name, w in kept.items()}
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
+    kept_forecasts = {"actual": _rounded(actual), "members": {name: _rounded(forecasts[name]) for name in members}}
     return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
                     calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded,
-                    closures=found_closures.to_dict())
+                    closures=found_closures.to_dict(), validation_forecasts=kept_forecasts)
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    # Four decimals of a unit of demand: what the intervals of a member subset need, in a tenth of the text.
+    return [round(float(x), 4) for x in values]
+
+
+def chosen_weights(model_set: ModelSet, members: Sequence[str] | None) -> dict[str, float]:
+    """Return the ensemble weights over `members` (all the set's by default), renormalised to sum to 1.
+
+    Members whose validated weights are all 0 (TSB took the whole weight, say) share equally.
+
+    Raises
+    ------
+    ValueError
+        Naming a member the set does not hold.
+    """
+    if members is None:
+        return dict(model_set.weights)
+    missing = [name for name in members if name not in model_set.members]
+    if missing:
+        raise ValueError(f"The model set holds no member {', '.join(missing)}; it holds {', '.join(model_set.members)}.")
+    kept = {name: float(model_set.weights.get(name, 0.0)) for name in members}
+    total = sum(kept.values())
+    return {name: (w / total if total > 0 else 1 / len(kept)) for name, w in kept.items()}
+
+
+def chosen_intervals(model_set: ModelSet, weights: Mapping[str, float]) -> dict[str, Any]:
+    """Return the interval description of the blend `weights` makes: the set's own for the whole set.
+
+    A blend of some of the members is bounded by its own validation residuals (its members'
+    recorded validation forecasts, weighted), not by the whole ensemble's.
+    """
+    if set(weights) == set(model_set.members) or not model_set.validation_forecasts:
+        return model_set.intervals
+    kept = model_set.validation_forecasts
+    combined = ensemble.combine({name: kept["members"][name] for name in weights}, weights)
+    return ensemble.fit_intervals(kept["actual"], combined, model_set.intervals["levels"])
+
+
+def error_dependence(model_set: ModelSet, members: Sequence[str] | None = None) -> float:
+    """Return the lag-1 dependence of the daily errors of the blend of `members` (:mod:`forecasting.models.aggregation`)."""
+    intervals = chosen_intervals(model_set, chosen_weights(model_set, members))
+    return aggregation.residual_dependence(intervals.get("residuals") or [])
+
+
+def bound_columns(levels: Sequence[float]) -> list[tuple[str, str]]:
+    """Return the (lower, upper) column names :func:`forecast` gives the bounds of `levels`, in that order."""
+    return [(f"lower{suffix}", f"upper{suffix}")
+            for suffix in ("" if i == 0 else f"_{int(round(level * 100))}" for i, level in enumerate(levels))]
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
-             calendar: pd.DataFrame | None = None) -> pd.DataFrame:
+             calendar: pd.DataFrame | None = None, members: Sequence[str] | None = None,
+             levels: Sequence[float] | None = None) -> pd.DataFrame:
     """Forecast the `horizon` days after `history` with the ensemble and its intervals.
 
     Parameters
@@ -348,15 +405,21 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
         The product's calendar over `history` and the forecast days; days it lacks are
         open, without holiday, regressors 0. Closed forecast days (the calendar's, and the
         set's recorded closed weekdays on days the calendar leaves unstated) are 0 in every column.
+    members : sequence of str, optional
+        Forecast with these members only (each held by the set), their weights
+        renormalised (:func:`chosen_weights`) and the intervals of their own blend; all by default.
+    levels : sequence of float, optional
+        Interval levels in (0, 1); by default the set's (``interval_levels``).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by the dates after `history`; columns ``forecast``, ``lower``, ``upper``
         (first interval level), ``lower_<pct>``, ``upper_<pct>`` for each further level,
-        then one column per member. Every value finite and >= 0.
+        then one column per member used. Every value finite and >= 0.
     """
     check_history(history)
+    weights = chosen_weights(model_set, members)
     dates = features.forecast_dates(history, horizon)
     history = calendar_inputs.mask_closed(history, calendar)
     recorded = closures.Closures.from_dict(model_set.closures)
@@ -365,15 +428,16 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
                  & ~closures.closed_days(recorded, dates, calendar))
     predictions = {}
     for name, member in model_set.members.items():
+        if name not in weights:
+            continue
         values = _predict(member, history, horizon, calendar)
         # A diverged member has weight 0 and never reaches the ensemble; keep its column finite.
         predictions[name] = np.where(np.isfinite(values), values, 0.0)
-    combined = np.clip(ensemble.combine(predictions, model_set.weights), 0.0, None)
-    bounds = ensemble.interval_bounds(combined, model_set.intervals)
+    combined = np.clip(ensemble.combine(predictions, weights), 0.0, None)
+    bounds = ensemble.interval_bounds(combined, chosen_intervals(model_set, weights), levels)
     columns: dict[str, np.ndarray] = {"forecast": combined}
-    for position, (level, (lower, upper)) in enumerate(bounds.items()):
-        suffix = "" if position == 0 else f"_{int(round(level * 100))}"
-        columns[f"lower{suffix}"], columns[f"upper{suffix}"] = lower, upper
+    for (low_name, high_name), (lower, upper) in zip(bound_columns(list(bounds)), bounds.values(), strict=True):
+        columns[low_name], columns[high_name] = lower, upper
     columns.update(predictions)
     # A closed day sells nothing: exactly 0, bounds included.
     return pd.DataFrame({name: np.where(open_days, values, 0.0) for name, values in columns.items()}, index=dates)
