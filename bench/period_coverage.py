@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from config.settings import default_model_params
+from forecasting.models import blends
 from forecasting.models import model_set as sets
 from forecasting.models.aggregation import aggregate
 
@@ -56,13 +57,13 @@ def main() -> None:
     logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
     inside = {(m, f, lvl): [] for m in MODELS for f in ("weekly", "monthly") for lvl in (80, 95)}
     widths = {(m, f): [] for m in MODELS for f in ("weekly", "monthly")}
-    pairs = sets.bound_columns([0.8, 0.95])
+    pairs = blends.bound_columns([0.8, 0.95])
     for number, series in enumerate(load(args.dataset, args.series), start=1):
         train, actual = series.iloc[:-HELD_OUT], series.iloc[-HELD_OUT:].to_numpy()
         model_set = sets.train_model_set(train, params=default_model_params(), min_samples=100, product_id=number)
         frame = sets.forecast(model_set, train, HELD_OUT)
         frame["actual"] = actual
-        rho = sets.error_dependence(model_set)
+        rho = blends.error_dependence(model_set)
         for model, fixed in MODELS.items():
             for frequency, shortest in (("weekly", 7), ("monthly", 28)):
                 periods = aggregate(frame, frequency, rho=rho if fixed is None else fixed, bounds=pairs)

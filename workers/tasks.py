@@ -8,7 +8,7 @@ from typing import Any
 from celery import current_app, shared_task
 
 from forecasting.data import sales
-from forecasting.lifecycle import steps
+from forecasting.lifecycle import custom_forecasts, steps
 from forecasting.lifecycle.forecast_options import ForecastOptions
 from jobs import control, locks, metrics
 from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, SCAN_TASK, TRAINING_TASK
@@ -36,10 +36,15 @@ def forecast_product(job_id: str) -> None:
         with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
             options = ForecastOptions.from_params(run.job["params"])
-            made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
-                                     product_id=product_id, horizon=horizon, policy=rt.policy,
-                                     lock=_lock(rt, job_id), job_id=job_id, progress=run.progress,
-                                     options=options)
+            if options.is_default:
+                made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
+                                      product_id=product_id, horizon=horizon, policy=rt.policy,
+                                      lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
+            else:
+                made = custom_forecasts.forecast(engine=rt.engine, store=rt.store, cache=rt.cache,
+                                                 product_id=product_id, horizon=horizon, policy=rt.policy,
+                                                 lock=_lock(rt, job_id), job_id=job_id, progress=run.progress,
+                                                 options=options)
             run.finish(_forecast_result(product_id, horizon, made))
             metrics.forecast_served(made.source)
             if made.trained:

@@ -6,18 +6,18 @@ import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from forecasting.data import sales_token
-from forecasting.data.calendar import load_calendar_frame, unstated_days
+from forecasting.data.calendar import load_calendar_frame
 from forecasting.data.sales import SalesHistory, load_history
 from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
-from forecasting.lifecycle.forecast_options import ForecastOptions, check_members_in_set, check_override_days
+from forecasting.lifecycle.calendar_warnings import calendar_warnings
 from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
 from forecasting.params import ModelParams
 from forecasting.store.caches import ForecastMemo, LoadedCache
@@ -251,7 +251,6 @@ def forecast(
     lock: LockFactory | None = None,
     job_id: str | None = None,
     progress: Progress | None = None,
-    options: ForecastOptions | None = None,
 ) -> Forecast:
     """Forecast the `horizon` days after the product's history, training first when needed.
 
@@ -260,13 +259,8 @@ def forecast(
     memo, else as saved at training) without loading the history or the models.
     Otherwise the history is loaded and checked, the set trained when missing or
     stale, and the forecast computed (or read, when it is kept for this data).
-    A request with `options` (:mod:`forecasting.lifecycle.forecast_options`) is
-    always computed, and neither kept in the memo nor saved.
+    A request with options is :func:`forecasting.lifecycle.custom_forecasts.forecast`'s.
     """
-    if options is not None and not options.is_default:
-        return _forecast_with_options(engine=engine, store=store, cache=cache, product_id=product_id,
-                                      horizon=horizon, policy=policy, lock=lock, job_id=job_id, progress=progress,
-                                      options=options)
     info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy)
     if info is not None:
         points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
@@ -288,60 +282,6 @@ def forecast(
     end = history.end.isoformat() if history.end else None
     return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason, source=source,
                     warnings=calendar_warnings(engine, product_id, prepared.info, end, horizon))
-
-
-def _forecast_with_options(*, engine: Engine, store: ModelStore, cache: LoadedCache, product_id: int, horizon: int,
-                           policy: Policy, lock: LockFactory | None, job_id: str | None, progress: Progress | None,
-                           options: ForecastOptions) -> Forecast:
-    # Computed for this request only: the memo and the saved forecast hold the set's own forecast.
-    from forecasting.models import model_set as sets
-    from forecasting.models.aggregation import aggregate
-
-    prepared = prepare(engine=engine, store=store, cache=cache, product_id=product_id, policy=policy, lock=lock,
-                       job_id=job_id, progress=progress)
-    history, model_set = prepared.history, prepared.model_set
-    # Checked again here: the set may have been retrained, the sales moved on, since the request.
-    check_members_in_set(options.members, list(model_set.members))
-    check_override_days(options.calendar, history.end, horizon)
-    if progress:
-        progress("forecasting", 98)
-    calendar = product_calendar(engine, history, horizon, policy, overrides=options.calendar)
-    levels = [level / 100 for level in options.levels]
-    frame = sets.forecast(model_set, history.series, horizon, calendar=calendar, members=options.members,
-                          levels=levels)
-    frame = aggregate(frame, options.frequency, rho=sets.error_dependence(model_set, options.members),
-                      bounds=sets.bound_columns(levels))
-    end = history.end.isoformat() if history.end else None
-    chosen = sets.chosen_weights(model_set, options.members)
-    used = {"level": list(options.levels), "frequency": options.frequency, "members": list(chosen),
-            "weights": {name: round(w, 6) for name, w in chosen.items()}, "calendar_overrides": len(options.calendar)}
-    return Forecast(frame_points(frame), prepared.info, end, trained=prepared.trained, reason=prepared.reason,
-                    warnings=calendar_warnings(engine, product_id, prepared.info, end, horizon, options.calendar),
-                    options=used)
-
-
-def calendar_warnings(engine: Engine, product_id: int, info: dict[str, Any], history_end: str | None, horizon: int,
-                      overrides: Any = ()) -> list[dict[str, Any]]:
-    """Return the forecast days whose calendar leaves a value the set reads unstated, per field.
-
-    One warning per field: ``open`` when the product's calendar states open days at all
-    (a day without it is forecast as open), and each regressor the set was trained with
-    (a day without it reads 0). Both are the defaults of
-    :mod:`forecasting.models.calendar_inputs`.
-    """
-    if history_end is None:
-        return []
-    first = date.fromisoformat(history_end) + timedelta(days=1)
-    regressors = (info.get("calendar") or {}).get("regressors") or []
-    found = unstated_days(engine, product_id=product_id, first=first, last=first + timedelta(days=horizon - 1),
-                          regressors=regressors, overrides=overrides)
-    warnings = []
-    for key, days in found.items():
-        default, meaning = (True, "read as open") if key == "open" else (0, "read as 0")
-        warnings.append({"field": key, "default": default, "count": len(days),
-                         "days": [day.isoformat() for day in days],
-                         "detail": f"{len(days)} forecast day(s) have no '{key}' in the calendar; {meaning}."})
-    return warnings
 
 
 def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
@@ -403,18 +343,6 @@ def forecast_points(model_set: Any, series: pd.Series, horizon: int,
     dates = [day.date().isoformat() for day in frame.index]
     columns = {name: [round(value, 4) for value in frame[name].to_numpy(dtype=float).tolist()] for name in frame}
     return [{"date": date, **{name: values[i] for name, values in columns.items()}} for i, date in enumerate(dates)]
-
-
-def frame_points(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Return a forecast frame (daily or per period) as one JSON-able dict per row, values to 4 decimals."""
-    dates = [day.date().isoformat() for day in frame.index]
-    extra = {}
-    if "end" in frame:
-        extra = {"end": [day.date().isoformat() for day in frame["end"]], "days": [int(d) for d in frame["days"]]}
-        frame = frame.drop(columns=["end", "days"])
-    columns = {name: [round(value, 4) for value in frame[name].to_numpy(dtype=float).tolist()] for name in frame}
-    return [{"date": day, **{name: values[i] for name, values in extra.items()},
-             **{name: values[i] for name, values in columns.items()}} for i, day in enumerate(dates)]
 
 
 def _no_lock(product_id: int) -> AbstractContextManager[None]:

@@ -8,7 +8,7 @@ from forecasting.data.calendar import read_calendar, upsert_calendar
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
 from forecasting.errors import InvalidForecastOptions
-from forecasting.lifecycle import saved_forecasts, steps
+from forecasting.lifecycle import custom_forecasts, saved_forecasts, steps
 from forecasting.lifecycle.forecast_options import ForecastOptions, check_overrides
 from forecasting.store.caches import ForecastMemo, LoadedCache
 from forecasting.store.model_store import ModelStore
@@ -26,8 +26,12 @@ def product(engine, history):
 
 
 def run(engine, store, memo, pid, policy, horizon=14, options=None):
-    return steps.forecast(engine=engine, store=store, cache=LoadedCache(2), memo=memo, product_id=pid,
-                          horizon=horizon, policy=policy, options=options)
+    if options is None:
+        return steps.forecast(engine=engine, store=store, cache=LoadedCache(2), memo=memo, product_id=pid,
+                              horizon=horizon, policy=policy)
+    return custom_forecasts.forecast(engine=engine, store=store, cache=LoadedCache(2), product_id=pid,
+                                     horizon=horizon, policy=policy, lock=None, job_id=None, progress=None,
+                                     options=options)
 
 
 def test_a_what_if_forecast_is_computed_and_leaves_calendar_memo_and_saved_forecast_alone(

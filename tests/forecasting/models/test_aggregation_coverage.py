@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from config.settings import default_model_params
+from forecasting.models import blends
 from forecasting.models import model_set as sets
 from forecasting.models.aggregation import aggregate
 from tests import services
@@ -41,10 +42,10 @@ def test_period_bounds_cover_held_out_real_demand_within_a_sane_band():
         frame = sets.forecast(model_set, train, HELD_OUT)
         frame["actual"] = actual
         for frequency in ("weekly", "monthly"):
-            periods = aggregate(frame, frequency, rho=sets.error_dependence(model_set),
-                                bounds=sets.bound_columns([0.8, 0.95]))
+            periods = aggregate(frame, frequency, rho=blends.error_dependence(model_set),
+                                bounds=blends.bound_columns([0.8, 0.95]))
             whole = periods[periods["days"] >= (7 if frequency == "weekly" else 28)]
-            for level, (lower, upper) in zip((80, 95), sets.bound_columns([0.8, 0.95]), strict=True):
+            for level, (lower, upper) in zip((80, 95), blends.bound_columns([0.8, 0.95]), strict=True):
                 inside = (whole["actual"] >= whole[lower]) & (whole["actual"] <= whole[upper])
                 covered[(frequency, level)].extend(inside.astype(float).tolist())
     for frequency, level, lowest, highest in BANDS:

@@ -4,14 +4,8 @@ import numpy as np
 import pytest
 
 from forecasting.models import ensemble
-from forecasting.models.model_set import (
-    ModelSet,
-    chosen_intervals,
-    chosen_weights,
-    error_dependence,
-    forecast,
-    train_model_set,
-)
+from forecasting.models.blends import chosen_intervals, chosen_weights, error_dependence
+from forecasting.models.model_set import ModelSet, forecast, train_model_set
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +42,8 @@ def test_members_renormalise_the_weights_and_bound_their_own_blend(trained, hist
 
     frame = forecast(trained, history, 14, members=["prophet", "random_forest"])
     assert list(frame.columns) == ["forecast", "lower", "upper", "lower_95", "upper_95", "prophet", "random_forest"]
-    np.testing.assert_allclose(frame["forecast"],
-                               weights["prophet"] * frame["prophet"] + weights["random_forest"] * frame["random_forest"])
+    blend = weights["prophet"] * frame["prophet"] + weights["random_forest"] * frame["random_forest"]
+    np.testing.assert_allclose(frame["forecast"], blend)
     alone = forecast(trained, history, 14, members=["prophet"])
     np.testing.assert_allclose(alone["forecast"], alone["prophet"])
     # Prophet's band is fitted on Prophet's own validation errors, not the ensemble's.
