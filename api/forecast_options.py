@@ -7,7 +7,7 @@ worker applies again to the job's params.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from api.errors import ValidationError
@@ -27,9 +27,10 @@ def _checked(check: Callable[[Any], Any], value: Any) -> Any:
         raise ValidationError(str(exc), exc.field) from None
 
 
-def levels(body: dict[str, Any]) -> tuple[int, ...]:
-    """Return ``level`` (an integer or an array of them, 50..99; default [80, 95]) sorted, or raise a 422."""
-    return _checked(rules.check_levels, body["level"]) if "level" in body else rules.DEFAULT_LEVELS
+def levels(body: dict[str, Any], default: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Return ``level`` (an integer or an array of them, 50..99) sorted; None when absent or `default`; else a 422."""
+    asked = _checked(rules.check_levels, body["level"]) if "level" in body else None
+    return None if asked == default else asked
 
 
 def frequency(body: dict[str, Any]) -> str:
@@ -47,9 +48,14 @@ def calendar_overrides(body: dict[str, Any]) -> tuple[Any, ...]:
     return _checked(rules.check_overrides, body["calendar"]) if "calendar" in body else ()
 
 
-def forecast_options(body: dict[str, Any]) -> ForecastOptions:
-    """Return every option of a forecast request body (defaults for those it leaves out)."""
-    return ForecastOptions(levels=levels(body), frequency=frequency(body), members=members(body),
+def forecast_options(body: dict[str, Any], default_levels: Sequence[float]) -> ForecastOptions:
+    """Return every option of a forecast request body (defaults for those it leaves out).
+
+    `default_levels` are the sets' interval levels (ModelParams.interval_levels, fractions): asking
+    for exactly those is no option.
+    """
+    default = tuple(sorted(int(round(level * 100)) for level in default_levels))
+    return ForecastOptions(levels=levels(body, default), frequency=frequency(body), members=members(body),
                            calendar=calendar_overrides(body))
 
 

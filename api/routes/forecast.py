@@ -35,7 +35,7 @@ def create_forecast():
         body, "forecast_horizon", default=svc.settings.default_forecast_horizon,
         maximum=svc.settings.max_forecast_horizon,
     )
-    options = forecast_options(body)
+    options = forecast_options(body, svc.settings.model_params.interval_levels)
     if not product_exists(svc.engine, product_id=product_id):
         raise ProductNotFound(product_id)
     if not options.is_default:

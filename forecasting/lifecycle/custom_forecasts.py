@@ -36,14 +36,15 @@ def forecast(*, engine: Engine, store: ModelStore, cache: LoadedCache, product_i
     if progress:
         progress("forecasting", 98)
     calendar = product_calendar(engine, history, horizon, policy, overrides=options.calendar)
-    levels = [level / 100 for level in options.levels]
+    levels = None if options.levels is None else [level / 100 for level in options.levels]
     frame = sets.forecast(model_set, history.series, horizon, calendar=calendar, members=options.members,
                           levels=levels)
     frame = aggregate(frame, options.frequency, rho=blends.error_dependence(model_set, options.members),
-                      bounds=blends.bound_columns(levels))
+                      bounds=blends.bound_columns(levels or model_set.intervals["levels"]))
     end = history.end.isoformat() if history.end else None
     chosen = blends.chosen_weights(model_set, options.members)
-    used = {"level": list(options.levels), "frequency": options.frequency, "members": list(chosen),
+    asked = levels or model_set.intervals["levels"]
+    used = {"level": [int(round(level * 100)) for level in asked], "frequency": options.frequency, "members": list(chosen),
             "weights": {name: round(w, 6) for name, w in chosen.items()}, "calendar_overrides": len(options.calendar)}
     return Forecast(frame_points(frame), prepared.info, end, trained=prepared.trained, reason=prepared.reason,
                     warnings=calendar_warnings(engine, product_id, prepared.info, end, horizon, options.calendar),

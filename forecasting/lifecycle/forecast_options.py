@@ -17,8 +17,6 @@ from forecasting.errors import InvalidCalendarData, InvalidForecastOptions
 from forecasting.models.aggregation import FREQUENCIES
 from forecasting.models.model_set import ALL_MEMBERS
 
-#: Interval levels (percent) of a forecast that asks for none.
-DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 MIN_LEVEL, MAX_LEVEL = 50, 99
 MAX_LEVELS = 5
 #: Override rows per request; a forecast covers at most MAX_FORECAST_HORIZON days anyway.
@@ -31,8 +29,9 @@ class ForecastOptions:
 
     Attributes
     ----------
-    levels : tuple of int
+    levels : tuple of int or None
         Interval levels in percent, ascending, each 50..99; ``lower``/``upper`` are the first.
+        None: the set's own (``interval_levels`` of its params: 80 and 95).
     frequency : str
         ``daily``, ``weekly`` or ``monthly`` (:mod:`forecasting.models.aggregation`).
     members : tuple of str or None
@@ -41,7 +40,7 @@ class ForecastOptions:
         What-if calendar rows for forecast days, applied for this forecast only.
     """
 
-    levels: tuple[int, ...] = DEFAULT_LEVELS
+    levels: tuple[int, ...] | None = None
     frequency: str = "daily"
     members: tuple[str, ...] | None = None
     calendar: tuple[CalendarEdit, ...] = ()
@@ -54,7 +53,7 @@ class ForecastOptions:
     def to_params(self) -> dict[str, Any]:
         """Return the options that differ from the defaults, JSON-able, for a job's params."""
         params: dict[str, Any] = {}
-        if self.levels != DEFAULT_LEVELS:
+        if self.levels is not None:
             params["level"] = list(self.levels)
         if self.frequency != "daily":
             params["frequency"] = self.frequency
@@ -68,7 +67,7 @@ class ForecastOptions:
     def from_params(cls, params: Mapping[str, Any]) -> ForecastOptions:
         """Return the options of a job's params (:meth:`to_params`), checked again."""
         return cls(
-            levels=check_levels(params["level"]) if "level" in params else DEFAULT_LEVELS,
+            levels=check_levels(params["level"]) if "level" in params else None,
             frequency=check_frequency(params.get("frequency", "daily")),
             members=check_members(params["members"]) if "members" in params else None,
             calendar=check_overrides(params["calendar"]) if "calendar" in params else (),
