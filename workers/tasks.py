@@ -7,7 +7,8 @@ from functools import partial
 from celery import current_app, shared_task
 
 from forecasting.data import sales
-from forecasting.lifecycle import steps
+from forecasting.lifecycle import custom_forecasts, steps
+from forecasting.lifecycle.forecast_options import ForecastOptions
 from jobs import control, locks, metrics
 from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, SCAN_TASK, TRAINING_TASK
 from workers import batch
@@ -33,9 +34,16 @@ def forecast_product(job_id: str) -> None:
     try:
         with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
-            made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
-                                     product_id=product_id, horizon=horizon, policy=rt.policy,
-                                     lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
+            options = ForecastOptions.from_params(run.job["params"])
+            if options.is_default:
+                made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
+                                      product_id=product_id, horizon=horizon, policy=rt.policy,
+                                      lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
+            else:
+                made = custom_forecasts.forecast(engine=rt.engine, store=rt.store, cache=rt.cache,
+                                                 product_id=product_id, horizon=horizon, policy=rt.policy,
+                                                 lock=_lock(rt, job_id), job_id=job_id, progress=run.progress,
+                                                 options=options)
             run.finish(steps.forecast_result(product_id, horizon, made))
             metrics.forecast_served(made.source)
             if made.trained:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from api.errors import ApiError, outage
 from api.routes.jobs import job_resource
+from api.forecast_options import OPTION_FIELDS, check_for_product, forecast_options
 from api.services import Services, services
 from api.validation import json_object, no_unknown_fields, path_id, positive_int, preferred_wait, query_int
 from forecasting.data.products import MAX_PRODUCT_ID
@@ -31,17 +32,20 @@ def create_forecast():
     With ``Prefer: wait=N`` the answer waits up to N seconds for the job to end: then
     it is 200 with the ended job (as GET /jobs/<id> shows it), else the usual 202. When
     the product's saved forecast answers the request, that job is recorded as ended at
-    once and no worker runs it.
+    once and no worker runs it. Options (``level``, ``frequency``, ``members``, what-if
+    ``calendar`` rows) go to the job's params; a request without them asks for the set's
+    own forecast, which only then may come from the saved one.
     """
     svc = services()
     body = json_object(request)
-    no_unknown_fields(body, {"product_id", "forecast_horizon"})
+    no_unknown_fields(body, {"product_id", "forecast_horizon", *OPTION_FIELDS})
     product_id = positive_int(body, "product_id", maximum=MAX_PRODUCT_ID)
     horizon = positive_int(
         body, "forecast_horizon", default=svc.settings.default_forecast_horizon,
         maximum=svc.settings.max_forecast_horizon,
     )
-    params = {"horizon": horizon}
+    options = forecast_options(body, svc.settings.model_params.interval_levels)
+    params = {"horizon": horizon, **options.to_params()}
     # One look at the product's token and model_info.json (404 for an unknown product): what the
     # worker would read first, by the worker's own code.
     try:
@@ -49,6 +53,8 @@ def create_forecast():
     except StoreUnavailable:
         # The model store does not answer: the job is queued as ever, and its worker sees to it.
         kept = steps.Kept(fresh=True, forecast=None)
+    if not options.is_default:
+        check_for_product(options, engine=svc.engine, store=svc.store, product_id=product_id, horizon=horizon)
     wait = preferred_wait(request, svc.settings.max_job_wait_seconds)
     if wait and kept.forecast is not None:
         job = records.record_served(svc.engine, kind="forecast", product_id=product_id, params=params,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -17,6 +17,7 @@ from forecasting.data.calendar import load_calendar_frame
 from forecasting.data.sales import SalesHistory, load_history
 from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
+from forecasting.lifecycle.calendar_warnings import calendar_warnings
 from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
 from forecasting.params import ModelParams
 from forecasting.store.caches import ForecastMemo, LoadedCache, TrustedInfos
@@ -99,6 +100,10 @@ class Forecast:
     reason: str | None
     # 'saved' when read from a forecast kept for this set and data, 'computed' when the models ran.
     source: str = "computed"
+    #: Forecast days whose calendar values were not given and took the defaults (:func:`calendar_warnings`).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: What a request with options asked and got (levels, frequency, members and their weights); None without.
+    options: dict[str, Any] | None = None
 
 
 def train(
@@ -254,6 +259,7 @@ def forecast(
     memo, else as saved at training) without loading the history or the models.
     Otherwise the history is loaded and checked, the set trained when missing or
     stale, and the forecast computed (or read, when it is kept for this data).
+    A request with options is :func:`forecasting.lifecycle.custom_forecasts.forecast`'s.
     """
     kept = kept_forecast(engine=engine, store=store, memo=memo, product_id=product_id, horizon=horizon,
                          policy=policy)
@@ -271,7 +277,8 @@ def forecast(
         points = forecast_points(prepared.model_set, history.series, horizon, calendar)
         memo.put((product_id, prepared.info.get("set_id"), history.fingerprint), points)
     end = history.end.isoformat() if history.end else None
-    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason, source=source)
+    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason, source=source,
+                    warnings=calendar_warnings(engine, product_id, prepared.info, end, horizon))
 
 
 @dataclass(frozen=True)
@@ -305,19 +312,24 @@ def kept_forecast(*, engine: Engine, store: ModelStore, memo: ForecastMemo, prod
     points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
     if points is None:
         return Kept(fresh=True, forecast=None)
-    return Kept(fresh=True, forecast=Forecast(points, info, (info.get("data") or {}).get("end"), trained=False,
-                                              reason=None, source="saved"))
+    end = (info.get("data") or {}).get("end")
+    return Kept(fresh=True, forecast=Forecast(points, info, end, trained=False, reason=None, source="saved",
+                                              warnings=calendar_warnings(engine, product_id, info, end, horizon)))
 
 
 def forecast_result(product_id: int, horizon: int, made: Forecast) -> dict[str, Any]:
     """Return the result of a forecast job (what GET /jobs/<id> shows under ``result``)."""
-    return {
+    result = {
         "product_id": product_id,
         "horizon": horizon,
         "history_end": made.history_end,
         "model": {**model_summary(made.info), "trained_now": made.trained, "reason": made.reason},
+        "warnings": made.warnings,
         "points": made.points,
     }
+    if made.options is not None:
+        result["options"] = made.options
+    return result
 
 
 def model_summary(info: dict[str, Any]) -> dict[str, Any]:
@@ -359,19 +371,20 @@ def _kept_points(engine: Engine, memo: ForecastMemo, product_id: int, info: dict
     return points
 
 
-def product_calendar(engine: Engine, history: SalesHistory, horizon: int, policy: Policy) -> pd.DataFrame | None:
+def product_calendar(engine: Engine, history: SalesHistory, horizon: int, policy: Policy,
+                     overrides: Any = ()) -> pd.DataFrame | None:
     """Return the product's calendar over its history and the `horizon` days after it (None without sales).
 
     Closed days, holidays (the product's country's, else the policy's) and regressors
     reach the models through it; days without a calendar row are open, no holiday,
-    regressors 0.
+    regressors 0. `overrides` (what-if CalendarEdits) are merged in, never stored.
     """
     if history.start is None or history.end is None:
         return None
     country, subdivision = policy.holidays_place
     return load_calendar_frame(engine, product_id=history.product_id, start=history.start,
                                end=history.end + timedelta(days=max(horizon, 0)), country=country,
-                               subdivision=subdivision).frame
+                               subdivision=subdivision, overrides=overrides).frame
 
 
 def forecast_points(model_set: Any, series: pd.Series, horizon: int,

@@ -118,3 +118,47 @@ def test_broker_down_is_503_and_job_marked_failed(tmp_path, redis_url):
     # The driver's text (host, port, errno) is for the log; the job keeps a code and a sentence.
     assert rows[0].error.startswith("broker_unavailable: The message broker is unavailable")
     assert "127.0.0.1" not in rows[0].error and ":1" not in rows[0].error
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"level": 100}, "'level' values must be integers from 50 to 99 (percent), got 100"),
+        ({"level": [80, 49]}, "got 49"),
+        ({"level": [0.8]}, "got 0.8"),
+        ({"level": []}, "'level' must be an integer or a non-empty array"),
+        ({"level": [50, 60, 70, 80, 90, 95]}, "at most 5 levels"),
+        ({"frequency": "hourly"}, "'frequency' must be one of daily, weekly, monthly, got 'hourly'"),
+        ({"members": ["prophet", "arima"]}, "unknown member 'arima'"),
+        ({"members": []}, "'members' must be a non-empty array"),
+        ({"members": ["lstm", "lstm"]}, "more than once"),
+        ({"calendar": {"date": "2024-07-01"}}, "'calendar' must be a non-empty array"),
+        ({"calendar": [{"date": "2024-07-01", "open": "no"}]}, "Row 1 (2024-07-01): 'open' must be true, false or null"),
+        ({"calendar": [{"date": "2024-07-01", "regressors": {"Promo": 1}}]}, "regressor name 'Promo' must match"),
+        ({"calendar": [{"date": "2024-07-01", "colour": "red"}]}, "Row 1: unknown field(s) colour"),
+        ({"calendar": [{"date": "2024-06-30", "open": False}]}, "row for 2024-06-30 is not a forecast day: this "
+                                                                "forecast covers 2024-07-01 to 2024-07-07"),
+        ({"calendar": [{"date": "2024-07-08", "open": False}]}, "row for 2024-07-08 is not a forecast day"),
+    ],
+)
+def test_bad_options_are_a_422_naming_the_option_and_queue_nothing(app, client, queued, body, needle):
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 7, **body})
+
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert needle in response.json["detail"]
+    assert response.json["field"] == next(iter(body))
+    assert job_count(app) == 0 and queued("forecast") == 0 and queued("forecast-training") == 0
+
+
+def test_options_reach_the_job_params_and_defaults_leave_them_out(app, client, queued):
+    plain = client.post(URL, json={"product_id": 1, "forecast_horizon": 7, "level": [95, 80], "frequency": "daily"})
+    assert client.get(plain.headers["Location"]).json["params"] == {"horizon": 7}
+
+    asked = client.post(URL, json={"product_id": 1, "forecast_horizon": 7, "level": 90, "frequency": "weekly",
+                                   "members": ["prophet"],
+                                   "calendar": [{"date": "2024-07-02", "open": False, "regressors": {"promo": 1}}]})
+    assert asked.status_code == 202
+    assert client.get(asked.headers["Location"]).json["params"] == {
+        "horizon": 7, "level": [90], "frequency": "weekly", "members": ["prophet"],
+        "calendar": [{"date": "2024-07-02", "open": False, "regressors": {"promo": 1.0}}]}
+    assert queued("forecast-training") == 2  # no set yet: both must train first
