@@ -1,9 +1,10 @@
 """Forecast results rendered for download: CSV, JSON Lines or one JSON document, a chunk at a time.
 
 Every format is written from an iterator of chunks of job results (each result a
-product's forecast as a forecast job records it: ``product_id`` and ``points``), and
-yields text a chunk at a time, so an export of 1,000 products x 90 days is never one
-string in memory. CSV and JSON Lines have one row per product and day.
+product's forecast as a forecast job records it, ``product_id`` and ``points``, as the
+JSON text stored in the job), and yields text a chunk at a time, so an export of
+1,000 products x 90 days is never one string in memory. CSV and JSON Lines have one
+row per product and day; JSON passes the stored texts through without decoding them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ BOUNDS = ("lower", "upper", "lower_95", "upper_95")
 MEMBERS = ("prophet", "lstm", "random_forest", "tsb")
 KEYS = ("product_id", "date", "forecast")
 
-Chunks = Iterable[list[dict[str, Any]]]
+Chunks = Iterable[list[str]]
+# One encoder for every row: json.dumps with separators builds a new one per call (a fifth of
+# the time of a JSON Lines export of 90,000 rows, measured).
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def columns(sample: list[dict[str, Any]]) -> list[str]:
@@ -47,10 +51,8 @@ def columns(sample: list[dict[str, Any]]) -> list[str]:
     return [*KEYS, *bounds, *others]
 
 
-def _rows(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    product_id = result["product_id"]
-    for point in result.get("points") or ():
-        yield {"product_id": product_id, **point}
+def _decoded(chunk: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(text) for text in chunk]
 
 
 def as_csv(chunks: Chunks) -> Iterator[str]:
@@ -60,36 +62,43 @@ def as_csv(chunks: Chunks) -> Iterator[str]:
     is made from the first chunk, so a column only a later product holds is left out.
     """
     buffer = io.StringIO()
-    writer: csv.DictWriter | None = None
+    # csv.writer over lists, not DictWriter: a third less time for 90,000 rows (measured).
+    writer = csv.writer(buffer, lineterminator="\n")
+    values: list[str] | None = None
     for chunk in chunks:
-        if writer is None:
-            writer = csv.DictWriter(buffer, fieldnames=columns(chunk), restval="", extrasaction="ignore",
-                                    lineterminator="\n")
-            writer.writeheader()
-        for result in chunk:
-            writer.writerows(_rows(result))
+        results = _decoded(chunk)
+        if values is None:
+            header = columns(results)
+            writer.writerow(header)
+            values = header[1:]
+        for result in results:
+            product_id = result["product_id"]
+            writer.writerows([product_id, *[point.get(name, "") for name in values]]
+                             for point in result.get("points") or ())
         yield _drain(buffer)
-    if writer is None:
+    if values is None:
         # Nothing to export (every forecast failed): the header alone, so a reader still sees the columns.
-        csv.DictWriter(buffer, fieldnames=columns([]), lineterminator="\n").writeheader()
+        writer.writerow(columns([]))
         yield _drain(buffer)
 
 
 def as_ndjson(chunks: Chunks) -> Iterator[str]:
     """Yield a JSON Lines export: one object per product and day, a chunk at a time."""
+    encode = _ENCODER.encode
     for chunk in chunks:
-        yield "".join(json.dumps(row, separators=(",", ":")) + "\n" for result in chunk for row in _rows(result))
+        yield "".join(encode({"product_id": result["product_id"], **point}) + "\n"
+                      for result in _decoded(chunk) for point in result.get("points") or ())
 
 
 def as_json(head: dict[str, Any], chunks: Chunks) -> Iterator[str]:
-    """Yield one JSON object: `head`'s fields, then ``forecasts``, the array of every result."""
-    opening = json.dumps(head, separators=(",", ":"))[:-1]
+    """Yield one JSON object: `head`'s fields, then ``forecasts``, the array of every result as stored."""
+    opening = _ENCODER.encode(head)[:-1]
     yield (opening + "," if head else "{") + '"forecasts":['
     first = True
     for chunk in chunks:
         if not chunk:
             continue
-        text = ",".join(json.dumps(result, separators=(",", ":")) for result in chunk)
+        text = ",".join(chunk)
         yield text if first else "," + text
         first = False
     yield "]}"

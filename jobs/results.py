@@ -7,9 +7,7 @@ no more than one page is in memory and no connection stays open between pages.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -18,7 +16,7 @@ from jobs.records import _job_id
 from jobs.table import jobs
 
 
-def forecast_results(engine: Engine, *, parent_id: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+def forecast_results(engine: Engine, *, parent_id: str, chunk: int) -> Iterator[list[str]]:
     """Yield the results of a batch's succeeded forecast children, `chunk` at a time, by product id.
 
     Parameters
@@ -32,8 +30,9 @@ def forecast_results(engine: Engine, *, parent_id: str, chunk: int) -> Iterator[
 
     Yields
     ------
-    list of dict
-        The decoded results (``product_id``, ``points``, ...) of up to `chunk` children.
+    list of str
+        The results of up to `chunk` children as stored: JSON objects (``product_id``,
+        ``points``, ...), left for the caller to decode or pass on.
     """
     key, after = _job_id(parent_id), 0
     query = (select(jobs.c.product_id, jobs.c.result)
@@ -44,5 +43,5 @@ def forecast_results(engine: Engine, *, parent_id: str, chunk: int) -> Iterator[
             rows = conn.execute(query.where(jobs.c.product_id > after)).all()
         if not rows:
             return
-        yield [json.loads(row.result) for row in rows if row.result is not None]
+        yield [row.result for row in rows if row.result is not None]
         after = rows[-1].product_id

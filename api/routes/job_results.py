@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,7 +39,7 @@ def get_result(job_id: str) -> Response:
         if job["status"] != "succeeded":
             raise ApiError(409, "Job has no result", f"Job {job['id']} ended {job['status']} and has no forecast; "
                            f"GET {url_for('jobs.get_job', job_id=job['id'])} shows why.", job_status=job["status"])
-        chunks: Any = [[job["result"]]]
+        chunks: Any = [[json.dumps(job["result"])]]
     else:
         chunks = forecast_results(svc.engine, parent_id=job["id"], chunk=svc.settings.export_chunk_products)
     head = {"job_id": job["id"], "kind": job["kind"], "status": job["status"],
