@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request, stream_with_context, url_for
 
 from api import exports
 from api.errors import ApiError
-from api.services import services
+from api.services import Services, services
 from jobs import records
 from jobs.results import forecast_results
 
@@ -35,24 +35,26 @@ def get_result(job_id: str) -> Response:
         raise ApiError(409, "Job not ended", f"Job {job['id']} is {job['status']}; its result can be read once it "
                        f"has ended: wait for it with GET {url_for('jobs.get_job', job_id=job['id'])}?wait=30.",
                        job_status=job["status"])
-    if job["kind"] == "forecast":
-        if job["status"] != "succeeded":
-            raise ApiError(409, "Job has no result", f"Job {job['id']} ended {job['status']} and has no forecast; "
-                           f"GET {url_for('jobs.get_job', job_id=job['id'])} shows why.", job_status=job["status"])
-        chunks: Any = [[json.dumps(job["result"])]]
-    else:
-        chunks = forecast_results(svc.engine, parent_id=job["id"], chunk=svc.settings.export_chunk_products)
     head = {"job_id": job["id"], "kind": job["kind"], "status": job["status"],
             "forecast_horizon": job["params"]["horizon"]}
     if job["kind"] == "batch":
         head["counts"] = records.batch_counts(svc.engine, job)
-    body: Iterator[str] = exports.render(media_type, head, chunks)
+    body: Iterator[str] = exports.render(media_type, head, _results(svc, job))
     headers = {"Vary": "Accept"}
     if media_type != exports.JSON:
         # A file to save: `curl -OJ` and browsers name it after the job.
         headers["Content-Disposition"] = f'attachment; filename="forecast-{job["id"]}.{exports.SUFFIXES[media_type]}"'
     mimetype = media_type + ("; charset=utf-8" if media_type == exports.CSV else "")
     return Response(stream_with_context(body), mimetype=mimetype, headers=headers)
+
+
+def _results(svc: Services, job: dict[str, Any]) -> exports.Chunks:
+    if job["kind"] == "batch":
+        return forecast_results(svc.engine, parent_id=job["id"], chunk=svc.settings.export_chunk_products)
+    if job["status"] != "succeeded":
+        raise ApiError(409, "Job has no result", f"Job {job['id']} ended {job['status']} and has no forecast; "
+                       f"GET {url_for('jobs.get_job', job_id=job['id'])} shows why.", job_status=job["status"])
+    return [[json.dumps(job["result"])]]
 
 
 def _negotiate() -> str:

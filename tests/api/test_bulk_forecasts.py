@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 
 from api import create_app
-from api.exports import BOUNDS, MEMBERS
+from api.exports import BOUNDS, MEMBERS, columns
 from forecasting.data.products import create_product
 from jobs import records
 from tests import services
@@ -251,3 +251,10 @@ def test_the_member_columns_are_the_model_sets_members():
     from forecasting.models.model_set import ALL_MEMBERS
 
     assert MEMBERS == tuple(ALL_MEMBERS)
+
+
+def test_values_beyond_the_fixed_columns_follow_their_kind():
+    sample = [{"product_id": 1, "points": [{"date": "2024-07-01", "forecast": 1.0, "lower_50": 0.5, "upper_50": 1.5,
+                                            "prophet": 1.0, "seasonal": 0.9}]}]
+    assert columns(sample) == ["product_id", "date", "forecast", *BOUNDS, "lower_50", "upper_50", *MEMBERS, "seasonal"]
+    assert columns([]) == ["product_id", "date", "forecast", *BOUNDS, *MEMBERS]
