@@ -139,7 +139,10 @@ class Settings:
     worker_nice: int = 10
     worker_threads: int = 1
     progress_min_step: int = 5
+    # Most products one bulk retrain or bulk forecast may list (`product_ids`).
     max_batch_products: int = 10_000
+    # Forecast jobs whose results an export (GET /jobs/<id>/result) reads per database query.
+    export_chunk_products: int = 100
     embedded_redis_port: int = 6390
     # `make run` restarts a process that dies: after 1 s, doubling for each exit in a row up to
     # this many seconds; a process that ran PROCESS_STABLE_SECONDS resets the count.
@@ -387,6 +390,8 @@ def _check(settings: Settings) -> None:
         raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
+    if settings.export_chunk_products < 1:
+        raise ValueError("EXPORT_CHUNK_PRODUCTS must be at least 1.")
     from forecasting.store.backends import split_url
 
     split_url(settings.model_store_location)  # a URL of an unknown kind is refused at start

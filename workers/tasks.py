@@ -31,8 +31,10 @@ def _run(rt: Runtime, job_id: str):
 def forecast_product(job_id: str) -> None:
     """Forecast one product, training its models first when missing or stale."""
     rt = runtime()
+    parent_id = None
     try:
         with _run(rt, job_id) as run:
+            parent_id = run.job["parent_id"]
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
             options = ForecastOptions.from_params(run.job["params"])
             if options.is_default:
@@ -50,6 +52,9 @@ def forecast_product(job_id: str) -> None:
                 metrics.training_done(made.info)
     except NotRun:
         return
+    finally:
+        if parent_id:
+            batch.settle(rt, parent_id)
 
 
 @shared_task(name=TRAINING_TASK, ignore_result=True)
@@ -87,7 +92,7 @@ def _train(rt: Runtime, run: JobRun) -> None:
 
 @shared_task(name=BATCH_TASK, ignore_result=True)
 def dispatch_batch(job_id: str) -> None:
-    """Queue the trainings of a bulk retrain."""
+    """Queue the children of a bulk retrain or a bulk forecast."""
     batch.dispatch(runtime(), current_app, job_id)
 
 
