@@ -46,6 +46,7 @@ ERROR_TEXT = {
     403: "The API key lacks the scope this endpoint needs",
     404: "Not found",
     405: "Method not allowed (`Allow` lists the methods the path takes)",
+    406: "None of the media types the `Accept` header takes is available; `available` lists them",
     409: "Conflict with the current state",
     413: "The body is larger than MAX_CONTENT_LENGTH",
     415: "The body is not sent as application/json",
@@ -72,6 +73,10 @@ class _Plugin(FlaskPlugin):
     """
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+        if self.is_app_response(resp):
+            # A response the view built itself (a streamed export) is passed on as it is: the
+            # plugin would read it whole into memory to rebuild it.
+            return resp, None
         return super().validate_response(resp, resp_model, True, False)
 
 
@@ -227,7 +232,10 @@ def _finish(doc: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
                     kinds = media.split("|")
                     suffix = path.rsplit(".", 1)[-1]
                     chosen = [kind for kind in kinds if kind.split("/")[-1].startswith(suffix)] or kinds
-                    answer["content"] = {kind: {"schema": {"type": "string"}} for kind in chosen}
+                    # A model's JSON keeps its schema; other media types are text.
+                    described = answer.get("content", {})
+                    answer["content"] = {kind: described.get(kind, {"schema": {"type": "string"}})
+                                         for kind in chosen}
                 if status in extras.get("links", {}):
                     answer["links"] = {name: {"operationId": target, "parameters": dict(params)}
                                        for name, (target, params) in extras["links"][status].items()}

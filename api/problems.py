@@ -24,9 +24,18 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "Job not found": (404, "No job has that id."),
     "Model set not found": (404, "The product has no stored model set: forecast or retrain it first."),
     "Saved forecast not found": (404, "The product's model set has no saved forecast to draw yet."),
+    "No fresh saved forecast": (404, "The product has no fresh model set, or its saved forecast covers fewer days "
+                                     "than asked (`fresh` says which): POST /api/v1/forecast trains or computes it."),
+    "No forecast result": (404, "The job is no forecast job or bulk forecast, so it has no forecasts to export."),
     "Key not found": (404, "No API key has that id or name."),
     "Method Not Allowed": (405, "The path does not take this method; the `Allow` header lists those it takes."),
+    "Not acceptable": (406, "The `Accept` header takes none of the media types the resource is available as; "
+                            "`available` lists them (a forecast result: JSON, CSV, JSON Lines)."),
     "Job already ended": (409, "The job ended before it could be cancelled; `job_status` says how."),
+    "Job not ended": (409, "The job is still queued or running; read its result once it has ended "
+                           "(GET /api/v1/jobs/{job_id}?wait=30 waits for that). `job_status` says where it is."),
+    "Job has no result": (409, "The forecast job ended failed, skipped or cancelled and has no forecast; "
+                               "GET /api/v1/jobs/{job_id} shows why."),
     "Training already queued": (409, "A training of the product is being queued by another request; retry shortly."),
     "Product exists": (409, "The product id or key asked for is taken by another product."),
     "Key exists": (409, "An API key with that name exists already (revoked keys keep their names)."),
@@ -42,6 +51,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "Internal server error": (500, "A fault of the service, logged with the request; the answer names nothing more."),
     "Database unavailable": (503, "The database refuses connections or is locked; retry after `Retry-After` s."),
     "Redis unavailable": (503, "Redis (job queue, locks, job events) is unreachable; nothing was queued."),
+    "Model store unavailable": (503, "The model store (files or S3) is unreachable; retry after `Retry-After` s."),
     "Broker unavailable": (503, "The job queue is unreachable; nothing was queued."),
 }
 

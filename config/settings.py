@@ -123,6 +123,8 @@ class Settings:
     task_soft_time_limit: int = 1800
     task_time_limit: int = 1900
     task_max_redeliveries: int = 3
+    # The training worker's children are replaced after this many tasks (the forecast workers'
+    # are not: see jobs/celery_app.py); every worker's after WORKER_MAX_MEMORY_PER_CHILD_KB.
     worker_max_tasks_per_child: int = 100
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
@@ -130,9 +132,17 @@ class Settings:
     # Child processes of the training worker, and of the forecast worker (its own queue).
     worker_concurrency: int = 2
     forecast_worker_concurrency: int = 1
+    # Child processes of the worker of forecasts that must train first (a product's first forecast).
+    forecast_training_worker_concurrency: int = 1
+    # Niceness of the training worker (bulk retrains): on a machine it shares with the API and the
+    # forecast workers, they get the cores first and a retrain takes what is left.
+    worker_nice: int = 10
     worker_threads: int = 1
     progress_min_step: int = 5
+    # Most products one bulk retrain or bulk forecast may list (`product_ids`).
     max_batch_products: int = 10_000
+    # Forecast jobs whose results an export (GET /jobs/<id>/result) reads per database query.
+    export_chunk_products: int = 100
     embedded_redis_port: int = 6390
     # `make run` restarts a process that dies: after 1 s, doubling for each exit in a row up to
     # this many seconds; a process that ran PROCESS_STABLE_SECONDS resets the count.
@@ -370,6 +380,10 @@ def _check(settings: Settings) -> None:
         raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
+    if settings.worker_max_tasks_per_child < 1:
+        raise ValueError("WORKER_MAX_TASKS_PER_CHILD must be at least 1.")
+    if not -20 <= settings.worker_nice <= 19:
+        raise ValueError(f"WORKER_NICE must be between -20 and 19, got {settings.worker_nice}.")
     if settings.min_training_samples < 1:
         raise ValueError("MIN_TRAINING_SAMPLES must be at least 1.")
     if settings.max_gap_days < 1:
@@ -378,6 +392,8 @@ def _check(settings: Settings) -> None:
         raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
+    if settings.export_chunk_products < 1:
+        raise ValueError("EXPORT_CHUNK_PRODUCTS must be at least 1.")
     from forecasting.store.backends import split_url
 
     split_url(settings.model_store_location)  # a URL of an unknown kind is refused at start

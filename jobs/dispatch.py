@@ -21,16 +21,20 @@ class BrokerUnavailable(RuntimeError):
 
 
 def submit(engine: Engine, celery: Celery, *, kind: str, product_id: int | None, params: dict[str, Any],
-           parent_id: str | None = None, job_id: str | None = None) -> dict[str, Any]:
-    """Record a queued job (under `job_id` if given) and send its task; on a broker failure the job is marked failed."""
+           parent_id: str | None = None, job_id: str | None = None, queue: str | None = None) -> dict[str, Any]:
+    """Record a queued job (under `job_id` if given) and send its task; on a broker failure the job is marked failed.
+
+    `queue` overrides the kind's queue (:data:`jobs.celery_app.TASKS`).
+    """
     job = records.create_job(engine, kind=kind, product_id=product_id, parent_id=parent_id, params=params, job_id=job_id)
-    send(engine, celery, job)
+    send(engine, celery, job, queue=queue)
     return job
 
 
-def send(engine: Engine, celery: Celery, job: dict[str, Any]) -> None:
-    """Send the task of an existing queued job."""
-    name, queue = TASKS[job["kind"]]
+def send(engine: Engine, celery: Celery, job: dict[str, Any], *, queue: str | None = None) -> None:
+    """Send the task of an existing queued job, on `queue` or its kind's queue."""
+    name, default_queue = TASKS[job["kind"]]
+    queue = queue or default_queue
     try:
         celery.send_task(name, args=[job["id"]], task_id=job["id"], queue=queue, retry=True,
                          retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
+    InvalidForecastOptions,
     InvalidSalesData,
     ModelSetNotFound,
     ProductNotFound,
@@ -32,6 +33,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     ProductNotFound: "product_not_found",
     ModelSetNotFound: "model_set_not_found",
     InvalidSalesData: "invalid_sales_data",
+    InvalidForecastOptions: "invalid_forecast_options",
     LockTimeout: "training_busy",
 }
 

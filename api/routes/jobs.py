@@ -82,6 +82,8 @@ def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
         "result": job["result"], "error": error, "error_code": error_code,
         "parent_id": job["parent_id"], "links": {"self": url_for("jobs.get_job", job_id=job["id"])},
     }
+    if job["kind"] == "forecast" or job["params"].get("action") == "forecast":
+        body["links"]["result"] = url_for("job_results.get_result", job_id=job["id"])
     if job["kind"] == "batch":
         body["counts"] = records.batch_counts(svc.engine, job)
         body["failures"] = [_failure(f) for f in records.list_children_failed(svc.engine, parent_id=job["id"])]

@@ -21,7 +21,10 @@ class Problem(BaseModel):
     detail: str = Field(description="What is wrong, naming the field or part")
     field: str | None = Field(None, description="The field at fault, when there is one")
     required_scope: str | None = Field(None, description="The scope a 403 needed")
-    job_status: str | None = Field(None, description="How the job ended (409 of a cancel)")
+    job_status: str | None = Field(None, description="The job's status (409 of a cancel or of a result read early)")
+    fresh: bool | None = Field(None, description="404 of a saved forecast: whether the product's model set is "
+                                                 "fresh (then the horizon is longer than the saved forecast)")
+    available: list[str] | None = Field(None, description="406: the media types the resource is available as")
 
 
 class Links(BaseModel):
@@ -29,6 +32,8 @@ class Links(BaseModel):
 
     self: str | None = None
     next: str | None = Field(None, description="The next page, while more remain")
+    result: str | None = Field(None, description="A forecast job's or bulk forecast's forecasts "
+                                                 "(GET /jobs/{job_id}/result)")
 
 
 class Query(BaseModel):

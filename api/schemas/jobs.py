@@ -41,11 +41,12 @@ class Job(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
-    result: Any = Field(description="The forecast or training outcome, once succeeded")
+    result: Any = Field(description="Once succeeded: a forecast job's ForecastResult (with `warnings`, and "
+                                    "`options` when asked with options), or a training's outcome")
     error: str | None
     error_code: str | None = Field(description="Stable: insufficient_history, product_not_found, training_busy, "
                                                "time_limit, worker_lost, broker_unavailable, batch_failed, "
-                                               "internal_error")
+                                               "invalid_forecast_options, internal_error")
     parent_id: str | None
     links: Links
     counts: dict[str, int] | None = Field(None, description="A batch's children by status")

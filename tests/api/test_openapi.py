@@ -149,7 +149,7 @@ def test_the_schemas_still_give_the_precise_messages(client):
     cases = [
         ({"product_id": "abc"}, "'product_id' must be an integer, got a string \"abc\"."),
         ({"product_id": 1, "forecast_horizon": 0}, "'forecast_horizon' must be at least 1, got 0."),
-        ({"product_id": 1, "colour": 1}, "Unknown field(s): colour; allowed: forecast_horizon, product_id."),
+        ({"product_id": 1, "colour": 1}, "Unknown field(s): colour; allowed: calendar, forecast_horizon, frequency, level, members, product_id."),
     ]
     for body, detail in cases:
         response = client.post("/api/v1/forecast", json=body)
