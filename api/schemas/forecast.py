@@ -102,8 +102,8 @@ class ForecastModel(BaseModel):
     trained_at: str | None
     weights: dict[str, float] | None
     metrics: dict[str, Any] | None
-    trained_now: bool
-    reason: str | None
+    trained_now: bool | None = Field(None, description="Whether the forecast's job trained the set first")
+    reason: str | None = Field(None, description="Why it trained (missing, stale...), when it did")
 
 
 class ForecastResult(BaseModel):
@@ -118,7 +118,9 @@ class ForecastResult(BaseModel):
     horizon: int
     history_end: str | None
     model: ForecastModel
-    warnings: list[ForecastWarning] = Field(description="Forecast days that took a calendar default")
+    warnings: list[ForecastWarning] = Field(default_factory=list,
+                                            description="Forecast days that took a calendar default (absent "
+                                                        "from forecasts recorded before warnings existed)")
     points: list[dict[str, Any]]
     options: UsedOptions | None = Field(None, description="Only in a forecast with options")
 

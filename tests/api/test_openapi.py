@@ -53,6 +53,27 @@ def test_parameters_and_limits_come_from_the_code_and_settings(app, client):
     assert list(chart["content"]) == ["image/png"]
 
 
+def test_forecast_options_results_and_exports_are_described(app, client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    options = schemas["ForecastRequest"]["properties"]
+    assert options["frequency"]["enum"] == ["daily", "weekly", "monthly"]
+    assert options["level"]["anyOf"][1] == {"type": "array", "items": {"type": "integer", "minimum": 50,
+                                                                       "maximum": 99}, "minItems": 1, "maxItems": 5}
+    assert options["members"]["items"]["enum"] == ["prophet", "lstm", "random_forest", "tsb"]
+    assert options["calendar"]["items"]["required"] == ["date"]
+    assert {"warnings", "options"} <= schemas["ForecastResult"]["properties"].keys()
+    saved = doc["paths"]["/api/v1/products/{product_id}/forecast"]["get"]
+    assert saved["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ForecastResult")
+    assert saved["parameters"][1]["schema"]["maximum"] == app.config["MAX_FORECAST_HORIZON"]
+    bulk = schemas["BulkForecastRequest"]["properties"]
+    assert bulk["product_ids"]["maxItems"] == app.config["MAX_BATCH_PRODUCTS"]
+    result = doc["paths"]["/api/v1/jobs/{job_id}/result"]["get"]["responses"]
+    assert list(result["200"]["content"]) == ["application/json", "text/csv", "application/x-ndjson"]
+    assert result["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ForecastExport")
+    assert {"404", "406", "409", "503"} <= result.keys() and "422" not in result
+
+
 def test_the_docs_page_and_its_assets_are_served_by_the_service(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
