@@ -1,7 +1,7 @@
 """Examples the document shows: real answers of the service, recorded into examples.json.
 
 Keys are "<operationId> <status>" (a response) or "<operationId> request" (a body).
-Record them again after changing a response: `python -m api.schemas.record_examples`.
+Record them again after changing a response: `python -m tests.api.record_examples`.
 """
 
 from __future__ import annotations

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from api import create_app
 from api.schemas.examples import PATH
 from forecasting.data.products import create_product
-from forecasting.data.sales import upsert_sales
+from config.settings import load_settings
+from forecasting.data.sales import load_history, upsert_sales
+from forecasting.lifecycle import steps
 from tests import services
 from tests.api.conftest import history
+from tests.conftest import SMALL_MODELS
 
 
-def record(client: Any, doc: dict[str, Any]) -> dict[str, Any]:
-    """Send the example requests; return the examples keyed by operation id and status."""
+def record(client: Any, doc: dict[str, Any], train: Callable[[], Any]) -> dict[str, Any]:
+    """Send the example requests (`train` trains product 1 between them); return the examples by operation and status."""
     operations = {(method.upper(), path): op["operationId"] for path, item in doc["paths"].items()
                   for method, op in item.items()}
     examples: dict[str, Any] = {}
@@ -55,7 +60,22 @@ def record(client: Any, doc: dict[str, Any]) -> dict[str, Any]:
          "/api/v1/products/1/calendar?start=2024-07-05&end=2024-07-05")
     send("POST", "/api/v1/forecast", "/api/v1/forecast", {"product_id": "abc"})
     send("POST", "/api/v1/forecast", "/api/v1/forecast", data="product_id=1", content_type="text/plain")
-    job = send("POST", "/api/v1/forecast", "/api/v1/forecast", {"product_id": 1, "forecast_horizon": 30})
+    send("GET", "/api/v1/products/{product_id}/forecast", "/api/v1/products/1/forecast?horizon=7")
+    train()
+    send("GET", "/api/v1/products/{product_id}/forecast", "/api/v1/products/1/forecast?horizon=7")
+    # Answered from the saved forecast at once, its job recorded as ended: the 200 of POST /forecast.
+    served = send("POST", "/api/v1/forecast", "/api/v1/forecast", {"product_id": 1, "forecast_horizon": 7},
+                  headers={"Prefer": "wait=5"})
+    served_id = served.get_json()["id"]
+    send("GET", "/api/v1/jobs/{job_id}/result", f"/api/v1/jobs/{served_id}/result")
+    send("GET", "/api/v1/jobs/{job_id}/result", f"/api/v1/jobs/{served_id}/result", headers={"Accept": "image/png"})
+    examples.pop("forecast.create_forecast request")
+    job = send("POST", "/api/v1/forecast", "/api/v1/forecast",
+               {"product_id": 1, "forecast_horizon": 28, "level": [50, 90], "frequency": "weekly",
+                "members": ["prophet", "random_forest"], "calendar": [{"date": "2024-07-05", "regressors": {"promo": 1}}]})
+    send("POST", "/api/v1/forecasts", "/api/v1/forecasts", {"product_ids": [1, 999]})
+    bulk = send("POST", "/api/v1/forecasts", "/api/v1/forecasts", {"product_ids": [1], "forecast_horizon": 7})
+    send("GET", "/api/v1/jobs/{job_id}/result", bulk.get_json()["links"]["result"])
     url = job.headers["Location"]
     job_id = url.rsplit("/", 1)[-1]
     send("GET", "/api/v1/jobs/{job_id}", url)
@@ -86,7 +106,11 @@ def main() -> None:
         create_product(engine, name="Wholemeal loaf", product_id=1)
         upsert_sales(engine, product_id=1, rows=history(365))
         client = app.test_client()
-        examples = record(client, client.get("/api/v1/openapi.json").get_json())
+        policy = steps.Policy(params=load_settings(overrides=SMALL_MODELS).model_params, min_samples=100,
+                              max_age=timedelta(days=7), saved_forecast_days=30)
+        examples = record(client, client.get("/api/v1/openapi.json").get_json(), lambda: steps.train(
+            engine=engine, store=app.extensions["forecasting"].store,
+            history=load_history(engine, product_id=1), policy=policy, reason="example"))
         app.extensions["forecasting"].engine.dispose()
     PATH.write_text(json.dumps(examples, indent=1, sort_keys=True) + "\n")
     print(f"{len(examples)} examples written to {PATH}")
