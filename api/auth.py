@@ -69,6 +69,11 @@ ENDPOINT_SCOPES: dict[tuple[str, str], str | Callable[[Request], str] | None] = 
     # Stylesheets and scripts hold no data.
     ("GET", "dashboard.static"): OPEN,
     ("GET", "metrics.scrape"): "read",
+    # The API's description holds no data.
+    ("GET", "docs.openapi"): OPEN,
+    ("GET", "docs.swagger"): OPEN,
+    ("GET", "docs.asset"): OPEN,
+    ("GET", "docs.problems"): OPEN,
     ("GET", "keys.list_all"): "admin",
     ("POST", "keys.create"): "admin",
     ("DELETE", "keys.revoke"): "admin",

@@ -160,6 +160,8 @@ class Settings:
     beat_schedule: Path = ROOT / "var" / "celerybeat-schedule"
     # Longest a request may wait for its job to end (GET /jobs/<id>?wait=, Prefer: wait=).
     max_job_wait_seconds: int = 30
+    # Retry-After of a 202 and of a job still queued or running: when a client polls again.
+    job_retry_after_seconds: int = 2
     log_level: str = "INFO"
     # Public holidays (the `holidays` package's ISO code, e.g. "DE" or "DE-BY" with a
     # subdivision) for products that have no country of their own; empty: none.

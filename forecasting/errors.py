@@ -62,6 +62,10 @@ class InvalidSalesData(ForecastingError):
 
 
 
+class ProductExists(InvalidSalesData):
+    """The product id or key asked for is already taken (a conflict, not malformed input)."""
+
+
 class InvalidCalendarData(InvalidSalesData):
     """Calendar rows (open days, holidays, regressors) that cannot be stored, with the reason."""
 

@@ -10,11 +10,13 @@ import orjson
 from flask import Blueprint, Response, current_app, request, url_for
 
 from api.errors import ApiError, outage
-from api.routes.jobs import job_resource
-from api.forecast_options import OPTION_FIELDS, check_for_product, forecast_options
+from api.forecast_options import check_for_product, forecast_options
+from api.openapi import JOB_LINKS, LOCATION, RETRY_AFTER, operation
+from api.routes.jobs import accepted_headers, job_resource
+from api.schemas.forecast import ForecastAccepted, ForecastRequest, ForecastResult, SavedForecastQuery
+from api.schemas.jobs import Job
 from api.services import Services, services
-from api.validation import json_object, no_unknown_fields, path_id, positive_int, preferred_wait, query_int
-from forecasting.data.products import MAX_PRODUCT_ID
+from api.validation import path_id, preferred_wait
 from forecasting.lifecycle import saved_forecasts, steps
 from forecasting.store.caches import ForecastMemo, TrustedInfos
 from forecasting.store.s3_objects import StoreUnavailable
@@ -24,8 +26,18 @@ from jobs.dispatch import submit
 
 bp = Blueprint("forecast", __name__)
 
+PREFER_WAIT = {"name": "Prefer", "in": "header", "required": False,
+               "description": "RFC 7240 `wait=N`: answer 200 with the ended job if it ends within N seconds "
+                              "(at most MAX_JOB_WAIT_SECONDS), or at once when the saved forecast answers; "
+                              "a preference that cannot be read is ignored",
+               "schema": {"type": "string", "examples": ["wait=10"]}}
+
 
 @bp.post("/forecast")
+@operation(body=ForecastRequest, responses={202: ForecastAccepted, 200: Job}, errors=(404,),
+           headers={202: {"Location": LOCATION, "Retry-After": RETRY_AFTER},
+                    200: {"Location": LOCATION, "Preference-Applied": {"schema": {"type": "string"}}}},
+           links={202: JOB_LINKS}, header_parameters=[PREFER_WAIT])
 def create_forecast():
     """Validate the request, record a job and queue it; answer 202 with where to poll.
 
@@ -37,14 +49,10 @@ def create_forecast():
     own forecast, which only then may come from the saved one.
     """
     svc = services()
-    body = json_object(request)
-    no_unknown_fields(body, {"product_id", "forecast_horizon", *OPTION_FIELDS})
-    product_id = positive_int(body, "product_id", maximum=MAX_PRODUCT_ID)
-    horizon = positive_int(
-        body, "forecast_horizon", default=svc.settings.default_forecast_horizon,
-        maximum=svc.settings.max_forecast_horizon,
-    )
-    options = forecast_options(body, svc.settings.model_params.interval_levels)
+    asked: ForecastRequest = request.context.json
+    product_id, horizon = asked.product_id, asked.forecast_horizon
+    # The options as sent (the model checked them): read into the domain's ForecastOptions.
+    options = forecast_options(request.get_json(), svc.settings.model_params.interval_levels)
     params = {"horizon": horizon, **options.to_params()}
     # One look at the product's token and model_info.json (404 for an unknown product): what the
     # worker would read first, by the worker's own code.
@@ -74,10 +82,11 @@ def create_forecast():
             done = records.get_job(svc.engine, job_id=job_id)
             return job_resource(svc, done), 200, {"Location": location, "Preference-Applied": f"wait={wait}"}
     return {"job_id": job["id"], "status": job["status"], "product_id": product_id,
-            "forecast_horizon": horizon, "links": {"self": location}}, 202, {"Location": location}
+            "forecast_horizon": horizon, "links": {"self": location}}, 202, accepted_headers(svc, location)
 
 
 @bp.get("/products/<product_id>/forecast")
+@operation(query=SavedForecastQuery, responses={200: ForecastResult}, errors=(404,))
 def saved_forecast(product_id: str):
     """Answer the product's forecast of ``?horizon=N`` days from its saved forecast, without a job.
 
@@ -87,8 +96,7 @@ def saved_forecast(product_id: str):
     """
     svc = services()
     pid = path_id(product_id)
-    horizon = query_int(request, "horizon", default=svc.settings.default_forecast_horizon, minimum=1,
-                        maximum=svc.settings.max_forecast_horizon)
+    horizon = request.context.query.horizon
     try:
         kept = _kept(svc, pid, horizon, {"horizon": horizon})
     except StoreUnavailable:

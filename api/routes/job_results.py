@@ -10,6 +10,8 @@ from flask import Blueprint, Response, request, stream_with_context, url_for
 
 from api import exports
 from api.errors import ApiError
+from api.openapi import operation
+from api.schemas.forecast import ForecastExport
 from api.services import Services, services
 from jobs import records
 from jobs.results import forecast_results
@@ -18,6 +20,11 @@ bp = Blueprint("job_results", __name__)
 
 
 @bp.get("/jobs/<job_id>/result")
+@operation(responses={200: ForecastExport}, errors=(404, 406, 409),
+           media={200: "|".join(exports.MEDIA_TYPES)},
+           headers={200: {"Vary": {"schema": {"type": "string"}},
+                          "Content-Disposition": {"description": "CSV and JSON Lines: a file named after the job",
+                                                  "schema": {"type": "string"}}}})
 def get_result(job_id: str) -> Response:
     """Stream the job's forecasts in the format the Accept header asks for (JSON when it takes any).
 

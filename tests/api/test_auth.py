@@ -220,7 +220,7 @@ def test_an_admin_key_manages_keys_over_http(secured):
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "needle"),
     [
-        ("POST", "/api/v1/keys", {"name": "admin-key"}, 422, "exists already"),
+        ("POST", "/api/v1/keys", {"name": "admin-key"}, 409, "exists already"),
         ("POST", "/api/v1/keys", {"name": "x", "scope": "root"}, 422, "Scope must be one of read, write, admin"),
         ("POST", "/api/v1/keys", {"name": 7}, 422, "must be strings"),
         ("DELETE", "/api/v1/keys/999", None, 404, "No key has the name or id '999'"),
