@@ -21,6 +21,7 @@ TRAINING_TASK = "training.product"
 BATCH_TASK = "batch.dispatch"
 SCAN_TASK = "training.scan"
 PRUNE_TASK = "jobs.prune"
+RECONCILE_TASK = "jobs.reconcile"
 
 #: The task and queue of each kind of job.
 TASKS = {
@@ -77,6 +78,11 @@ def create_celery(settings: Settings) -> Celery:
                 "task": SCAN_TASK,
                 "schedule": float(settings.retrain_scan_interval_seconds),
                 "options": {"queue": TRAINING_QUEUE, "expires": settings.retrain_scan_interval_seconds},
+            },
+            "reconcile-jobs": {
+                "task": RECONCILE_TASK,
+                "schedule": float(settings.reconcile_interval_seconds),
+                "options": {"queue": FORECAST_QUEUE, "expires": settings.reconcile_interval_seconds},
             },
             "prune-ended-jobs": {
                 "task": PRUNE_TASK,

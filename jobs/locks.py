@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,11 @@ import redis
 
 LOCK_KEY = "forecasting:lock:train:{product_id}"
 QUEUED_KEY = "forecasting:queued:train:{product_id}"
+
+log = logging.getLogger(__name__)
+# A claim lasts this long until set_queued names its job: a process that dies in between
+# holds the product's mark for seconds, not for TRAINING_LOCK_SECONDS.
+CLAIM_SECONDS = 30
 
 
 class LockTimeout(RuntimeError):
@@ -39,7 +45,11 @@ def training_lock(client: redis.Redis, product_id: int, *, owner: str, expire: i
     try:
         yield
     finally:
-        client.eval(_RELEASE, 1, key, owner)
+        try:
+            client.eval(_RELEASE, 1, key, owner)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Redis is away: the lock expires by itself, and a redelivery of this job takes it back.
+            log.warning("training lock not released", extra={"fields": {"product_id": product_id, "error": str(exc)}})
 
 
 def lock_owner(client: redis.Redis, product_id: int) -> str | None:
@@ -50,7 +60,7 @@ def lock_owner(client: redis.Redis, product_id: int) -> str | None:
 
 def claim_queued(client: redis.Redis, product_id: int, *, expire: int) -> bool:
     """Claim the right to queue the product's training; False when one is queued already."""
-    return bool(client.set(QUEUED_KEY.format(product_id=product_id), "", nx=True, ex=expire))
+    return bool(client.set(QUEUED_KEY.format(product_id=product_id), "", nx=True, ex=min(expire, CLAIM_SECONDS)))
 
 
 def set_queued(client: redis.Redis, product_id: int, job_id: str, *, expire: int) -> None:
@@ -62,6 +72,14 @@ def queued_job(client: redis.Redis, product_id: int) -> str | None:
     """Return the id of the product's queued training job, if one is marked."""
     value = client.get(QUEUED_KEY.format(product_id=product_id))
     return value.decode() or None if value is not None else None
+
+
+def queued_marks(client: redis.Redis) -> dict[int, str]:
+    """Return every product's queued mark: product id -> job id ("" while a claim names no job yet)."""
+    keys = list(client.scan_iter(match=QUEUED_KEY.format(product_id="*"), count=1000))
+    values = client.mget(keys) if keys else []
+    return {int(key.decode().rsplit(":", 1)[1]): value.decode() for key, value in zip(keys, values)
+            if value is not None}
 
 
 def clear_queued(client: redis.Redis, product_id: int, job_id: str | None = None) -> None:

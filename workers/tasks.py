@@ -10,8 +10,8 @@ from celery import current_app, shared_task
 from forecasting.data import sales
 from forecasting.lifecycle import steps
 from jobs import control, locks, metrics
-from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, SCAN_TASK, TRAINING_TASK
-from workers import batch
+from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, RECONCILE_TASK, SCAN_TASK, TRAINING_TASK
+from workers import batch, reconcile
 from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
 
@@ -23,8 +23,16 @@ def _lock(rt: Runtime, job_id: str) -> steps.LockFactory:
 
 
 def _run(rt: Runtime, job_id: str):
-    return job_run(rt.engine, rt.redis, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
-                   min_step=rt.settings.progress_min_step)
+    return job_run(rt.engine, rt.redis, job_id, lease=rt.lease, ended=partial(_ended, rt))
+
+
+def _ended(rt: Runtime, job: dict[str, Any]) -> None:
+    # However a job ended (succeeded, failed, gave up, cancelled, or before this message came),
+    # its product's queued mark goes and its batch counts it.
+    if job["kind"] == "train" and job["product_id"] is not None:
+        locks.clear_queued(rt.redis, job["product_id"], job["id"])
+    if job["parent_id"]:
+        batch.settle(rt, job["parent_id"])
 
 
 @shared_task(name=FORECAST_TASK, ignore_result=True)
@@ -49,19 +57,11 @@ def forecast_product(job_id: str) -> None:
 def train_product(job_id: str) -> None:
     """Train one product's models unless they are fresh (or `force` was asked)."""
     rt = runtime()
-    parent_id = None
     try:
         with _run(rt, job_id) as run:
-            parent_id = run.job["parent_id"]
-            try:
-                _train(rt, run)
-            finally:
-                locks.clear_queued(rt.redis, run.job["product_id"], job_id)
+            _train(rt, run)
     except NotRun:
         return
-    finally:
-        if parent_id:
-            batch.settle(rt, parent_id)
 
 
 def _train(rt: Runtime, run: JobRun) -> None:
@@ -81,7 +81,19 @@ def _train(rt: Runtime, run: JobRun) -> None:
 @shared_task(name=BATCH_TASK, ignore_result=True)
 def dispatch_batch(job_id: str) -> None:
     """Queue the trainings of a bulk retrain."""
-    batch.dispatch(runtime(), current_app, job_id)
+    rt = runtime()
+    try:
+        with _run(rt, job_id) as run:
+            batch.dispatch(rt, current_app, run)
+    except NotRun:
+        return
+    batch.settle(rt, job_id)
+
+
+@shared_task(name=RECONCILE_TASK, ignore_result=True)
+def reconcile_jobs() -> dict[str, int]:
+    """Bring every job that lost its message, its worker or its batch to a truthful state."""
+    return reconcile.reconcile(runtime(), current_app)
 
 
 @shared_task(name=SCAN_TASK, ignore_result=True)

@@ -10,7 +10,9 @@ import redis
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from jobs import records
 from jobs.locks import LockTimeout
-from workers.jobrun import job_run
+from workers.jobrun import Lease, job_run
+
+LEASE = Lease(max_attempts=3, min_step=5, heartbeat_seconds=1, stale_after=30, end_retry_seconds=0)
 
 SECRET = "could not connect to db.internal.example:5432 (/srv/forecast/ml_models/7/rf_model.pkl)"
 
@@ -19,7 +21,7 @@ def _fail(engine, redis_url, exc: Exception) -> dict:
     job = records.create_job(engine, kind="train", product_id=7, params={})
     client = redis.Redis.from_url(redis_url)
     try:
-        with job_run(engine, client, job["id"], max_attempts=3, min_step=5):
+        with job_run(engine, client, job["id"], lease=LEASE):
             raise exc
     except type(exc):
         pass  # an unexpected error is re-raised for Celery after the job is recorded as failed
@@ -67,7 +69,7 @@ def test_a_cancel_stops_a_running_job_at_its_next_progress_report(engine, redis_
     client = redis.Redis.from_url(redis_url)
     reached = []
     with pytest.raises(NotRun):
-        with job_run(engine, client, job["id"], max_attempts=3, min_step=5) as run:
+        with job_run(engine, client, job["id"], lease=LEASE) as run:
             run.progress("fit", 10)
             control.cancel_job(engine, job_id=job["id"])
             try:
@@ -87,6 +89,6 @@ def test_a_cancelled_queued_job_is_not_run(engine, redis_url):
     job = records.create_job(engine, kind="forecast", product_id=7, params={})
     control.cancel_job(engine, job_id=job["id"])
     with pytest.raises(NotRun):
-        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], max_attempts=3, min_step=5):
+        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], lease=LEASE):
             raise AssertionError("a cancelled job must not run")
     assert records.get_job(engine, job_id=job["id"])["attempts"] == 0
