@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,24 @@ ERROR_CODES: dict[type[Exception], str] = {
 def internal_error(job_id: str) -> str:
     """Return the stored error of a job that failed inside the service."""
     return records.coded_error("internal_error", f"the job failed; see the service logs for job {job_id}")
+
+
+# A volume the job writes to that cannot take the write: said as such, not as an internal error.
+STORAGE_ERRORS = {
+    errno.ENOSPC: ("storage_full", "No space left on the model volume; the model set in use was kept."),
+    errno.EDQUOT: ("storage_full", "The model volume's quota is used up; the model set in use was kept."),
+    errno.EROFS: ("storage_read_only", "The model volume is read-only; the model set in use was kept."),
+}
+
+
+def storage_error(exc: BaseException | None) -> str | None:
+    """Return the coded error of a full or read-only volume found in `exc` or its causes, else None."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRORS:
+            return records.coded_error(*STORAGE_ERRORS[exc.errno])
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def _client_error(exc: Exception) -> str | None:
@@ -193,7 +212,7 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, lease: Lease,
             _ended(ended, job)
             raise NotRun(job_id) from None
         except (ForecastingError, LockTimeout) as exc:
-            error = _client_error(exc)
+            error = _client_error(exc) or storage_error(exc)
             if error is None:
                 log.error("job failed", exc_info=exc, extra={"fields": {**fields, "error": str(exc)}})
             else:
@@ -206,12 +225,15 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, lease: Lease,
         except OUTAGES as exc:
             _hand_back(engine, job_id, owner, exc, fields)
             raise NotRun(job_id) from None
-        except Exception:
-            log.exception("job crashed", extra={"fields": fields})
-            done = end_job(engine, client, job_id, status="failed", error=internal_error(job_id), owner=owner,
-                           retry_seconds=lease.end_retry_seconds)
-            _ended(ended, done)
-            raise
+        except Exception as exc:
+            if (stored := storage_error(exc)) is None:
+                log.exception("job crashed", extra={"fields": fields})
+                done = end_job(engine, client, job_id, status="failed", error=internal_error(job_id), owner=owner,
+                               retry_seconds=lease.end_retry_seconds)
+                _ended(ended, done)
+                raise
+            log.warning("job failed: model volume", extra={"fields": {**fields, "error": str(exc)}})
+            outcome = {"status": "failed", "error": stored}
         else:
             if run.status is None:
                 leases.release(engine, job_id=job_id, owner=owner)
