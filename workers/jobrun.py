@@ -206,8 +206,9 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, lease: Lease,
         try:
             yield run
         except JobCancelled:
-            # The job is already recorded as cancelled (or taken over); what this attempt made is not saved.
-            log.info("job cancelled", extra={"fields": fields})
+            # The job is already recorded as cancelled (or was taken from this attempt, which lost its
+            # heartbeat); what this attempt made is not recorded as the job's outcome.
+            log.info("job stopped: cancelled, or taken from this attempt", extra={"fields": fields})
             job_events.announce(client, job_id)
             _ended(ended, job)
             raise NotRun(job_id) from None
