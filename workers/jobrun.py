@@ -210,7 +210,12 @@ def job_run(engine: Engine, client: redis.Redis, job_id: str, *, lease: Lease,
             # heartbeat); what this attempt made is not recorded as the job's outcome.
             log.info("job stopped: cancelled, or taken from this attempt", extra={"fields": fields})
             job_events.announce(client, job_id)
-            _ended(ended, job)
+            try:
+                current = records.get_job(engine, job_id=job_id)
+            except DBAPIError:
+                current = None  # the reconciler settles what this cannot
+            if current is not None and current["status"] in records.TERMINAL:
+                _ended(ended, current)  # cancelled; a job taken over has not ended
             raise NotRun(job_id) from None
         except (ForecastingError, LockTimeout) as exc:
             error = _client_error(exc) or storage_error(exc)

@@ -9,7 +9,7 @@ from celery import current_app, shared_task
 
 from forecasting.data import sales
 from forecasting.lifecycle import steps
-from jobs import control, locks, metrics
+from jobs import control, locks, metrics, records
 from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, RECONCILE_TASK, SCAN_TASK, TRAINING_TASK
 from workers import batch, reconcile
 from workers.jobrun import JobRun, NotRun, job_run
@@ -29,6 +29,8 @@ def _run(rt: Runtime, job_id: str):
 def _ended(rt: Runtime, job: dict[str, Any]) -> None:
     # However a job ended (succeeded, failed, gave up, cancelled, or before this message came),
     # its product's queued mark goes and its batch counts it.
+    if job["status"] not in records.TERMINAL:
+        return
     if job["kind"] == "train" and job["product_id"] is not None:
         locks.clear_queued(rt.redis, job["product_id"], job["id"])
     if job["parent_id"]:
