@@ -21,6 +21,8 @@ TRAINING_TASK = "training.product"
 BATCH_TASK = "batch.dispatch"
 SCAN_TASK = "training.scan"
 PRUNE_TASK = "jobs.prune"
+# Run by beat itself on a thread (workers.reconcile.run_in_beat), so no queue delays it; also a
+# task, to run one pass at once: `celery -A workers.entry call jobs.reconcile`.
 RECONCILE_TASK = "jobs.reconcile"
 
 #: The task and queue of each kind of job.
@@ -78,11 +80,6 @@ def create_celery(settings: Settings) -> Celery:
                 "task": SCAN_TASK,
                 "schedule": float(settings.retrain_scan_interval_seconds),
                 "options": {"queue": TRAINING_QUEUE, "expires": settings.retrain_scan_interval_seconds},
-            },
-            "reconcile-jobs": {
-                "task": RECONCILE_TASK,
-                "schedule": float(settings.reconcile_interval_seconds),
-                "options": {"queue": FORECAST_QUEUE, "expires": settings.reconcile_interval_seconds},
             },
             "prune-ended-jobs": {
                 "task": PRUNE_TASK,

@@ -22,11 +22,15 @@ has ended, does nothing (jobs.leases).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy.exc import DBAPIError
+
+from config.settings import Settings
 
 from forecasting.lifecycle.training_runs import interrupt_runs
 from jobs import broker_view, leases, locks, orphans, records
@@ -63,6 +67,29 @@ def reconcile(rt: Runtime, celery: Celery) -> dict[str, int]:
     if any(done.values()):
         log.info("jobs reconciled", extra={"fields": done})
     return done
+
+
+def run_in_beat(settings: Settings, celery: Celery) -> threading.Event:
+    """Start a pass every RECONCILE_INTERVAL_SECONDS on a daemon thread of this (beat) process; return its stop event.
+
+    In beat rather than queued as a task: a pass then never waits behind other work on a
+    worker (a bulk retrain queueing its children, a first forecast training), and it runs
+    whatever worker died. Beat is one process; the pass's lock keeps a second one out.
+    """
+    stop = threading.Event()
+
+    def loop() -> None:
+        rt: Runtime | None = None
+        while not stop.wait(settings.reconcile_interval_seconds):
+            try:
+                rt = rt or Runtime.create(settings)
+                reconcile(rt, celery)
+            except (DBAPIError, redis.RedisError, BrokerError, OSError) as exc:
+                # The database, Redis or the broker is away: the next pass tries again.
+                log.warning("reconciler pass failed", extra={"fields": {"error": str(exc)}})
+
+    threading.Thread(target=loop, name="reconciler", daemon=True).start()
+    return stop
 
 
 def _send(rt: Runtime, celery: Celery, job: dict[str, Any]) -> bool:

@@ -105,15 +105,17 @@ def test_a_whole_training_worker_killed_is_recovered_by_a_new_worker():
         _no_500(seen)
 
 
-def test_the_forecast_worker_killed_during_a_first_forecast_is_recovered():
+def test_the_forecast_worker_killed_during_a_first_forecast_is_recovered_and_an_unpublished_job_published():
     with fault_stack() as stack:
         job_id = _forecast(stack, 2)  # product 2 has no set: its first forecast trains
         stack.wait_running(job_id, percent=10)
         stack.kill_worker("forecast")
         seen = probe(stack, [("get", "/api/v1/health", None)])
-        accepted_while_down = _forecast(stack, 1)  # kept in the queue until a forecast worker runs again
+        accepted_while_down = _forecast(stack, 2)  # kept in the queue until a forecast worker runs again
+        # As if the API died between recording a job and publishing it: the reconciler publishes it.
+        never_published = records.create_job(stack.engine, kind="forecast", product_id=2, params={"horizon": 7})["id"]
         stack.start_worker("forecast")
-        ended = _assert_truthful(stack, [job_id, accepted_while_down])
+        ended = _assert_truthful(stack, [job_id, accepted_while_down, never_published])
         assert {job["status"] for job in ended.values()} == {"succeeded"}
         assert ended[job_id]["result"]["points"] and ended[job_id]["attempts"] == 2
         _no_500(seen)

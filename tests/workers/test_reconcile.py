@@ -111,3 +111,23 @@ def test_a_batch_whose_children_all_ended_is_settled_and_a_stale_mark_cleared(rt
     assert done["settled"] == 1 and done["marks_cleared"] == 2
     assert records.get_job(runtime.engine, job_id=batch["id"])["status"] == "succeeded"
     assert locks.queued_marks(runtime.redis) == {}
+
+
+def test_beat_runs_a_pass_every_interval_on_a_thread_of_its_own(rt):
+    import time
+    from dataclasses import replace
+
+    from workers.reconcile import run_in_beat
+
+    runtime, celery = rt
+    job = records.create_job(runtime.engine, kind="forecast", product_id=1, params={"horizon": 7})
+    _age(runtime.engine, job["id"], 600, a="updated_at")
+    stop = run_in_beat(replace(runtime.settings, reconcile_interval_seconds=1), celery)
+    try:
+        deadline = time.monotonic() + 30
+        while records.get_job(runtime.engine, job_id=job["id"])["published_at"] is None:
+            assert time.monotonic() < deadline, "no pass published the job"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+    assert job["id"] in broker_view.held_task_ids(celery)
