@@ -41,7 +41,13 @@ def owner_alive(owner: str) -> bool | None:
     if host != socket.gethostname() or not pid.isdigit():
         return None
     # This process runs one job at a time: an attempt recorded under its own pid is over.
-    return int(pid) != os.getpid() and psutil.pid_exists(int(pid))
+    if int(pid) == os.getpid():
+        return False
+    try:
+        # A killed process stays a zombie until its parent reaps it: dead all the same.
+        return psutil.Process(int(pid)).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _when(iso: str | None) -> datetime | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
+import psutil
 from sqlalchemy import update
 
 from jobs import leases, records
@@ -68,3 +70,19 @@ def test_an_attempt_that_lost_its_job_cannot_end_it(engine):
     assert queued["status"] == "queued" and queued["published_at"] is None and queued["owner"] is None
     assert records.finish_job(engine, job_id=job["id"], status="succeeded", owner="a:1")["status"] == "queued"
     assert not records.set_progress(engine, job_id=job["id"], stage="fit", progress=50, owner="a:1")
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_dead():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while psutil_status(proc.pid) != "zombie" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert psutil_status(proc.pid) == "zombie"  # exited, not yet waited for
+        assert leases.owner_alive(f"{socket.gethostname()}:{proc.pid}") is False
+    finally:
+        proc.wait()
+
+
+def psutil_status(pid: int) -> str:
+    return psutil.Process(pid).status()
