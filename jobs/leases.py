@@ -88,6 +88,22 @@ def claim(engine: Engine, *, job_id: str, owner: str, stale_after: float) -> tup
             return STARTED, records._as_dict(row)
 
 
+def abandoned(engine: Engine, *, job_id: str, stale_after: float) -> bool:
+    """Return whether no attempt runs the job: it is not running, or its attempt's process is gone or silent."""
+    try:
+        job = records.get_job(engine, job_id=job_id)
+    except records.JobNotFound:
+        return True
+    if job["status"] != "running":
+        return True
+    if not job["owner"]:
+        return False  # a batch waiting on its children holds no lock; leave what we cannot judge
+    alive = owner_alive(job["owner"])
+    beat_at = _when(job["heartbeat_at"]) or _when(job["started_at"])
+    fresh = beat_at is not None and datetime.now(timezone.utc) - beat_at < timedelta(seconds=stale_after)
+    return alive is False or (alive is None and not fresh)
+
+
 def beat(engine: Engine, *, job_id: str, owner: str) -> bool:
     """Record that `owner` still runs the job; False when it no longer holds it (ended, cancelled, taken over)."""
     with engine.begin() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import redis
@@ -26,18 +26,32 @@ class LockTimeout(RuntimeError):
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
+# Take the lock from `holder` only if it still holds it.
+_TAKE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3]) " \
+        "else return false end"
+
+
 @contextmanager
-def training_lock(client: redis.Redis, product_id: int, *, owner: str, expire: int, wait: float) -> Iterator[None]:
+def training_lock(client: redis.Redis, product_id: int, *, owner: str, expire: int, wait: float,
+                  abandoned: Callable[[str], bool] | None = None) -> Iterator[None]:
     """Hold the product's training lock as `owner` (a job id); it expires if the holder dies.
 
     A redelivered job finds the lock under its own id when its previous attempt's worker was
-    killed; it takes the lock over instead of waiting for the expiry.
+    killed; it takes the lock over instead of waiting for the expiry. A lock held by another
+    job that `abandoned(job_id)` says no attempt runs (its worker died, it was queued again)
+    is taken over too, instead of being waited for until it expires.
     """
     key = LOCK_KEY.format(product_id=product_id)
     deadline = time.monotonic() + wait
     while not client.set(key, owner, nx=True, ex=expire):
-        if client.get(key) == owner.encode():
+        holder = client.get(key)
+        if holder == owner.encode():
             client.expire(key, expire)
+            break
+        if holder and abandoned is not None and abandoned(holder.decode()) \
+                and client.eval(_TAKE, 1, key, holder, owner, expire):
+            log.warning("abandoned training lock taken over", extra={"fields": {
+                "product_id": product_id, "from_job": holder.decode(), "job_id": owner}})
             break
         if time.monotonic() >= deadline:
             raise LockTimeout(f"Product {product_id} is being trained by another worker; gave up after {wait:.0f} s.")

@@ -9,7 +9,7 @@ from celery import current_app, shared_task
 
 from forecasting.data import sales
 from forecasting.lifecycle import steps
-from jobs import control, locks, metrics, records
+from jobs import control, leases, locks, metrics, records
 from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, RECONCILE_TASK, SCAN_TASK, TRAINING_TASK
 from workers import batch, reconcile
 from workers.jobrun import JobRun, NotRun, job_run
@@ -19,7 +19,9 @@ from workers.runtime import Runtime, runtime
 def _lock(rt: Runtime, job_id: str) -> steps.LockFactory:
     s = rt.settings
     return partial(locks.training_lock, rt.redis, owner=job_id, expire=s.training_lock_seconds,
-                   wait=s.task_soft_time_limit * 0.8)
+                   wait=s.task_soft_time_limit * 0.8,
+                   abandoned=lambda holder: leases.abandoned(rt.engine, job_id=holder,
+                                                             stale_after=s.job_heartbeat_timeout_seconds))
 
 
 def _run(rt: Runtime, job_id: str):

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import psutil
+import pytest
 from sqlalchemy import update
 
 from jobs import leases, records
@@ -86,3 +87,30 @@ def test_a_killed_process_not_yet_reaped_counts_as_dead():
 
 def psutil_status(pid: int) -> str:
     return psutil.Process(pid).status()
+
+
+def test_a_training_lock_left_by_an_abandoned_job_is_taken_over(engine, redis_url):
+    import redis
+
+    from jobs import locks
+    from tests import services
+
+    services.flush(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    lost = records.create_job(engine, kind="train", product_id=3, params={})
+    leases.claim(engine, job_id=lost["id"], owner=f"{socket.gethostname()}:{_dead_pid()}", stale_after=30)
+    live = records.create_job(engine, kind="train", product_id=4, params={})
+    leases.claim(engine, job_id=live["id"], owner="elsewhere:1", stale_after=30)
+    client.set(locks.LOCK_KEY.format(product_id=3), lost["id"], ex=3600)
+    client.set(locks.LOCK_KEY.format(product_id=4), live["id"], ex=3600)
+
+    def abandoned(job_id: str) -> bool:
+        return leases.abandoned(engine, job_id=job_id, stale_after=30)
+
+    with locks.training_lock(client, 3, owner="next-job", expire=60, wait=5, abandoned=abandoned):
+        assert locks.lock_owner(client, 3) == "next-job"
+    # A lock whose job still runs (a fresh heartbeat on another host) is waited for, not taken.
+    with pytest.raises(locks.LockTimeout):
+        with locks.training_lock(client, 4, owner="next-job", expire=60, wait=0.5, abandoned=abandoned):
+            raise AssertionError("taken from a live job")
+    assert locks.lock_owner(client, 4) == live["id"]

@@ -129,7 +129,8 @@ def test_redis_killed_and_restarted_with_its_data_loses_no_job():
         stack.redis.kill()
         seen = probe(stack, [("post", "/api/v1/forecast", {"product_id": 1}), ("post", "/api/v1/models/2/retrain", None),
                              ("get", f"/api/v1/jobs/{running}", None)])
-        assert _trained_at(stack, 1) == old
+        # A complete set serves: the previous one, or the new one if the training (which needs no Redis) ended.
+        assert _trained_at(stack, 1) >= old
         time.sleep(3)
         stack.redis.start()
         ended = _assert_truthful(stack, [running, waiting])
@@ -162,7 +163,7 @@ def test_postgresql_stopped_and_started_loses_no_job():
         stack.postgres.stop("immediate")
         seen = probe(stack, [("get", "/api/v1/products/1", None), ("post", "/api/v1/forecast", {"product_id": 1}),
                              ("get", f"/api/v1/jobs/{running}", None)])
-        assert _trained_at(stack, 1) == old
+        assert _trained_at(stack, 1) >= old  # a complete set serves (the new one if it was saved already)
         time.sleep(8)
         stack.postgres.start()
         ended = _assert_truthful(stack, [running, waiting])
