@@ -3,7 +3,7 @@
 One stack (tests.fault_stack: real workers and beat, its own Redis, its own PostgreSQL, a
 tmpfs model volume) runs a bulk retrain of every product (`POST /models/retrain {"all": true}`)
 and the faults strike one after another while trainings run, each once the jobs the last
-one interrupted have ended. Printed per fault: the jobs it met (not ended when it struck, or
+one interrupted are no longer left to a lost attempt. Printed per fault: the jobs it met (not ended when it struck, or
 accepted while the part was down), how many succeeded, failed with their reasons, were lost
 (never ended), duplicated (trainings that ran to the end twice for one job), and the seconds
 from the part coming back until every job running when it struck had ended. `--separate`
@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from jobs import records
 from tests.fault_stack import TINY_MODELS, Stack, Unavailable, fault_stack
@@ -42,6 +43,7 @@ class Row:
     lost: int = 0
     duplicated: int = 0
     recover_s: float | None = None
+    ended_s: float | None = None
     down_s: float = 0.0
     total_s: float = 0.0
     api_statuses: Counter = field(default_factory=Counter)
@@ -176,6 +178,32 @@ def _wait_all_ended(stack: Stack, job_ids: list[str], deadline: float) -> float 
     return None
 
 
+def _ended_after(stack: Stack, job_ids: list[str], back: datetime) -> float | None:
+    """Seconds from `back` until the last of the jobs ended (None if one has not)."""
+    jobs_ = [stack.job(j) for j in job_ids]
+    if not jobs_ or any(j["finished_at"] is None for j in jobs_):
+        return None if jobs_ else 0.0
+    # 0 when they all ended while the part was still away (failed saying so, or needed nothing of it).
+    return max(0.0, max((datetime.fromisoformat(j["finished_at"]) - back).total_seconds() for j in jobs_))
+
+
+def _truthful(job: dict, attempts_then: int) -> bool:
+    # Ended; or back in the queue, published; or running again under a new attempt.
+    return job["status"] in records.TERMINAL or (job["status"] == "queued" and job["published_at"] is not None) \
+        or (job["status"] == "running" and job["attempts"] > attempts_then)
+
+
+def _wait_recovered(stack: Stack, job_ids: list[str], deadline: float) -> float | None:
+    """Seconds until every job the fault interrupted shows where it truly is (none still held by a lost attempt)."""
+    started = time.monotonic()
+    then = {j: stack.job(j)["attempts"] for j in job_ids}
+    while time.monotonic() < deadline:
+        if all(_truthful(stack.job(j), then[j]) for j in job_ids):
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
+
+
 def run_sequence(names: list[str], products: int, timeout: float) -> list[Row]:
     """One stack with every part (its own PostgreSQL, tmpfs volume), one bulk retrain, the faults one after another.
 
@@ -184,6 +212,7 @@ def run_sequence(names: list[str], products: int, timeout: float) -> list[Row]:
     """
     rows = {name: Row(fault=name) for name in names}
     exposed: dict[str, list[str]] = {}
+    interrupted: dict[str, tuple[list[str], datetime]] = {}
     started = time.monotonic()
     with fault_stack(postgres=True, volume_mb=512, models=MODELS, concurrency=2,
                      products={pid: HISTORY_DAYS for pid in range(1, products + 1)}) as stack:
@@ -206,12 +235,15 @@ def run_sequence(names: list[str], products: int, timeout: float) -> list[Row]:
             back = inject(stack, lambda: _probe(stack, row, forecasts))
             row.down_s = back - struck
             exposed[name] = pending + forecasts
-            row.recover_s = _wait_all_ended(stack, running + forecasts, back + timeout)
+            interrupted[name] = (running + forecasts, datetime.now(timezone.utc) - timedelta(
+                seconds=time.monotonic() - back))
+            row.recover_s = _wait_recovered(stack, running, back + timeout)
             print(f"{name}: {len(running)} running and {len(pending) - len(running)} queued when it struck; "
-                  f"recovered in {row.recover_s if row.recover_s is None else round(row.recover_s, 1)} s", flush=True)
+                  f"recovered in {_s(row.recover_s)} s", flush=True)
         _wait_all_ended(stack, [batch_id], time.monotonic() + timeout)
         for name, job_ids in exposed.items():
             _tally(stack, rows[name], job_ids)
+            rows[name].ended_s = _ended_after(stack, *interrupted[name])
         whole = Row(fault=f"whole bulk retrain ({products} products)")
         _tally(stack, whole, stack.all_job_ids())
         whole.total_s = time.monotonic() - started
@@ -240,7 +272,8 @@ def run_fault(name: str, products: int, after_ended: int, timeout: float) -> Row
             struck = time.monotonic()
             back = inject(stack, lambda: _probe(stack, row, forecasts))
             row.down_s = back - struck
-            row.recover_s = _wait_all_ended(stack, running + forecasts, back + timeout)
+            row.recover_s = _wait_recovered(stack, running, back + timeout)
+            row.ended_s = _wait_all_ended(stack, running + forecasts, back + timeout)
             _wait_all_ended(stack, [batch_id, *forecasts], back + timeout)
             _tally(stack, row, stack.all_job_ids())
     except Unavailable as exc:
@@ -249,13 +282,18 @@ def run_fault(name: str, products: int, after_ended: int, timeout: float) -> Row
     return row
 
 
+def _s(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.1f}"
+
+
 def print_table(rows: list[Row], title: str) -> None:
     print(f"\n{title}\naccepted: jobs the fault met (not ended when it struck, or accepted while the part was "
           "down); succeeded includes skipped; lost: not ended at the end; dup: trainings run to the end twice "
           "for one job; down: s the part was away; recover: s from the part back until every job running when "
-          "it struck had ended")
-    header = f"{'fault':40} {'accepted':>8} {'succeeded':>9} {'lost':>4} {'dup':>3} {'down s':>6} {'recover s':>9}  " \
-             f"{'failed (reasons)':34} API answers while down"
+          "it struck was ended, queued again or running again (none left to a lost attempt); ended: s until they "
+          "had all ended (a requeued job waits its turn behind the bulk retrain)")
+    header = f"{'fault':40} {'accepted':>8} {'succeeded':>9} {'lost':>4} {'dup':>3} {'down s':>6} {'recover s':>9} " \
+             f"{'ended s':>8}  {'failed (reasons)':34} API answers while down"
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -263,12 +301,14 @@ def print_table(rows: list[Row], title: str) -> None:
             print(f"{r.fault:40} {r.note}")
             continue
         failed = ", ".join(f"{n} {code}" for code, n in r.failed.items()) or "0"
-        recover = f"{r.recover_s:.1f}" if r.recover_s is not None else ("-" if r.total_s and not r.down_s else "never")
+        whole = bool(r.total_s and not r.down_s)
+        recover = "-" if whole else _s(r.recover_s)
+        ended = "-" if whole else _s(r.ended_s)
         statuses = ", ".join(f"{n}x{code}" for code, n in sorted(r.api_statuses.items()))
         down = f"{r.down_s:.0f}" if r.down_s else "-"
         statuses = statuses or f"(whole run {r.total_s:.0f} s)"
-        print(f"{r.fault:40} {r.accepted:>8} {r.succeeded:>9} {r.lost:>4} {r.duplicated:>3} {down:>6} {recover:>9}  "
-              f"{failed:34} {statuses}")
+        print(f"{r.fault:40} {r.accepted:>8} {r.succeeded:>9} {r.lost:>4} {r.duplicated:>3} {down:>6} {recover:>9} "
+              f"{ended:>8}  {failed:34} {statuses}")
 
 
 def main() -> None:
