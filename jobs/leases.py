@@ -93,7 +93,7 @@ def abandoned(engine: Engine, *, job_id: str, stale_after: float) -> bool:
     try:
         job = records.get_job(engine, job_id=job_id)
     except records.JobNotFound:
-        return True
+        return False  # not a job of this service: it is not for us to judge; the lock expires by itself
     if job["status"] != "running":
         return True
     if not job["owner"]:
