@@ -11,13 +11,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from api.keys import KeyNotFound, KeyRefused
+from api.keys import KeyExists, KeyNotFound, KeyRefused
+from api.problems import problem_type
 from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
     InvalidCalendarData,
     InvalidSalesData,
     ModelSetNotFound,
+    ProductExists,
     ProductNotFound,
 )
 from jobs.dispatch import BrokerUnavailable
@@ -25,7 +27,6 @@ from jobs.records import JobNotFound
 
 log = logging.getLogger(__name__)
 
-PROBLEM_TYPE = "https://forecasting.invalid/problems/"
 
 
 class ApiError(Exception):
@@ -48,6 +49,7 @@ DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     JobNotFound: (404, "Job not found"),
     ModelSetNotFound: (404, "Model set not found"),
     InsufficientHistory: (422, "Not enough sales history"),
+    ProductExists: (409, "Product exists"),  # before InvalidSalesData, its base
     InvalidCalendarData: (422, "Invalid calendar data"),  # before InvalidSalesData, its base
     InvalidSalesData: (422, "Invalid sales data"),
 }
@@ -55,8 +57,7 @@ DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
 
 def problem(status: int, title: str, detail: str, **extra: object) -> Response:
     """Return an RFC 9457 problem response."""
-    slug = title.lower().replace(" ", "-")
-    body = {"type": PROBLEM_TYPE + slug, "title": title, "status": status, "detail": detail, **extra}
+    body = {"type": problem_type(title), "title": title, "status": status, "detail": detail, **extra}
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
@@ -87,6 +88,8 @@ def init_app(app: Flask) -> None:
     def _key_refused(exc: KeyRefused) -> Response:
         if isinstance(exc, KeyNotFound):
             return problem(404, "Key not found", str(exc))
+        if isinstance(exc, KeyExists):
+            return problem(409, "Key exists", str(exc))
         return problem(422, "Invalid request", str(exc))
 
     @app.errorhandler(BrokerUnavailable)
@@ -120,7 +123,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        return problem(exc.code or 500, exc.name, exc.description or exc.name)
+        response = problem(exc.code or 500, exc.name, exc.description or exc.name)
+        # Werkzeug's own headers (Allow of a 405, WWW-Authenticate, Retry-After) stay on the problem.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

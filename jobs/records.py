@@ -287,3 +287,24 @@ def batch_counts(engine: Engine, batch: dict[str, Any]) -> dict[str, int]:
     # Children not created yet (the batch is still queueing them) count as queued.
     by_status["queued"] += max(0, total - sum(by_status.values()))
     return {"total": total, **by_status}
+
+
+def record_served(engine: Engine, *, kind: str, product_id: int | None, params: dict[str, Any],
+                  result: dict[str, Any]) -> dict[str, Any]:
+    """Record a job the API answered itself (a saved forecast), ended as it was created.
+
+    One insert: ``succeeded`` at 100 %, created, started and finished at the same moment,
+    with ``attempts`` 0, since no worker ran it.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Job kind must be one of {sorted(KINDS)}, got {kind!r}.")
+    now = _now()
+    with engine.begin() as conn:
+        row = conn.execute(jobs.insert().values(
+            id=new_job_id(), kind=kind, product_id=product_id, parent_id=None, status="succeeded", stage="done",
+            progress=100, params=json.dumps(params), result=json.dumps(result), error=None, attempts=0,
+            created_at=now, started_at=now, finished_at=now, updated_at=now,
+        ).returning(*jobs.c)).one()
+    job = _as_dict(row)
+    metrics.job_ended(job)
+    return job

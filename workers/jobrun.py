@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
+    InvalidForecastOptions,
     InvalidSalesData,
     ModelSetNotFound,
     ProductNotFound,
@@ -37,6 +38,7 @@ ERROR_CODES: dict[type[Exception], str] = {
     ProductNotFound: "product_not_found",
     ModelSetNotFound: "model_set_not_found",
     InvalidSalesData: "invalid_sales_data",
+    InvalidForecastOptions: "invalid_forecast_options",
     LockTimeout: "training_busy",
 }
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from celery import current_app, shared_task
 
 from forecasting.data import sales
-from forecasting.lifecycle import steps
+from forecasting.lifecycle import custom_forecasts, steps
+from forecasting.lifecycle.forecast_options import ForecastOptions
 from jobs import control, leases, locks, metrics, records
 from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, RECONCILE_TASK, SCAN_TASK, TRAINING_TASK
 from workers import batch, reconcile
@@ -46,10 +46,17 @@ def forecast_product(job_id: str) -> None:
     try:
         with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
-            made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
-                                     product_id=product_id, horizon=horizon, policy=rt.policy,
-                                     lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
-            run.finish(_forecast_result(product_id, horizon, made))
+            options = ForecastOptions.from_params(run.job["params"])
+            if options.is_default:
+                made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
+                                      product_id=product_id, horizon=horizon, policy=rt.policy,
+                                      lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
+            else:
+                made = custom_forecasts.forecast(engine=rt.engine, store=rt.store, cache=rt.cache,
+                                                 product_id=product_id, horizon=horizon, policy=rt.policy,
+                                                 lock=_lock(rt, job_id), job_id=job_id, progress=run.progress,
+                                                 options=options)
+            run.finish(steps.forecast_result(product_id, horizon, made))
             metrics.forecast_served(made.source)
             if made.trained:
                 metrics.training_done(made.info)
@@ -79,12 +86,12 @@ def _train(rt: Runtime, run: JobRun) -> None:
         info = steps.train(engine=rt.engine, store=rt.store, history=history, policy=rt.policy,
                               reason=reason, job_id=run.id, progress=run.progress)
         metrics.training_done(info)
-        run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
+        run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": steps.model_summary(info)})
 
 
 @shared_task(name=BATCH_TASK, ignore_result=True)
 def dispatch_batch(job_id: str) -> None:
-    """Queue the trainings of a bulk retrain."""
+    """Queue the children of a bulk retrain or a bulk forecast."""
     rt = runtime()
     try:
         with _run(rt, job_id) as run:
@@ -114,16 +121,3 @@ def prune_jobs() -> int:
     rt = runtime()
     return control.prune_ended(rt.engine, older_than_days=rt.settings.job_retention_days)
 
-
-def _forecast_result(product_id: int, horizon: int, made: steps.Forecast) -> dict[str, Any]:
-    return {
-        "product_id": product_id,
-        "horizon": horizon,
-        "history_end": made.history_end,
-        "model": {**_summary(made.info), "trained_now": made.trained, "reason": made.reason},
-        "points": made.points,
-    }
-
-
-def _summary(info: dict[str, Any]) -> dict[str, Any]:
-    return {key: info.get(key) for key in ("trained_at", "weights", "metrics")}

@@ -91,6 +91,25 @@ def _scale(forecast: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(forecast, 0.0, None) + SCALE_OFFSET)
 
 
+def level_quantiles(residuals: ArrayLike, level: float) -> list[float]:
+    """Return the ``[lower, upper]`` scaled-residual quantiles of nominal coverage `level`.
+
+    The split-conformal rule of the module docstring: empirical quantiles with the
+    ``(n + 1) / n`` correction, never inside ``+-z_L``.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"Interval levels must lie in (0, 1), got {level}.")
+    r = np.asarray(residuals, dtype=float).ravel()
+    n = r.size
+    upper_p = min(1.0, (1 + level) / 2 * (n + 1) / n)
+    lower_p = max(0.0, 1 - (1 + level) / 2 * (n + 1) / n)
+    z = float(NormalDist().inv_cdf((1 + level) / 2))
+    low = float(np.quantile(r, lower_p, method="lower"))
+    high = float(np.quantile(r, upper_p, method="higher"))
+    # Never narrower than Poisson noise, and always around the point forecast.
+    return [min(low, -z), max(high, z)]
+
+
 def fit_intervals(actual: ArrayLike, forecast: ArrayLike, levels: Sequence[float]) -> dict[str, Any]:
     """Return the JSON-able interval description from validation residuals.
 
@@ -104,31 +123,24 @@ def fit_intervals(actual: ArrayLike, forecast: ArrayLike, levels: Sequence[float
     Returns
     -------
     dict
-        ``method``, ``validation_days`` and, per level (key ``str(level)``), the
-        ``[lower, upper]`` quantiles of the scaled residuals.
+        ``method``, ``validation_days``, per level (key ``str(level)``) the
+        ``[lower, upper]`` quantiles of the scaled residuals, and the scaled
+        residuals themselves in day order (``residuals``), from which a forecast
+        derives the quantiles of any other level.
     """
     a = np.asarray(actual, dtype=float).ravel()
     f = np.asarray(forecast, dtype=float).ravel()
     if a.shape != f.shape or a.size == 0:
         raise ValueError(f"Need matching, non-empty actual and forecast, got {a.size} and {f.size} values.")
     residuals = (a - f) / _scale(f)
-    n = residuals.size
-    quantiles: dict[str, list[float]] = {}
-    for level in levels:
-        if not 0 < level < 1:
-            raise ValueError(f"Interval levels must lie in (0, 1), got {level}.")
-        upper_p = min(1.0, (1 + level) / 2 * (n + 1) / n)
-        lower_p = max(0.0, 1 - (1 + level) / 2 * (n + 1) / n)
-        z = float(NormalDist().inv_cdf((1 + level) / 2))
-        low = float(np.quantile(residuals, lower_p, method="lower"))
-        high = float(np.quantile(residuals, upper_p, method="higher"))
-        # Never narrower than Poisson noise, and always around the point forecast.
-        quantiles[str(level)] = [min(low, -z), max(high, z)]
-    return {"method": METHOD, "validation_days": n, "levels": [float(x) for x in levels], "quantiles": quantiles}
+    quantiles = {str(level): level_quantiles(residuals, level) for level in levels}
+    return {"method": METHOD, "validation_days": int(residuals.size), "levels": [float(x) for x in levels],
+            "quantiles": quantiles, "residuals": [float(x) for x in residuals]}
 
 
-def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any]) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-    """Return ``{level: (lower, upper)}`` around `forecast` for every level in `intervals`.
+def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any],
+                    levels: Sequence[float] | None = None) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Return ``{level: (lower, upper)}`` around `forecast` for every level asked.
 
     Parameters
     ----------
@@ -136,11 +148,14 @@ def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any]) -> dict[f
         Ensemble forecast, step 1 first.
     intervals : mapping
         What :func:`fit_intervals` returned (possibly read back from JSON).
+    levels : sequence of float, optional
+        Nominal coverages in (0, 1); by default those `intervals` was fitted for. A level
+        it holds no quantiles of is derived from its ``residuals`` by the same rule.
 
     Returns
     -------
     dict of float to (numpy.ndarray, numpy.ndarray)
-        Lower bounds clipped at 0, ``lower <= forecast <= upper``.
+        Lower bounds clipped at 0, ``lower <= forecast <= upper``, in the order of `levels`.
     """
     if intervals.get("method") != METHOD:
         raise ValueError(f"Unknown interval method {intervals.get('method')!r} (expected {METHOD!r}).")
@@ -150,7 +165,12 @@ def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any]) -> dict[f
     growth = np.sqrt(np.maximum(steps / n, 1.0))
     scale = _scale(f) * growth
     bounds = {}
-    for level in intervals["levels"]:
-        low, high = intervals["quantiles"][str(level)]
+    for level in intervals["levels"] if levels is None else levels:
+        stored = intervals["quantiles"].get(str(level))
+        if stored is None:
+            if "residuals" not in intervals:
+                raise ValueError(f"These intervals hold no residuals to derive the level {level} from.")
+            stored = level_quantiles(intervals["residuals"], float(level))
+        low, high = stored
         bounds[float(level)] = (np.clip(f + low * scale, 0.0, f), f + high * scale)
     return bounds

@@ -31,7 +31,7 @@ Final models
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from forecasting.models import calendar_inputs, closures, ensemble, features, metrics, validation
+from forecasting.models.blends import bound_columns, chosen_intervals, chosen_weights
 from forecasting.models.forest import ForestModel
 from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
@@ -120,6 +121,9 @@ class ModelSet:
     excluded: dict[str, str] = field(default_factory=dict)
     #: Closed weekdays and isolated zeros read from the history (``closures.Closures.to_dict``).
     closures: dict[str, Any] | None = field(default=None)
+    #: The validation tail's scored days: ``actual`` demand and each member's forecast of it
+    #: (``members``), so a forecast from some of the members gets intervals of their own blend.
+    validation_forecasts: dict[str, Any] | None = field(default=None)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -168,6 +172,7 @@ class ModelSet:
             demand=info.get("demand"),
             excluded=dict(info.get("excluded") or {}),
             closures=info.get("closures"),
+            validation_forecasts=info.get("validation_forecasts"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -184,6 +189,7 @@ class ModelSet:
             "demand": self.demand,
             "excluded": dict(self.excluded),
             "closures": self.closures,
+            "validation_forecasts": self.validation_forecasts,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -327,13 +333,20 @@ def train_model_set(
         weights = {name: (w / total if total > 0 else 1 / len(kept)) for name, w in kept.items()}
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
+    kept_forecasts = {"actual": _rounded(actual), "members": {name: _rounded(forecasts[name]) for name in members}}
     return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
                     calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded,
-                    closures=found_closures.to_dict())
+                    closures=found_closures.to_dict(), validation_forecasts=kept_forecasts)
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    # Four decimals of a unit of demand: what the intervals of a member subset need, in a tenth of the text.
+    return [round(float(x), 4) for x in values]
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
-             calendar: pd.DataFrame | None = None) -> pd.DataFrame:
+             calendar: pd.DataFrame | None = None, members: Sequence[str] | None = None,
+             levels: Sequence[float] | None = None) -> pd.DataFrame:
     """Forecast the `horizon` days after `history` with the ensemble and its intervals.
 
     Parameters
@@ -348,15 +361,21 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
         The product's calendar over `history` and the forecast days; days it lacks are
         open, without holiday, regressors 0. Closed forecast days (the calendar's, and the
         set's recorded closed weekdays on days the calendar leaves unstated) are 0 in every column.
+    members : sequence of str, optional
+        Forecast with these members only (each held by the set), their weights
+        renormalised (:func:`chosen_weights`) and the intervals of their own blend; all by default.
+    levels : sequence of float, optional
+        Interval levels in (0, 1); by default the set's (``interval_levels``).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by the dates after `history`; columns ``forecast``, ``lower``, ``upper``
         (first interval level), ``lower_<pct>``, ``upper_<pct>`` for each further level,
-        then one column per member. Every value finite and >= 0.
+        then one column per member used. Every value finite and >= 0.
     """
     check_history(history)
+    weights = chosen_weights(model_set, members)
     dates = features.forecast_dates(history, horizon)
     history = calendar_inputs.mask_closed(history, calendar)
     recorded = closures.Closures.from_dict(model_set.closures)
@@ -365,15 +384,16 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
                  & ~closures.closed_days(recorded, dates, calendar))
     predictions = {}
     for name, member in model_set.members.items():
+        if name not in weights:
+            continue
         values = _predict(member, history, horizon, calendar)
         # A diverged member has weight 0 and never reaches the ensemble; keep its column finite.
         predictions[name] = np.where(np.isfinite(values), values, 0.0)
-    combined = np.clip(ensemble.combine(predictions, model_set.weights), 0.0, None)
-    bounds = ensemble.interval_bounds(combined, model_set.intervals)
+    combined = np.clip(ensemble.combine(predictions, weights), 0.0, None)
+    bounds = ensemble.interval_bounds(combined, chosen_intervals(model_set, weights), levels)
     columns: dict[str, np.ndarray] = {"forecast": combined}
-    for position, (level, (lower, upper)) in enumerate(bounds.items()):
-        suffix = "" if position == 0 else f"_{int(round(level * 100))}"
-        columns[f"lower{suffix}"], columns[f"upper{suffix}"] = lower, upper
+    for (low_name, high_name), (lower, upper) in zip(bound_columns(list(bounds)), bounds.values(), strict=True):
+        columns[low_name], columns[high_name] = lower, upper
     columns.update(predictions)
     # A closed day sells nothing: exactly 0, bounds included.
     return pd.DataFrame({name: np.where(open_days, values, 0.0) for name, values in columns.items()}, index=dates)

@@ -13,7 +13,10 @@ from typing import Any
 #: 5: closed weekdays and isolated zero days read from the history are left out of the fits,
 #: and model_info.json records them as ``closures`` (:mod:`forecasting.models.closures`); a
 #: set of 4 was fitted on those zeros as demand, so it is retrained rather than read.
-MODEL_SET_VERSION = 5
+#: 6: model_info.json keeps the scaled validation residuals (``intervals.residuals``) and the
+#: members' validation forecasts (``validation_forecasts``), so a forecast may ask for any
+#: interval level or a subset of the members; a set of 5 holds neither and is retrained.
+MODEL_SET_VERSION = 6
 
 
 def recorded_set_version(info: dict[str, Any]) -> int:

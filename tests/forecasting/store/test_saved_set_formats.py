@@ -18,11 +18,11 @@ from tests.fixtures.model_sets.build import FIXTURE_SIGNING_KEY
 
 FIXTURES = services.ROOT / "tests" / "fixtures" / "model_sets"
 #: Every model set version this code loads, each with a set saved by the code that wrote it.
-LOADABLE = (5,)
+LOADABLE = (6,)
 #: Versions this code refuses, each with a set saved by the code that wrote it.
 REFUSED = (1, 2)
 #: Signed sets of an older version: trusted, still never loaded.
-SIGNED_REFUSED = (3, 4)
+SIGNED_REFUSED = (3, 4, 5)
 
 
 def saved(version, tmp_path):
