@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from flask import Flask, Response, current_app, json, request
@@ -110,6 +111,15 @@ def init_app(app: Flask) -> None:
         log.error("redis unavailable", extra={"fields": {"path": request.path, "error": str(exc)}})
         return outage("Redis unavailable", "Redis (job queue, locks and job events) is unreachable; "
                                            "nothing was queued. Retry later.")
+
+    @app.errorhandler(OSError)
+    def _volume_error(exc: OSError) -> Response:
+        # A full or read-only model volume is an outage of that volume, not a fault of the request.
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            return _unexpected(exc)
+        log.error("model volume unavailable", extra={"fields": {"path": request.path, "error": str(exc)}})
+        return outage("Model volume unavailable", "The model volume is full or read-only; nothing was changed. "
+                                                  "Retry later.")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -123,6 +123,18 @@ class Settings:
     task_soft_time_limit: int = 1800
     task_time_limit: int = 1900
     task_max_redeliveries: int = 3
+    # A running job's worker records a heartbeat every JOB_HEARTBEAT_SECONDS; one silent for
+    # JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker, and is run again (or failed once its
+    # attempts, TASK_MAX_REDELIVERIES + 1, are used up).
+    job_heartbeat_seconds: int = 10
+    job_heartbeat_timeout_seconds: int = 60
+    # Beat runs the reconciler this often: it publishes jobs recorded but never published (after
+    # JOB_PUBLISH_GRACE_SECONDS) or whose message was lost, requeues jobs whose heartbeat
+    # stopped, settles batches, closes interrupted training runs and stale queued marks.
+    reconcile_interval_seconds: int = 30
+    job_publish_grace_seconds: int = 15
+    # Seconds a worker keeps trying to record a job's end while the database is unreachable.
+    job_end_retry_seconds: int = 60
     # The training worker's children are replaced after this many tasks (the forecast workers'
     # are not: see jobs/celery_app.py); every worker's after WORKER_MAX_MEMORY_PER_CHILD_KB.
     worker_max_tasks_per_child: int = 100
@@ -378,6 +390,10 @@ def _check(settings: Settings) -> None:
         raise ValueError("HEALTH_BUDGET_MS must be at least 100.")
     if settings.max_history_days < 1:
         raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
+    if not 0 < settings.job_heartbeat_seconds < settings.job_heartbeat_timeout_seconds:
+        raise ValueError("JOB_HEARTBEAT_SECONDS must be at least 1 and below JOB_HEARTBEAT_TIMEOUT_SECONDS.")
+    if settings.reconcile_interval_seconds < 1 or settings.job_publish_grace_seconds < 1:
+        raise ValueError("RECONCILE_INTERVAL_SECONDS and JOB_PUBLISH_GRACE_SECONDS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
     if settings.worker_max_tasks_per_child < 1:

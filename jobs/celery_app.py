@@ -26,6 +26,9 @@ TRAINING_TASK = "training.product"
 BATCH_TASK = "batch.dispatch"
 SCAN_TASK = "training.scan"
 PRUNE_TASK = "jobs.prune"
+# Run by beat itself on a thread (workers.reconcile.run_in_beat), so no queue delays it; also a
+# task, to run one pass at once: `celery -A workers.entry call jobs.reconcile`.
+RECONCILE_TASK = "jobs.reconcile"
 
 #: The task and queue of each kind of job (a forecast that must train first is sent to
 #: FORECAST_TRAINING_QUEUE instead: see jobs.dispatch.submit).

@@ -16,7 +16,7 @@ from forecasting.data.products import list_products
 from forecasting.lifecycle.stale_scan import stale_products
 from jobs import control, records
 from jobs.dispatch import queue_training, submit
-from workers.jobrun import end_job
+from workers.jobrun import JobRun, end_job
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,14 @@ def select_products(rt: Runtime, params: dict[str, Any]) -> list[tuple[int, str]
     return [(pid, "requested") for pid in ids]
 
 
-def dispatch(rt: Runtime, celery: Celery, batch_id: str) -> None:
-    """Queue one child job per product of the batch (again safe after a redelivery)."""
-    batch = records.start_job(rt.engine, job_id=batch_id)
-    if batch is None:
-        return  # a redelivered message of a batch that already ended
+def dispatch(rt: Runtime, celery: Celery, run: JobRun) -> None:
+    """Queue one child job per product of the batch (again safe after a redelivery).
+
+    Runs under the batch's lease (heartbeats while it queues); then the batch stays running,
+    held by no process, until :func:`settle` ends it.
+    """
+    batch, batch_id = run.job, run.id
+    run.detach()
     items = select_products(rt, batch["params"])
     records.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": False})
     done = records.child_product_ids(rt.engine, parent_id=batch_id)  # from an attempt that was cut short
@@ -58,21 +61,20 @@ def dispatch(rt: Runtime, celery: Celery, batch_id: str) -> None:
         if product_id not in done:
             if kind == "forecast":
                 submit(rt.engine, celery, kind="forecast", product_id=product_id, parent_id=batch_id,
-                       params={"horizon": params["horizon"]})
+                       params={"horizon": params["horizon"]}, keep_unsent=True)
             else:
                 _queue_child(rt, celery, batch_id, product_id,
                              {"reason": reason, "force": bool(params.get("force")), "source": "batch"})
         if n % PROGRESS_EVERY == 0:
-            records.set_progress(rt.engine, job_id=batch_id, stage="queueing", progress=int(50 * n / len(items)))
+            run.progress("queueing", int(50 * n / len(items)))
     records.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": True})
-    records.set_progress(rt.engine, job_id=batch_id, stage=STAGES[kind][0], progress=50)
+    run.progress(STAGES[kind][0], 50)
     log.info("batch queued", extra={"fields": {"job_id": batch_id, "total": len(items)}})
-    settle(rt, batch_id)
 
 
 def _queue_child(rt: Runtime, celery: Celery, batch_id: str, product_id: int, params: dict[str, Any]) -> None:
     job, created = queue_training(rt.engine, celery, rt.redis, product_id=product_id, params=params,
-                                  expire=rt.settings.training_lock_seconds, parent_id=batch_id)
+                                  expire=rt.settings.training_lock_seconds, keep_unsent=True, parent_id=batch_id)
     if not created:
         # Another job trains this product already: the batch counts it, nothing runs twice.
         child = records.create_job(rt.engine, kind="train", product_id=product_id, parent_id=batch_id, params=params)
@@ -82,10 +84,15 @@ def _queue_child(rt: Runtime, celery: Celery, batch_id: str, product_id: int, pa
 
 
 def settle(rt: Runtime, batch_id: str) -> None:
-    """End the batch once every child has ended; failed if any child failed."""
+    """End the batch once every child has ended; failed if any child failed.
+
+    The one place a batch ends: called when a child ends (however it ended), after the
+    batch queued its children, and by the reconciler for every open batch. Any kind of
+    child (training, forecast) counts the same.
+    """
     batch = records.get_job(rt.engine, job_id=batch_id)
-    if batch["status"] in records.TERMINAL or not (batch["result"] or {}).get("dispatched"):
-        return
+    if batch["status"] in records.TERMINAL or not (batch["result"] or {}).get("dispatched") or batch["owner"]:
+        return  # ended, or still queueing its children (their last settle comes after)
     tally = records.batch_counts(rt.engine, batch)
     stage, verb = STAGES[action(batch["params"])]
     if tally["queued"] or tally["running"]:

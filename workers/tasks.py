@@ -9,9 +9,9 @@ from celery import current_app, shared_task
 from forecasting.data import sales
 from forecasting.lifecycle import custom_forecasts, steps
 from forecasting.lifecycle.forecast_options import ForecastOptions
-from jobs import control, locks, metrics
-from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, SCAN_TASK, TRAINING_TASK
-from workers import batch
+from jobs import control, leases, locks, metrics, records
+from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, RECONCILE_TASK, SCAN_TASK, TRAINING_TASK
+from workers import batch, reconcile
 from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
 
@@ -19,22 +19,32 @@ from workers.runtime import Runtime, runtime
 def _lock(rt: Runtime, job_id: str) -> steps.LockFactory:
     s = rt.settings
     return partial(locks.training_lock, rt.redis, owner=job_id, expire=s.training_lock_seconds,
-                   wait=s.task_soft_time_limit * 0.8)
+                   wait=s.task_soft_time_limit * 0.8,
+                   abandoned=lambda holder: leases.abandoned(rt.engine, job_id=holder,
+                                                             stale_after=s.job_heartbeat_timeout_seconds))
 
 
 def _run(rt: Runtime, job_id: str):
-    return job_run(rt.engine, rt.redis, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
-                   min_step=rt.settings.progress_min_step)
+    return job_run(rt.engine, rt.redis, job_id, lease=rt.lease, ended=partial(_ended, rt))
+
+
+def _ended(rt: Runtime, job: dict[str, Any]) -> None:
+    # However a job ended (succeeded, failed, gave up, cancelled, or before this message came),
+    # its product's queued mark goes and its batch counts it.
+    if job["status"] not in records.TERMINAL:
+        return
+    if job["kind"] == "train" and job["product_id"] is not None:
+        locks.clear_queued(rt.redis, job["product_id"], job["id"])
+    if job["parent_id"]:
+        batch.settle(rt, job["parent_id"])
 
 
 @shared_task(name=FORECAST_TASK, ignore_result=True)
 def forecast_product(job_id: str) -> None:
     """Forecast one product, training its models first when missing or stale."""
     rt = runtime()
-    parent_id = None
     try:
         with _run(rt, job_id) as run:
-            parent_id = run.job["parent_id"]
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
             options = ForecastOptions.from_params(run.job["params"])
             if options.is_default:
@@ -52,28 +62,17 @@ def forecast_product(job_id: str) -> None:
                 metrics.training_done(made.info)
     except NotRun:
         return
-    finally:
-        if parent_id:
-            batch.settle(rt, parent_id)
 
 
 @shared_task(name=TRAINING_TASK, ignore_result=True)
 def train_product(job_id: str) -> None:
     """Train one product's models unless they are fresh (or `force` was asked)."""
     rt = runtime()
-    parent_id = None
     try:
         with _run(rt, job_id) as run:
-            parent_id = run.job["parent_id"]
-            try:
-                _train(rt, run)
-            finally:
-                locks.clear_queued(rt.redis, run.job["product_id"], job_id)
+            _train(rt, run)
     except NotRun:
         return
-    finally:
-        if parent_id:
-            batch.settle(rt, parent_id)
 
 
 def _train(rt: Runtime, run: JobRun) -> None:
@@ -93,7 +92,19 @@ def _train(rt: Runtime, run: JobRun) -> None:
 @shared_task(name=BATCH_TASK, ignore_result=True)
 def dispatch_batch(job_id: str) -> None:
     """Queue the children of a bulk retrain or a bulk forecast."""
-    batch.dispatch(runtime(), current_app, job_id)
+    rt = runtime()
+    try:
+        with _run(rt, job_id) as run:
+            batch.dispatch(rt, current_app, run)
+    except NotRun:
+        return
+    batch.settle(rt, job_id)
+
+
+@shared_task(name=RECONCILE_TASK, ignore_result=True)
+def reconcile_jobs() -> dict[str, int]:
+    """Bring every job that lost its message, its worker or its batch to a truthful state."""
+    return reconcile.reconcile(runtime(), current_app)
 
 
 @shared_task(name=SCAN_TASK, ignore_result=True)
