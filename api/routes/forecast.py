@@ -20,7 +20,7 @@ from api.validation import path_id, preferred_wait
 from forecasting.lifecycle import saved_forecasts, steps
 from forecasting.store.caches import ForecastMemo, TrustedInfos
 from forecasting.store.s3_objects import StoreUnavailable
-from jobs import records
+from jobs import metrics, records
 from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE
 from jobs.dispatch import submit
 
@@ -67,6 +67,8 @@ def create_forecast():
     if wait and kept.forecast is not None:
         job = records.record_served(svc.engine, kind="forecast", product_id=product_id, params=params,
                                     result=steps.forecast_result(product_id, horizon, kept.forecast))
+        metrics.job_ended(job)
+        metrics.forecast_served("saved")
         location = url_for("jobs.get_job", job_id=job["id"])
         return job_resource(svc, job), 200, {"Location": location, "Preference-Applied": f"wait={wait}"}
     job_id = records.new_job_id()
@@ -110,6 +112,7 @@ def saved_forecast(product_id: str):
         raise ApiError(404, "No fresh saved forecast", detail, fresh=kept.fresh)
     # orjson: this is the hot path of the service, and Flask's encoder took 0.5 ms of it for 90
     # points against orjson's 0.14 ms (under cProfile, same answer).
+    metrics.forecast_served("saved")
     return Response(orjson.dumps(steps.forecast_result(pid, horizon, kept.forecast)), mimetype="application/json")
 
 

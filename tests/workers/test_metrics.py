@@ -35,6 +35,8 @@ def test_metrics_count_the_jobs_a_worker_ran(metered):
     assert metered.forecast(2, 30)["status"] == "failed"
     retrain = metered.client.post("/api/v1/models/1/retrain", json={"force": True})
     assert metered.poll(retrain.headers["Location"])["status"] == "succeeded"
+    # Served by the API from the saved forecast, no job: counted as saved all the same.
+    assert metered.client.get("/api/v1/products/1/forecast?horizon=30").status_code == 200
 
     samples = scrape(metered)
     jobs = {labels: value for (name, labels), value in samples.items() if name == "forecasting_jobs_total"}
@@ -46,7 +48,7 @@ def test_metrics_count_the_jobs_a_worker_ran(metered):
     count = samples[("forecasting_job_duration_seconds_count", (("kind", "forecast"), ("status", "succeeded")))]
     assert count == 3
     assert samples[("forecasting_job_duration_seconds_sum", (("kind", "train"), ("status", "succeeded")))] > 0
-    assert samples[("forecasting_forecasts_served_total", (("source", "saved"),))] == 2
+    assert samples[("forecasting_forecasts_served_total", (("source", "saved"),))] == 3
     assert samples[("forecasting_forecasts_served_total", (("source", "computed"),))] == 1
     for member in MEMBERS:
         # Two trainings: the first forecast's and the forced retrain.
