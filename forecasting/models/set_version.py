@@ -13,7 +13,10 @@ from typing import Any
 #: 5: closed weekdays and isolated zero days read from the history are left out of the fits,
 #: and model_info.json records them as ``closures`` (:mod:`forecasting.models.closures`); a
 #: set of 4 was fitted on those zeros as demand, so it is retrained rather than read.
-MODEL_SET_VERSION = 5
+#: 6: the forest's ``rf_model.pkl`` (format 4) holds a forest of 20 features and more calendar
+#: inputs (:mod:`forecasting.models.features`); a set of 5 is retrained. Sets of 6 may also
+#: hold intervals calibrated on the validation folds and an LSTM with known inputs.
+MODEL_SET_VERSION = 6
 
 
 def recorded_set_version(info: dict[str, Any]) -> int:
