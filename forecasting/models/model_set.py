@@ -311,7 +311,8 @@ def train_model_set(
         clock = time.perf_counter()
         try:
             if name == "lstm":
-                members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
+                extra = {"calendar": calendar_for_members} if calendar_for_members is not None else {}
+                members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs), **extra)
             else:
                 members[name] = _fit(classes[name], params, history, calendar_for_members)
         except validation.MEMBER_ERRORS as exc:
