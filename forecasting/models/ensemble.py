@@ -9,8 +9,17 @@ Weights
     the mean finite error, so a member that was perfect on a quiet validation
     window (all zeros, say) cannot take the whole weight.
 
+    How sharply the weights follow the errors is chosen per product on the validation
+    folds (:func:`choose_weights`): equal weights, ``1 / MAE``, ``1 / MAE**2``,
+    ``1 / MAE**4`` or one member alone, whichever blend has the lowest mean fold MAE,
+    provided it beats ``1 / MAE`` by ``SWITCH_MARGIN`` (3 %).
+    Members as alike as on store-item demand keep near-equal weights; one member clearly
+    better (the forest with a calendar on Rossmann) takes most of the weight.
+
 Intervals
-    The ensemble's own validation residuals ``actual - forecast`` are divided by
+    Sets of this version calibrate them on the validation folds
+    (:mod:`forecasting.models.intervals`); :func:`interval_bounds` reads both descriptions.
+    Before, the ensemble's own validation residuals ``actual - forecast`` are divided by
     ``sqrt(forecast + 1)``: demand is count-like, its spread grows with its level, so
     a busy weekday gets a wider band than a quiet Sunday. For each nominal level L
     the scaled residuals give their empirical ``(1 - L) / 2`` and ``(1 + L) / 2``
@@ -28,12 +37,14 @@ Intervals
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from forecasting.models import intervals as fold_intervals
 
 #: Added to the forecast before the square root so zero forecasts keep a non-zero band.
 SCALE_OFFSET = 1.0
@@ -42,13 +53,55 @@ ERROR_FLOOR = 0.1
 METHOD = "sqrt_scaled_residual_quantiles"
 
 
-def inverse_error_weights(errors: Mapping[str, float]) -> dict[str, float]:
+#: Powers of the inverse error the weights may take (0: equal weights); the set keeps the one
+#: whose blend forecast its validation folds best (:func:`choose_weights`).
+WEIGHT_POWERS: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+#: The candidate kept unless another blend's fold error is lower by ``SWITCH_MARGIN``: ``1 / MAE``.
+DEFAULT_POWER_POSITION = 1
+#: Share by which another blend must beat ``1 / MAE`` on the folds to be chosen.
+SWITCH_MARGIN = 0.03
+
+
+def choose_weights(errors: Mapping[str, float], fold_error: Callable[[Mapping[str, float]], float]) -> dict[str, float]:
+    """Return the weights, among ``1 / error ** p`` for p in ``WEIGHT_POWERS`` and each member alone, whose blend errs least.
+
+    Parameters
+    ----------
+    errors : mapping of str to float
+        Validation error (mean fold MAE) of each member.
+    fold_error : callable
+        Returns the blend's mean error over the validation folds for a weight mapping.
+
+    Returns
+    -------
+    dict of str to float
+        Same keys; ties go to the earlier candidate (the gentler weighting).
+    """
+    candidates = [inverse_error_weights(errors, power) for power in WEIGHT_POWERS]
+    finite = [name for name, err in errors.items() if np.isfinite(err)]
+    candidates += [{name: float(name == best) for name in errors} for best in finite]
+    scores = [fold_error(weights) for weights in candidates]
+    default = DEFAULT_POWER_POSITION
+    finite_scores = [(score, position) for position, score in enumerate(scores) if np.isfinite(score)]
+    if not finite_scores:
+        return candidates[default]
+    best_score, best = min(finite_scores)
+    # Members about as good as each other keep the gentle weights: a blend of equals is
+    # safer out of sample than the fold noise's favourite.
+    if np.isfinite(scores[default]) and best_score > scores[default] * (1 - SWITCH_MARGIN):
+        return candidates[default]
+    return candidates[best]
+
+
+def inverse_error_weights(errors: Mapping[str, float], power: float = 1.0) -> dict[str, float]:
     """Return weights proportional to ``1 / error``, summing to 1.
 
     Parameters
     ----------
     errors : mapping of str to float
         Validation error (MAE) of each member.
+    power : float
+        Weights proportional to ``1 / error ** power`` (0: equal weights).
 
     Returns
     -------
@@ -68,7 +121,7 @@ def inverse_error_weights(errors: Mapping[str, float]) -> dict[str, float]:
         # Every finite member was perfect: nothing tells them apart.
         raw = {name: (1.0 if name in finite else 0.0) for name in errors}
     else:
-        raw = {name: (1.0 / max(finite[name], floor) if name in finite else 0.0) for name in errors}
+        raw = {name: (1.0 / max(finite[name], floor) ** power if name in finite else 0.0) for name in errors}
     total = sum(raw.values())
     return {name: value / total for name, value in raw.items()}
 
@@ -127,21 +180,30 @@ def fit_intervals(actual: ArrayLike, forecast: ArrayLike, levels: Sequence[float
     return {"method": METHOD, "validation_days": n, "levels": [float(x) for x in levels], "quantiles": quantiles}
 
 
-def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any]) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-    """Return ``{level: (lower, upper)}`` around `forecast` for every level in `intervals`.
+def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any],
+                    levels: Sequence[float] | None = None) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """Return ``{level: (lower, upper)}`` around `forecast` for every level in `intervals` (or in `levels`).
 
     Parameters
     ----------
     forecast : array-like
         Ensemble forecast, step 1 first.
     intervals : mapping
-        What :func:`fit_intervals` returned (possibly read back from JSON).
+        What :func:`fit_intervals` or :func:`forecasting.models.intervals.calibrate`
+        returned (possibly read back from JSON).
+    levels : sequence of float, optional
+        Levels wanted instead of the recorded ones: any level in (0, 1) for intervals
+        calibrated on the folds; only recorded levels for the older description.
 
     Returns
     -------
     dict of float to (numpy.ndarray, numpy.ndarray)
         Lower bounds clipped at 0, ``lower <= forecast <= upper``.
     """
+    if intervals.get("method") == fold_intervals.METHOD:
+        return fold_intervals.all_bounds(forecast, intervals, intervals["levels"] if levels is None else levels)
+    if levels is not None and {str(float(level)) for level in levels} - set(intervals.get("quantiles", {})):
+        raise ValueError(f"These intervals hold only the levels {intervals.get('levels')}, not {list(levels)}.")
     if intervals.get("method") != METHOD:
         raise ValueError(f"Unknown interval method {intervals.get('method')!r} (expected {METHOD!r}).")
     f = np.clip(np.asarray(forecast, dtype=float).ravel(), 0.0, None)
@@ -150,7 +212,7 @@ def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any]) -> dict[f
     growth = np.sqrt(np.maximum(steps / n, 1.0))
     scale = _scale(f) * growth
     bounds = {}
-    for level in intervals["levels"]:
+    for level in intervals["levels"] if levels is None else [float(level) for level in levels]:
         low, high = intervals["quantiles"][str(level)]
         bounds[float(level)] = (np.clip(f + low * scale, 0.0, f), f + high * scale)
     return bounds

@@ -19,7 +19,7 @@ Validation
     histories the tail shrinks to ``len(history) // 5`` days, never below
     ``MIN_VALIDATION_DAYS`` (:mod:`forecasting.models.validation`). The member errors
     from several origins in the tail give the ensemble weights; the ensemble's own
-    errors over the whole tail give the forecast intervals.
+    forecasts from every origin give the forecast intervals (:mod:`forecasting.models.intervals`).
 
 Final models
     The models that forecast must have seen the whole history. Prophet and the forest
@@ -41,6 +41,7 @@ import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from forecasting.models import calendar_inputs, closures, ensemble, features, metrics, validation
+from forecasting.models import intervals as fold_intervals
 from forecasting.models.forest import ForestModel
 from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
@@ -98,7 +99,7 @@ class ModelSet:
     metrics : dict of str to dict
         Validation mae, rmse, smape, mase per member and for ``"ensemble"``.
     intervals : dict
-        JSON-able interval description of :func:`forecasting.models.ensemble.fit_intervals`.
+        JSON-able interval description of :func:`forecasting.models.intervals.calibrate`.
     training_seconds : dict of str to float
         Fit time per member (validation and final fit) and ``"total"``.
     params : ModelParams
@@ -215,6 +216,25 @@ def _predict(member: Member, history: pd.Series, horizon: int, calendar: pd.Data
     return member.predict(history, horizon)
 
 
+def _ensemble_folds(found: validation.Validation, weights: Mapping[str, float],
+                    tail: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return (actual, ensemble forecast) from each validation origin, the whole tail first."""
+    used = {name: w for name, w in weights.items() if w > 0}
+    folds = [(tail, ensemble.combine(found.forecasts, used))]
+    for position, origin in enumerate(found.origins[1:], start=1):
+        forecast = ensemble.combine({name: found.fold_forecasts[name][position] for name in used}, used)
+        folds.append((tail[origin : origin + len(forecast)], forecast))
+    return folds
+
+
+def _blend_fold_error(found: validation.Validation, weights: Mapping[str, float], tail: np.ndarray) -> float:
+    """Return the mean fold MAE of the blend of the members with `weights` (what the weights are chosen by)."""
+    used = {name: w for name, w in weights.items() if w > 0}
+    blends = [ensemble.combine({name: found.fold_forecasts[name][k] for name in used}, used)
+              for k in range(len(found.origins))]
+    return validation.fold_error(tail, found.origins, blends)
+
+
 def train_model_set(
     history: pd.Series,
     *,
@@ -274,6 +294,7 @@ def train_model_set(
     calendar_for_members = calendar if columns is not None else None
     held_out = validation_days(len(history), params.validation_days)
     train, actual = history.iloc[:-held_out], history.iloc[-held_out:].to_numpy()
+    tail = actual
     # Closed and gap days are not scored: the set forecasts a closed day 0 whatever the members say.
     scored = np.isfinite(actual)
     if not scored.any():
@@ -296,7 +317,7 @@ def train_model_set(
     report("weighting", STAGES["weighting"])
     actual, forecasts = actual[scored], {name: values[scored] for name, values in found.forecasts.items()}
     scores = {name: metrics.score(actual, forecasts[name], insample) for name in members}
-    weights = ensemble.inverse_error_weights(found.fold_errors)
+    weights = ensemble.choose_weights(found.fold_errors, lambda candidate: _blend_fold_error(found, candidate, tail))
     combined = ensemble.combine(forecasts, weights)
     if "tsb" in members and scores["tsb"]["mae"] < metrics.mae(actual, combined):
         # A dead or sparse item: TSB alone beat the blend on validation, and any weight on
@@ -304,7 +325,7 @@ def train_model_set(
         weights = {name: float(name == "tsb") for name in members}
         combined = ensemble.combine(forecasts, weights)
     scores["ensemble"] = metrics.score(actual, combined, insample)
-    intervals = ensemble.fit_intervals(actual, combined, params.interval_levels)
+    intervals = fold_intervals.calibrate(_ensemble_folds(found, weights, tail), held_out, params.interval_levels)
 
     for name in list(members):
         report(f"fitting {name}", STAGES[f"fitting {name}"])
