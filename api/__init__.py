@@ -35,8 +35,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from api.routes import calendar as calendar_routes
 
     app.register_blueprint(calendar_routes.bp, url_prefix="/api/v1")
-    from api.views import dashboard, metrics
+    from api.routes import bulk_forecasts, job_results
+
+    app.register_blueprint(bulk_forecasts.bp, url_prefix="/api/v1")
+    app.register_blueprint(job_results.bp, url_prefix="/api/v1")
+    from api.views import dashboard, docs, metrics
 
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(docs.bp)
     metrics.init_app(app)
     return app

@@ -46,10 +46,15 @@ ENDPOINT_SCOPES: dict[tuple[str, str], str | Callable[[Request], str] | None] = 
     ("GET", "products.get_one"): "read",
     ("GET", "products.get_sales"): "read",
     ("POST", "forecast.create_forecast"): "write",
+    ("GET", "forecast.saved_forecast"): "read",
     ("POST", "products.create"): "write",
     ("POST", "products.put_sales"): "write",
     ("POST", "models.retrain_model"): "write",
     ("POST", "models.retrain_many"): _bulk_retrain_scope,
+    # Forecasting a list of products is what `write` does for one; forecasting every product
+    # (training each whose set is missing) is fleet-wide, as retraining all is.
+    ("POST", "bulk_forecasts.create"): _bulk_retrain_scope,
+    ("GET", "job_results.get_result"): "read",
     ("DELETE", "models.delete_model"): "admin",
     ("PATCH", "products.patch_one"): "write",
     ("GET", "calendar.get_calendar"): "read",
@@ -64,6 +69,11 @@ ENDPOINT_SCOPES: dict[tuple[str, str], str | Callable[[Request], str] | None] = 
     # Stylesheets and scripts hold no data.
     ("GET", "dashboard.static"): OPEN,
     ("GET", "metrics.scrape"): "read",
+    # The API's description holds no data.
+    ("GET", "docs.openapi"): OPEN,
+    ("GET", "docs.swagger"): OPEN,
+    ("GET", "docs.asset"): OPEN,
+    ("GET", "docs.problems"): OPEN,
     ("GET", "keys.list_all"): "admin",
     ("POST", "keys.create"): "admin",
     ("DELETE", "keys.revoke"): "admin",

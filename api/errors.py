@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from flask import Flask, Response, current_app, json, request
@@ -10,13 +11,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from api.keys import KeyNotFound, KeyRefused
+from api.keys import KeyExists, KeyNotFound, KeyRefused
+from api.problems import problem_type
 from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
     InvalidCalendarData,
     InvalidSalesData,
     ModelSetNotFound,
+    ProductExists,
     ProductNotFound,
 )
 from jobs.dispatch import BrokerUnavailable
@@ -24,7 +27,6 @@ from jobs.records import JobNotFound
 
 log = logging.getLogger(__name__)
 
-PROBLEM_TYPE = "https://forecasting.invalid/problems/"
 
 
 class ApiError(Exception):
@@ -47,6 +49,7 @@ DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     JobNotFound: (404, "Job not found"),
     ModelSetNotFound: (404, "Model set not found"),
     InsufficientHistory: (422, "Not enough sales history"),
+    ProductExists: (409, "Product exists"),  # before InvalidSalesData, its base
     InvalidCalendarData: (422, "Invalid calendar data"),  # before InvalidSalesData, its base
     InvalidSalesData: (422, "Invalid sales data"),
 }
@@ -54,8 +57,7 @@ DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
 
 def problem(status: int, title: str, detail: str, **extra: object) -> Response:
     """Return an RFC 9457 problem response."""
-    slug = title.lower().replace(" ", "-")
-    body = {"type": PROBLEM_TYPE + slug, "title": title, "status": status, "detail": detail, **extra}
+    body = {"type": problem_type(title), "title": title, "status": status, "detail": detail, **extra}
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
@@ -86,6 +88,8 @@ def init_app(app: Flask) -> None:
     def _key_refused(exc: KeyRefused) -> Response:
         if isinstance(exc, KeyNotFound):
             return problem(404, "Key not found", str(exc))
+        if isinstance(exc, KeyExists):
+            return problem(409, "Key exists", str(exc))
         return problem(422, "Invalid request", str(exc))
 
     @app.errorhandler(BrokerUnavailable)
@@ -108,9 +112,23 @@ def init_app(app: Flask) -> None:
         return outage("Redis unavailable", "Redis (job queue, locks and job events) is unreachable; "
                                            "nothing was queued. Retry later.")
 
+    @app.errorhandler(OSError)
+    def _volume_error(exc: OSError) -> Response:
+        # A full or read-only model volume is an outage of that volume, not a fault of the request.
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            return _unexpected(exc)
+        log.error("model volume unavailable", extra={"fields": {"path": request.path, "error": str(exc)}})
+        return outage("Model volume unavailable", "The model volume is full or read-only; nothing was changed. "
+                                                  "Retry later.")
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        return problem(exc.code or 500, exc.name, exc.description or exc.name)
+        response = problem(exc.code or 500, exc.name, exc.description or exc.name)
+        # Werkzeug's own headers (Allow of a 405, WWW-Authenticate, Retry-After) stay on the problem.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

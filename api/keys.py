@@ -46,6 +46,10 @@ class KeyRefused(ValueError):
     """A key cannot be created or revoked, with the reason."""
 
 
+class KeyExists(KeyRefused):
+    """A key with that name exists already (revoked keys keep their names)."""
+
+
 class KeyNotFound(KeyRefused):
     """No key has the name or id given."""
 
@@ -80,13 +84,19 @@ def _key(row: Any) -> ApiKey:
                   created_at=utc_iso(row.created_at), revoked_at=utc_iso(row.revoked_at))
 
 
-def create_key(engine: Engine, *, name: str, scope: str) -> tuple[ApiKey, str]:
-    """Store a new key and return it with its token, which is shown this once and never stored."""
+def check_key_fields(name: str, scope: str) -> str:
+    """Return the name stripped, or raise KeyRefused when the name or the scope cannot be a key's."""
     name = name.strip()
     if scope not in SCOPES:
         raise KeyRefused(f"Scope must be one of {', '.join(SCOPES)}, got {scope!r}.")
     if not name or len(name) > MAX_NAME or name.isdigit():
         raise KeyRefused(f"A key name is 1 to {MAX_NAME} characters and not only digits (those name ids).")
+    return name
+
+
+def create_key(engine: Engine, *, name: str, scope: str) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its token, which is shown this once and never stored."""
+    name = check_key_fields(name, scope)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     values = {"name": name, "prefix": token[:PREFIX_CHARS], "token_sha256": _digest(token), "scope": scope,
               "created_at": datetime.now(timezone.utc)}
@@ -94,7 +104,7 @@ def create_key(engine: Engine, *, name: str, scope: str) -> tuple[ApiKey, str]:
         with engine.begin() as conn:
             row = conn.execute(api_keys.insert().values(**values).returning(*api_keys.c)).one()
     except IntegrityError:
-        raise KeyRefused(f"A key named {name!r} exists already (revoked keys keep their names).") from None
+        raise KeyExists(f"A key named {name!r} exists already (revoked keys keep their names).") from None
     return _key(row), token
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -91,7 +92,11 @@ def clean_text(value: Any, name: str) -> Any:
 
 def json_object(request: Request) -> dict[str, Any]:
     """Return the request body as a JSON object, or raise a 400 saying why not."""
-    body = json_body(request)
+    return as_object(json_body(request))
+
+
+def as_object(body: Any) -> dict[str, Any]:
+    """Return `body` when it is a JSON object, or raise a 400 saying what it is instead."""
     if not isinstance(body, dict):
         raise ApiError(400, "Malformed request", f"The request body must be a JSON object, not {_kind(body)}.")
     return body
@@ -138,12 +143,17 @@ def refuse_large_body() -> None:
 
 def query_int(request: Request, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
     """Return the integer query parameter `name`, or raise a 422 saying what is wrong."""
-    raw = request.args.get(name)
+    return int_param(request.args, name, default=default, minimum=minimum, maximum=maximum)
+
+
+def int_param(args: Mapping[str, Any], name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
+    """Return the integer parameter `name` of `args` (query parameters as text), or raise a 422."""
+    raw = args.get(name)
     if raw is None:
         return default
     # int() also takes other scripts' digits ("٣"), blanks and underscores; a number here is ASCII digits.
-    if not _ASCII_INT.fullmatch(raw):
-        raise ValidationError(f"'{name}' must be an integer, got {raw[:40]!r}.", name)
+    if not isinstance(raw, str) or not _ASCII_INT.fullmatch(raw):
+        raise ValidationError(f"'{name}' must be an integer, got {str(raw)[:40]!r}.", name)
     value = int(raw)
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
@@ -153,13 +163,26 @@ def query_int(request: Request, name: str, *, default: int, minimum: int, maximu
 
 def query_date(request: Request, name: str) -> date | None:
     """Return the YYYY-MM-DD query parameter `name` (None when absent), or raise a 422."""
-    value = request.args.get(name)
+    return date_param(request.args, name)
+
+
+def date_param(args: Mapping[str, Any], name: str) -> date | None:
+    """Return the YYYY-MM-DD parameter `name` of `args` (None when absent), or raise a 422."""
+    value = args.get(name)
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
-    except ValueError:
+    except (TypeError, ValueError):
         raise ValidationError(f"'{name}' must be a YYYY-MM-DD date, got {value!r}.", name) from None
+
+
+def choice_param(args: Mapping[str, Any], name: str, allowed: Sequence[str]) -> str | None:
+    """Return the parameter `name` of `args` when it is one of `allowed` (None when absent), or raise a 422."""
+    value = args.get(name)
+    if value is not None and value not in allowed:
+        raise ValidationError(f"'{name}' must be one of {', '.join(allowed)}; got {str(value)[:40]!r}.", name)
+    return value
 
 
 def no_unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:

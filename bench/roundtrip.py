@@ -129,7 +129,7 @@ def measure(work: Path, repeats: int = 30) -> dict[str, Any]:
         create_product(engine, name="bench", product_id=PRODUCT_ID)
         series = synthetic_history()
         upsert_sales(engine, product_id=PRODUCT_ID, rows=[(d.date(), float(v)) for d, v in series.items()])
-        worker = stack.enter_context(_process(_worker_command("workers.entry", "forecast,training", "bench-forecast"),
+        worker = stack.enter_context(_process(_worker_command("workers.entry", "forecast,forecast-training,training", "bench-forecast"),
                                               env, work / "worker.log"))
         noop_worker = stack.enter_context(_process(_worker_command("bench.noop_app", "noop", "bench-noop"),
                                                    env, work / "noop.log"))

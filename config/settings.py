@@ -123,6 +123,20 @@ class Settings:
     task_soft_time_limit: int = 1800
     task_time_limit: int = 1900
     task_max_redeliveries: int = 3
+    # A running job's worker records a heartbeat every JOB_HEARTBEAT_SECONDS; one silent for
+    # JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker, and is run again (or failed once its
+    # attempts, TASK_MAX_REDELIVERIES + 1, are used up).
+    job_heartbeat_seconds: int = 10
+    job_heartbeat_timeout_seconds: int = 60
+    # Beat runs the reconciler this often: it publishes jobs recorded but never published (after
+    # JOB_PUBLISH_GRACE_SECONDS) or whose message was lost, requeues jobs whose heartbeat
+    # stopped, settles batches, closes interrupted training runs and stale queued marks.
+    reconcile_interval_seconds: int = 30
+    job_publish_grace_seconds: int = 15
+    # Seconds a worker keeps trying to record a job's end while the database is unreachable.
+    job_end_retry_seconds: int = 60
+    # The training worker's children are replaced after this many tasks (the forecast workers'
+    # are not: see jobs/celery_app.py); every worker's after WORKER_MAX_MEMORY_PER_CHILD_KB.
     worker_max_tasks_per_child: int = 100
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
@@ -130,9 +144,17 @@ class Settings:
     # Child processes of the training worker, and of the forecast worker (its own queue).
     worker_concurrency: int = 2
     forecast_worker_concurrency: int = 1
+    # Child processes of the worker of forecasts that must train first (a product's first forecast).
+    forecast_training_worker_concurrency: int = 1
+    # Niceness of the training worker (bulk retrains): on a machine it shares with the API and the
+    # forecast workers, they get the cores first and a retrain takes what is left.
+    worker_nice: int = 10
     worker_threads: int = 1
     progress_min_step: int = 5
+    # Most products one bulk retrain or bulk forecast may list (`product_ids`).
     max_batch_products: int = 10_000
+    # Forecast jobs whose results an export (GET /jobs/<id>/result) reads per database query.
+    export_chunk_products: int = 100
     embedded_redis_port: int = 6390
     # `make run` restarts a process that dies: after 1 s, doubling for each exit in a row up to
     # this many seconds; a process that ran PROCESS_STABLE_SECONDS resets the count.
@@ -150,6 +172,8 @@ class Settings:
     beat_schedule: Path = ROOT / "var" / "celerybeat-schedule"
     # Longest a request may wait for its job to end (GET /jobs/<id>?wait=, Prefer: wait=).
     max_job_wait_seconds: int = 30
+    # Retry-After of a 202 and of a job still queued or running: when a client polls again.
+    job_retry_after_seconds: int = 2
     log_level: str = "INFO"
     # Public holidays (the `holidays` package's ISO code, e.g. "DE" or "DE-BY" with a
     # subdivision) for products that have no country of their own; empty: none.
@@ -366,8 +390,16 @@ def _check(settings: Settings) -> None:
         raise ValueError("HEALTH_BUDGET_MS must be at least 100.")
     if settings.max_history_days < 1:
         raise ValueError("MAX_HISTORY_DAYS must be at least 1.")
+    if not 0 < settings.job_heartbeat_seconds < settings.job_heartbeat_timeout_seconds:
+        raise ValueError("JOB_HEARTBEAT_SECONDS must be at least 1 and below JOB_HEARTBEAT_TIMEOUT_SECONDS.")
+    if settings.reconcile_interval_seconds < 1 or settings.job_publish_grace_seconds < 1:
+        raise ValueError("RECONCILE_INTERVAL_SECONDS and JOB_PUBLISH_GRACE_SECONDS must be at least 1.")
     if settings.task_time_limit <= settings.task_soft_time_limit:
         raise ValueError("TASK_TIME_LIMIT must be above TASK_SOFT_TIME_LIMIT.")
+    if settings.worker_max_tasks_per_child < 1:
+        raise ValueError("WORKER_MAX_TASKS_PER_CHILD must be at least 1.")
+    if not -20 <= settings.worker_nice <= 19:
+        raise ValueError(f"WORKER_NICE must be between -20 and 19, got {settings.worker_nice}.")
     if settings.min_training_samples < 1:
         raise ValueError("MIN_TRAINING_SAMPLES must be at least 1.")
     if settings.max_gap_days < 1:
@@ -376,6 +408,8 @@ def _check(settings: Settings) -> None:
         raise ValueError("SAVED_FORECAST_DAYS must be 0 or more.")
     if settings.max_forecast_horizon < 1:
         raise ValueError("MAX_FORECAST_HORIZON must be at least 1.")
+    if settings.export_chunk_products < 1:
+        raise ValueError("EXPORT_CHUNK_PRODUCTS must be at least 1.")
     from forecasting.store.backends import split_url
 
     split_url(settings.model_store_location)  # a URL of an unknown kind is refused at start

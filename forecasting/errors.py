@@ -62,6 +62,10 @@ class InvalidSalesData(ForecastingError):
 
 
 
+class ProductExists(InvalidSalesData):
+    """The product id or key asked for is already taken (a conflict, not malformed input)."""
+
+
 class InvalidCalendarData(InvalidSalesData):
     """Calendar rows (open days, holidays, regressors) that cannot be stored, with the reason."""
 
@@ -77,3 +81,11 @@ class SchemaNotCurrent(ForecastingError):
 
 class UnknownSchema(ForecastingError):
     """An unversioned database holds tables that match no revision, so it cannot be adopted."""
+
+
+class InvalidForecastOptions(ForecastingError):
+    """A forecast request's options (levels, frequency, members, calendar overrides) that cannot be used."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -14,15 +14,24 @@ from kombu import Exchange, Queue
 from config.settings import Settings, is_redis_url
 
 FORECAST_QUEUE = "forecast"
+# Forecasts that must train first (a product's first forecast, or one whose set went stale):
+# a worker of their own, so they neither hold up the forecasts of fresh sets nor wait behind
+# a bulk retrain on the training queue.
+FORECAST_TRAINING_QUEUE = "forecast-training"
 TRAINING_QUEUE = "training"
+QUEUES = (FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE)
 
 FORECAST_TASK = "forecast.product"
 TRAINING_TASK = "training.product"
 BATCH_TASK = "batch.dispatch"
 SCAN_TASK = "training.scan"
 PRUNE_TASK = "jobs.prune"
+# Run by beat itself on a thread (workers.reconcile.run_in_beat), so no queue delays it; also a
+# task, to run one pass at once: `celery -A workers.entry call jobs.reconcile`.
+RECONCILE_TASK = "jobs.reconcile"
 
-#: The task and queue of each kind of job.
+#: The task and queue of each kind of job (a forecast that must train first is sent to
+#: FORECAST_TRAINING_QUEUE instead: see jobs.dispatch.submit).
 TASKS = {
     "forecast": (FORECAST_TASK, FORECAST_QUEUE),
     "train": (TRAINING_TASK, TRAINING_QUEUE),
@@ -51,7 +60,7 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(
         broker_url=settings.broker_url,
         task_ignore_result=True,  # job state lives in the database, not in a result backend
-        task_queues=tuple(Queue(name, Exchange(name), routing_key=name) for name in (FORECAST_QUEUE, TRAINING_QUEUE)),
+        task_queues=tuple(Queue(name, Exchange(name), routing_key=name) for name in QUEUES),
         task_default_queue=FORECAST_QUEUE,
         task_routes={
             "forecast.*": {"queue": FORECAST_QUEUE},
@@ -66,7 +75,9 @@ def create_celery(settings: Settings) -> Celery:
         broker_transport_options=broker_transport_options(settings),
         # A child's start on a busy machine can take longer than the default 4 s.
         worker_proc_alive_timeout=60,
-        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
+        # No worker_max_tasks_per_child here: only the training worker recycles its children
+        # (Procfile, WORKER_MAX_TASKS_PER_CHILD). A forecast child replaced every N tasks stalled the
+        # forecasts behind it for seconds; the memory limit below still replaces one that grew.
         worker_max_memory_per_child=settings.worker_max_memory_per_child_kb,
         worker_hijack_root_logger=False,
         # Task events stay off (Celery's default): each is one more broker publish per task,

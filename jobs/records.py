@@ -53,6 +53,7 @@ def _as_dict(row: Any) -> dict[str, Any]:
         "error": row.error, "attempts": row.attempts,
         "created_at": utc_iso(row.created_at), "started_at": utc_iso(row.started_at),
         "finished_at": utc_iso(row.finished_at), "updated_at": utc_iso(row.updated_at),
+        "published_at": utc_iso(row.published_at), "owner": row.owner, "heartbeat_at": utc_iso(row.heartbeat_at),
     }
 
 
@@ -159,24 +160,28 @@ def start_job(engine: Engine, *, job_id: str) -> dict[str, Any] | None:
     return _as_dict(row)
 
 
-def set_progress(engine: Engine, *, job_id: str, stage: str, progress: int) -> bool:
+def set_progress(engine: Engine, *, job_id: str, stage: str, progress: int, owner: str | None = None) -> bool:
     """Record the stage and percent of a job that has not ended; progress never goes down.
+
+    With `owner` (the attempt's :func:`jobs.leases.owner_id`) it is also a heartbeat, and is
+    recorded only while that attempt still holds the running job.
 
     Returns
     -------
     bool
-        False when the job has already ended (a late report is ignored).
+        False when the job has already ended, or `owner` no longer holds it (a late report is ignored).
 
     Raises
     ------
     JobNotFound
         When no job has this id.
     """
-    key, percent = _job_id(job_id), max(0, min(100, int(progress)))
+    key, percent, now = _job_id(job_id), max(0, min(100, int(progress))), _now()
+    held = (jobs.c.status == "running", jobs.c.owner == owner) if owner else (jobs.c.status.not_in(TERMINAL),)
     with engine.begin() as conn:
         changed = conn.execute(
-            update(jobs).where(jobs.c.id == key, jobs.c.status.not_in(TERMINAL))
-            .values(stage=stage, updated_at=_now(),
+            update(jobs).where(jobs.c.id == key, *held)
+            .values(stage=stage, updated_at=now, **({"heartbeat_at": now} if owner else {}),
                     progress=case((jobs.c.progress > percent, jobs.c.progress), else_=percent))
         ).rowcount
     if changed:
@@ -186,13 +191,15 @@ def set_progress(engine: Engine, *, job_id: str, stage: str, progress: int) -> b
 
 
 def finish_job(
-    engine: Engine, *, job_id: str, status: str, result: dict[str, Any] | None = None, error: str | None = None
+    engine: Engine, *, job_id: str, status: str, result: dict[str, Any] | None = None, error: str | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    """End a job: 'succeeded', 'failed' or 'skipped', with its result or error.
+    """End a job that has not ended: 'succeeded', 'failed' or 'skipped', with its result or error.
 
     Succeeded and skipped jobs end at 100 %; a failed job keeps the progress it
-    reached, so the error shows where it stopped. A cancelled job is left as it
-    is and returned.
+    reached, so the error shows where it stopped. A job that has already ended
+    (cancelled, or ended by another attempt or the reconciler) is left as it is and
+    returned; so is one that `owner`, when given, no longer holds: a job ends once.
 
     Raises
     ------
@@ -208,15 +215,24 @@ def finish_job(
     }
     if status != "failed":
         values.update(progress=100, stage="done")
+    values.update(owner=None, heartbeat_at=None)
+    held = (jobs.c.owner == owner,) if owner else ()
     with engine.begin() as conn:
-        # A cancelled job stays cancelled: the attempt that was stopped must not end it again.
-        row = conn.execute(update(jobs).where(jobs.c.id == key, jobs.c.status != "cancelled")
+        # An ended job stays as it ended: a cancelled attempt, a redelivered message or a late
+        # worker must not end it again.
+        row = conn.execute(update(jobs).where(jobs.c.id == key, jobs.c.status.not_in(TERMINAL), *held)
                            .values(**values).returning(*jobs.c)).first()
     if row is None:
         return get_job(engine, job_id=key)  # raises JobNotFound for an unknown id
     ended = _as_dict(row)
     metrics.job_ended(ended)
     return ended
+
+
+def mark_published(engine: Engine, *, job_id: str) -> None:
+    """Record that the job's message was handed to the broker (the outbox entry is sent)."""
+    with engine.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == _job_id(job_id)).values(published_at=_now()))
 
 
 def fail_job(engine: Engine, *, job_id: str, error: str) -> dict[str, Any]:
@@ -271,3 +287,24 @@ def batch_counts(engine: Engine, batch: dict[str, Any]) -> dict[str, int]:
     # Children not created yet (the batch is still queueing them) count as queued.
     by_status["queued"] += max(0, total - sum(by_status.values()))
     return {"total": total, **by_status}
+
+
+def record_served(engine: Engine, *, kind: str, product_id: int | None, params: dict[str, Any],
+                  result: dict[str, Any]) -> dict[str, Any]:
+    """Record a job the API answered itself (a saved forecast), ended as it was created.
+
+    One insert: ``succeeded`` at 100 %, created, started and finished at the same moment,
+    with ``attempts`` 0, since no worker ran it.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"Job kind must be one of {sorted(KINDS)}, got {kind!r}.")
+    now = _now()
+    with engine.begin() as conn:
+        row = conn.execute(jobs.insert().values(
+            id=new_job_id(), kind=kind, product_id=product_id, parent_id=None, status="succeeded", stage="done",
+            progress=100, params=json.dumps(params), result=json.dumps(result), error=None, attempts=0,
+            created_at=now, started_at=now, finished_at=now, updated_at=now,
+        ).returning(*jobs.c)).one()
+    job = _as_dict(row)
+    metrics.job_ended(job)
+    return job

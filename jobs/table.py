@@ -24,6 +24,13 @@ jobs = Table(
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The outbox: NULL while the job's message has not been handed to the broker (the job row
+    # is the publish intent, written in the transaction that records the job).
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    # The attempt running the job ("host:pid") and its last sign of life; NULL while queued,
+    # and for a batch waiting on its children (no process holds it).
+    Column("owner", String(128), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
     Index("ix_jobs_status", "status"),
     Index("ix_jobs_parent_id", "parent_id"),
 )

@@ -8,7 +8,7 @@ import yaml
 
 from config.settings import ROOT, Settings
 
-CELERY_SERVICES = {"api", "worker", "forecast-worker", "beat", "flower"}
+CELERY_SERVICES = {"api", "worker", "forecast-worker", "forecast-training-worker", "beat", "flower"}
 
 
 def test_every_celery_process_uses_rabbitmq_once_it_is_healthy():

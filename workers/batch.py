@@ -1,4 +1,5 @@
-"""Bulk retraining: one batch job whose children are ordinary training jobs.
+"""Bulk jobs: one batch job whose children are ordinary training jobs (a bulk retrain)
+or ordinary forecast jobs (a bulk forecast, ``params["action"] == "forecast"``).
 
 The batch holds no chord and no list in memory: its counts are read from the
 children's rows in the database, so they survive any worker restart.
@@ -14,13 +15,20 @@ from celery import Celery
 from forecasting.data.products import list_products
 from forecasting.lifecycle.stale_scan import stale_products
 from jobs import control, records
-from jobs.dispatch import queue_training
-from workers.jobrun import end_job
+from jobs.dispatch import queue_training, submit
+from workers.jobrun import JobRun, end_job
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 50
+#: The stage a batch shows while its children run, and the verb of its failure message, by action.
+STAGES = {"train": ("training", "train"), "forecast": ("forecasting", "forecast")}
+
+
+def action(params: dict[str, Any]) -> str:
+    """Return what the batch's children do: 'train' or 'forecast' (a batch recorded without one trains)."""
+    return params.get("action", "train")
 
 
 def select_products(rt: Runtime, params: dict[str, Any]) -> list[tuple[int, str]]:
@@ -34,32 +42,39 @@ def select_products(rt: Runtime, params: dict[str, Any]) -> list[tuple[int, str]
     return [(pid, "requested") for pid in ids]
 
 
-def dispatch(rt: Runtime, celery: Celery, batch_id: str) -> None:
-    """Queue one training job per product of the batch (again safe after a redelivery)."""
-    batch = records.start_job(rt.engine, job_id=batch_id)
-    if batch is None:
-        return  # a redelivered message of a batch that already ended
+def dispatch(rt: Runtime, celery: Celery, run: JobRun) -> None:
+    """Queue one child job per product of the batch (again safe after a redelivery).
+
+    Runs under the batch's lease (heartbeats while it queues); then the batch stays running,
+    held by no process, until :func:`settle` ends it.
+    """
+    batch, batch_id = run.job, run.id
+    run.detach()
     items = select_products(rt, batch["params"])
     records.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": False})
     done = records.child_product_ids(rt.engine, parent_id=batch_id)  # from an attempt that was cut short
-    force = bool(batch["params"].get("force"))
+    params, kind = batch["params"], action(batch["params"])
     for n, (product_id, reason) in enumerate(items, 1):
         if control.is_ended(rt.engine, job_id=batch_id):
             log.info("batch cancelled while queueing", extra={"fields": {"job_id": batch_id, "queued": n - 1}})
             return
         if product_id not in done:
-            _queue_child(rt, celery, batch_id, product_id, {"reason": reason, "force": force, "source": "batch"})
+            if kind == "forecast":
+                submit(rt.engine, celery, kind="forecast", product_id=product_id, parent_id=batch_id,
+                       params={"horizon": params["horizon"]}, keep_unsent=True)
+            else:
+                _queue_child(rt, celery, batch_id, product_id,
+                             {"reason": reason, "force": bool(params.get("force")), "source": "batch"})
         if n % PROGRESS_EVERY == 0:
-            records.set_progress(rt.engine, job_id=batch_id, stage="queueing", progress=int(50 * n / len(items)))
+            run.progress("queueing", int(50 * n / len(items)))
     records.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": True})
-    records.set_progress(rt.engine, job_id=batch_id, stage="training", progress=50)
+    run.progress(STAGES[kind][0], 50)
     log.info("batch queued", extra={"fields": {"job_id": batch_id, "total": len(items)}})
-    settle(rt, batch_id)
 
 
 def _queue_child(rt: Runtime, celery: Celery, batch_id: str, product_id: int, params: dict[str, Any]) -> None:
     job, created = queue_training(rt.engine, celery, rt.redis, product_id=product_id, params=params,
-                                  expire=rt.settings.training_lock_seconds, parent_id=batch_id)
+                                  expire=rt.settings.training_lock_seconds, keep_unsent=True, parent_id=batch_id)
     if not created:
         # Another job trains this product already: the batch counts it, nothing runs twice.
         child = records.create_job(rt.engine, kind="train", product_id=product_id, parent_id=batch_id, params=params)
@@ -69,19 +84,25 @@ def _queue_child(rt: Runtime, celery: Celery, batch_id: str, product_id: int, pa
 
 
 def settle(rt: Runtime, batch_id: str) -> None:
-    """End the batch once every child has ended; failed if any child failed."""
+    """End the batch once every child has ended; failed if any child failed.
+
+    The one place a batch ends: called when a child ends (however it ended), after the
+    batch queued its children, and by the reconciler for every open batch. Any kind of
+    child (training, forecast) counts the same.
+    """
     batch = records.get_job(rt.engine, job_id=batch_id)
-    if batch["status"] in records.TERMINAL or not (batch["result"] or {}).get("dispatched"):
-        return
+    if batch["status"] in records.TERMINAL or not (batch["result"] or {}).get("dispatched") or batch["owner"]:
+        return  # ended, or still queueing its children (their last settle comes after)
     tally = records.batch_counts(rt.engine, batch)
+    stage, verb = STAGES[action(batch["params"])]
     if tally["queued"] or tally["running"]:
         finished = tally["succeeded"] + tally["failed"] + tally["skipped"] + tally["cancelled"]
-        records.set_progress(rt.engine, job_id=batch_id, stage="training",
+        records.set_progress(rt.engine, job_id=batch_id, stage=stage,
                           progress=50 + int(50 * finished / max(1, tally["total"])))
         return
     result = {**tally, "dispatched": True}
     if tally["failed"]:
         end_job(rt.engine, rt.redis, batch_id, status="failed", result=result,
-                error=records.coded_error("batch_failed", f"{tally['failed']} of {tally['total']} products failed to train."))
+                error=records.coded_error("batch_failed", f"{tally['failed']} of {tally['total']} products failed to {verb}."))
     else:
         end_job(rt.engine, rt.redis, batch_id, status="succeeded", result=result)

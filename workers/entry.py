@@ -1,6 +1,6 @@
 """Entry point of `celery -A workers.entry worker|beat`."""
 
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging
 
 from config.logs import configure_logging
 from config.settings import load_settings
@@ -16,3 +16,10 @@ metrics.configure(settings.prometheus_multiproc_dir)
 @setup_logging.connect
 def _configure_logging(**kwargs: object) -> None:
     configure_logging(settings.log_level)
+
+
+@beat_init.connect
+def _start_reconciler(**kwargs: object) -> None:
+    from workers.reconcile import run_in_beat
+
+    run_in_beat(settings, celery_app)

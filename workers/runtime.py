@@ -22,6 +22,7 @@ from forecasting.models.model_set import import_model_libraries
 from forecasting.store.caches import ForecastMemo, LoadedCache
 from forecasting.store.contract import ModelSets
 from forecasting.store.s3_store import StoreUnavailable
+from workers.jobrun import Lease
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Runtime:
     forecasts: ForecastMemo
     redis: redis.Redis
     policy: Policy
+    lease: Lease
 
     @classmethod
     def create(cls, settings: Settings) -> "Runtime":
@@ -49,6 +51,10 @@ class Runtime:
             forecasts=ForecastMemo(settings.forecast_memo_size),
             redis=redis.Redis.from_url(settings.lock_url),
             policy=Policy.from_settings(settings),
+            lease=Lease(max_attempts=settings.task_max_redeliveries + 1, min_step=settings.progress_min_step,
+                        heartbeat_seconds=settings.job_heartbeat_seconds,
+                        stale_after=settings.job_heartbeat_timeout_seconds,
+                        end_retry_seconds=settings.job_end_retry_seconds),
         )
 
 

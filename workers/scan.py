@@ -23,7 +23,7 @@ def enqueue_stale(rt: Runtime, celery: Celery) -> dict[str, float]:
     for product_id, reason in stale:
         _, created = queue_training(rt.engine, celery, rt.redis, product_id=product_id,
                                     params={"reason": reason, "force": False, "source": "scan"},
-                                    expire=rt.settings.training_lock_seconds)
+                                    expire=rt.settings.training_lock_seconds, keep_unsent=True)
         out["queued" if created else "already_queued"] += 1
     out.update(scan_seconds=round(scanned, 3), seconds=round(time.perf_counter() - started, 3))
     log.info("stale scan", extra={"fields": out})

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from celery import current_app, shared_task
 
 from forecasting.data import sales
-from forecasting.lifecycle import steps
-from jobs import control, locks, metrics
-from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, SCAN_TASK, TRAINING_TASK
-from workers import batch
+from forecasting.lifecycle import custom_forecasts, steps
+from forecasting.lifecycle.forecast_options import ForecastOptions
+from jobs import control, leases, locks, metrics, records
+from jobs.celery_app import BATCH_TASK, FORECAST_TASK, PRUNE_TASK, RECONCILE_TASK, SCAN_TASK, TRAINING_TASK
+from workers import batch, reconcile
 from workers.jobrun import JobRun, NotRun, job_run
 from workers.runtime import Runtime, runtime
 
@@ -19,12 +19,24 @@ from workers.runtime import Runtime, runtime
 def _lock(rt: Runtime, job_id: str) -> steps.LockFactory:
     s = rt.settings
     return partial(locks.training_lock, rt.redis, owner=job_id, expire=s.training_lock_seconds,
-                   wait=s.task_soft_time_limit * 0.8)
+                   wait=s.task_soft_time_limit * 0.8,
+                   abandoned=lambda holder: leases.abandoned(rt.engine, job_id=holder,
+                                                             stale_after=s.job_heartbeat_timeout_seconds))
 
 
 def _run(rt: Runtime, job_id: str):
-    return job_run(rt.engine, rt.redis, job_id, max_attempts=rt.settings.task_max_redeliveries + 1,
-                   min_step=rt.settings.progress_min_step)
+    return job_run(rt.engine, rt.redis, job_id, lease=rt.lease, ended=partial(_ended, rt))
+
+
+def _ended(rt: Runtime, job: dict[str, Any]) -> None:
+    # However a job ended (succeeded, failed, gave up, cancelled, or before this message came),
+    # its product's queued mark goes and its batch counts it.
+    if job["status"] not in records.TERMINAL:
+        return
+    if job["kind"] == "train" and job["product_id"] is not None:
+        locks.clear_queued(rt.redis, job["product_id"], job["id"])
+    if job["parent_id"]:
+        batch.settle(rt, job["parent_id"])
 
 
 @shared_task(name=FORECAST_TASK, ignore_result=True)
@@ -34,10 +46,17 @@ def forecast_product(job_id: str) -> None:
     try:
         with _run(rt, job_id) as run:
             product_id, horizon = run.job["product_id"], run.job["params"]["horizon"]
-            made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
-                                     product_id=product_id, horizon=horizon, policy=rt.policy,
-                                     lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
-            run.finish(_forecast_result(product_id, horizon, made))
+            options = ForecastOptions.from_params(run.job["params"])
+            if options.is_default:
+                made = steps.forecast(engine=rt.engine, store=rt.store, cache=rt.cache, memo=rt.forecasts,
+                                      product_id=product_id, horizon=horizon, policy=rt.policy,
+                                      lock=_lock(rt, job_id), job_id=job_id, progress=run.progress)
+            else:
+                made = custom_forecasts.forecast(engine=rt.engine, store=rt.store, cache=rt.cache,
+                                                 product_id=product_id, horizon=horizon, policy=rt.policy,
+                                                 lock=_lock(rt, job_id), job_id=job_id, progress=run.progress,
+                                                 options=options)
+            run.finish(steps.forecast_result(product_id, horizon, made))
             metrics.forecast_served(made.source)
             if made.trained:
                 metrics.training_done(made.info)
@@ -49,19 +68,11 @@ def forecast_product(job_id: str) -> None:
 def train_product(job_id: str) -> None:
     """Train one product's models unless they are fresh (or `force` was asked)."""
     rt = runtime()
-    parent_id = None
     try:
         with _run(rt, job_id) as run:
-            parent_id = run.job["parent_id"]
-            try:
-                _train(rt, run)
-            finally:
-                locks.clear_queued(rt.redis, run.job["product_id"], job_id)
+            _train(rt, run)
     except NotRun:
         return
-    finally:
-        if parent_id:
-            batch.settle(rt, parent_id)
 
 
 def _train(rt: Runtime, run: JobRun) -> None:
@@ -75,13 +86,25 @@ def _train(rt: Runtime, run: JobRun) -> None:
         info = steps.train(engine=rt.engine, store=rt.store, history=history, policy=rt.policy,
                               reason=reason, job_id=run.id, progress=run.progress)
         metrics.training_done(info)
-        run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": _summary(info)})
+        run.finish({"product_id": product_id, "trained": True, "reason": reason, "model": steps.model_summary(info)})
 
 
 @shared_task(name=BATCH_TASK, ignore_result=True)
 def dispatch_batch(job_id: str) -> None:
-    """Queue the trainings of a bulk retrain."""
-    batch.dispatch(runtime(), current_app, job_id)
+    """Queue the children of a bulk retrain or a bulk forecast."""
+    rt = runtime()
+    try:
+        with _run(rt, job_id) as run:
+            batch.dispatch(rt, current_app, run)
+    except NotRun:
+        return
+    batch.settle(rt, job_id)
+
+
+@shared_task(name=RECONCILE_TASK, ignore_result=True)
+def reconcile_jobs() -> dict[str, int]:
+    """Bring every job that lost its message, its worker or its batch to a truthful state."""
+    return reconcile.reconcile(runtime(), current_app)
 
 
 @shared_task(name=SCAN_TASK, ignore_result=True)
@@ -98,16 +121,3 @@ def prune_jobs() -> int:
     rt = runtime()
     return control.prune_ended(rt.engine, older_than_days=rt.settings.job_retention_days)
 
-
-def _forecast_result(product_id: int, horizon: int, made: steps.Forecast) -> dict[str, Any]:
-    return {
-        "product_id": product_id,
-        "horizon": horizon,
-        "history_end": made.history_end,
-        "model": {**_summary(made.info), "trained_now": made.trained, "reason": made.reason},
-        "points": made.points,
-    }
-
-
-def _summary(info: dict[str, Any]) -> dict[str, Any]:
-    return {key: info.get(key) for key in ("trained_at", "weights", "metrics")}

@@ -9,6 +9,8 @@ from typing import Any, Callable
 from flask import Blueprint
 
 from api.auth import granted
+from api.openapi import operation
+from api.schemas.health import Health
 from api.services import services
 from forecasting.data.database import ping
 
@@ -16,6 +18,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
+@operation(responses={200: Health, 503: Health}, public=True)
 def health():
     """Check database, broker, workers, model volume and free disk; 503 if any fails.
 

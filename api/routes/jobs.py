@@ -6,57 +6,50 @@ from typing import Any
 
 from flask import Blueprint, request, url_for
 
-from api.errors import ApiError, ValidationError
+from api.errors import ApiError
+from api.openapi import RETRY_AFTER, operation
+from api.paging import page
+from api.schemas.jobs import Job, JobFilters, JobPage, JobWait
 from api.services import Services, services
-from api.validation import query_int
-from forecasting.data.products import MAX_PRODUCT_ID
 from jobs import control, records
 
 bp = Blueprint("jobs", __name__)
 
 
 @bp.get("/jobs/<job_id>")
+@operation(query=JobWait, responses={200: Job}, errors=(404,), headers={200: {"Retry-After": RETRY_AFTER}})
 def get_job(job_id: str):
-    """Return the job as recorded; with ``?wait=N``, once it ended or N seconds passed. Unknown id: 404."""
+    """Return the job as recorded; with ``?wait=N``, once it ended or N seconds passed.
+
+    A job still queued or running carries `Retry-After`: when to ask again. Unknown id: 404.
+    """
     svc = services()
-    wait = query_int(request, "wait", default=0, minimum=0, maximum=svc.settings.max_job_wait_seconds)
+    wait = request.context.query.wait
     if not wait:
-        return job_resource(svc, records.get_job(svc.engine, job_id=job_id))
+        return _shown(svc, records.get_job(svc.engine, job_id=job_id))
     with svc.job_ends.listening(job_id) as ended:
         job = records.get_job(svc.engine, job_id=job_id)
         if job["status"] not in records.TERMINAL and ended(wait):
             job = records.get_job(svc.engine, job_id=job_id)
-    return job_resource(svc, job)
+    return _shown(svc, job)
 
 
 @bp.get("/jobs")
+@operation(query=JobFilters, responses={200: JobPage}, errors=(404,))
 def list_all():
-    """List jobs newest first, filtered by ?status=&kind=&product_id=&parent_id=, a page at a time (?limit=&offset=)."""
+    """List jobs newest first, filtered by ?status=&kind=&product_id=&parent_id=, a page at a time."""
     svc = services()
-    filters = {"status": _choice("status", records.STATUSES), "kind": _choice("kind", sorted(records.KINDS))}
-    if request.args.get("product_id") is not None:
-        filters["product_id"] = query_int(request, "product_id", default=0, minimum=1, maximum=MAX_PRODUCT_ID)
-    if request.args.get("parent_id") is not None:
-        filters["parent_id"] = records.get_job(svc.engine, job_id=request.args["parent_id"])["id"]
-    limit = query_int(request, "limit", default=100, minimum=1, maximum=1000)
-    offset = query_int(request, "offset", default=0, minimum=0)
-    page, total = control.list_jobs(svc.engine, limit=limit, offset=offset, **filters)
-    body = {"total": total, "count": len(page), "limit": limit, "offset": offset,
-            "jobs": [job_resource(svc, job) for job in page], "links": {}}
-    if offset + len(page) < total:
-        args = {**request.args.to_dict(), "limit": limit, "offset": offset + limit}
-        body["links"]["next"] = url_for("jobs.list_all", **args)
-    return body
-
-
-def _choice(name: str, allowed) -> str | None:
-    value = request.args.get(name)
-    if value is not None and value not in allowed:
-        raise ValidationError(f"'{name}' must be one of {', '.join(allowed)}; got {value[:40]!r}.", name)
-    return value
+    asked: JobFilters = request.context.query
+    filters = {name: getattr(asked, name) for name in ("status", "kind", "product_id") if getattr(asked, name)}
+    if asked.parent_id is not None:
+        filters["parent_id"] = records.get_job(svc.engine, job_id=asked.parent_id)["id"]
+    jobs, total = control.list_jobs(svc.engine, limit=asked.limit, offset=asked.offset, **filters)
+    return page("jobs", [job_resource(svc, job) for job in jobs], total=total, limit=asked.limit,
+                offset=asked.offset)
 
 
 @bp.delete("/jobs/<job_id>")
+@operation(responses={200: Job}, errors=(404, 409))
 def cancel(job_id: str):
     """Cancel a queued or running job (a batch with its children); 409 when it has already ended."""
     svc = services()
@@ -66,6 +59,16 @@ def cancel(job_id: str):
                        job_status=job["status"])
     control.release(svc.redis, cancelled)
     return job_resource(svc, records.get_job(svc.engine, job_id=job["id"]))
+
+
+def _shown(svc: Services, job: dict[str, Any]):
+    headers = {} if job["status"] in records.TERMINAL else {"Retry-After": str(svc.settings.job_retry_after_seconds)}
+    return job_resource(svc, job), 200, headers
+
+
+def accepted_headers(svc: Services, location: str) -> dict[str, str]:
+    """Return the headers of a 202: where the job is, and when to look."""
+    return {"Location": location, "Retry-After": str(svc.settings.job_retry_after_seconds)}
 
 
 def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +82,8 @@ def job_resource(svc: Services, job: dict[str, Any]) -> dict[str, Any]:
         "result": job["result"], "error": error, "error_code": error_code,
         "parent_id": job["parent_id"], "links": {"self": url_for("jobs.get_job", job_id=job["id"])},
     }
+    if job["kind"] == "forecast" or job["params"].get("action") == "forecast":
+        body["links"]["result"] = url_for("job_results.get_result", job_id=job["id"])
     if job["kind"] == "batch":
         body["counts"] = records.batch_counts(svc.engine, job)
         body["failures"] = [_failure(f) for f in records.list_children_failed(svc.engine, parent_id=job["id"])]

@@ -8,22 +8,31 @@ from typing import Any
 from flask import Blueprint, request, url_for
 
 from api.errors import ValidationError
-from api.services import services
-from api.validation import (
-    clean_text,
-    json_body,
-    json_object,
-    no_unknown_fields,
-    path_id,
-    positive_int,
-    query_date,
-    query_int,
+from api.openapi import operation
+from api.paging import page
+from api.schemas.common import Paging
+from api.schemas.products import (
+    DateRange,
+    Product,
+    ProductChange,
+    ProductCreate,
+    ProductDeleted,
+    ProductPage,
+    Sales,
+    SalesRows,
+    SalesWritten,
 )
+from api.services import services
+from api.validation import path_id
 from forecasting.data.deletion import delete_product, delete_sales
-from forecasting.data.products import MAX_PRODUCT_ID, create_product, get_product, list_products, update_product
-from forecasting.data.public_holidays import check_place
+from forecasting.data.products import (
+    count_products,
+    create_product,
+    get_product,
+    list_products,
+    update_product,
+)
 from forecasting.data.sales import load_history, read_sales, upsert_sales
-from forecasting.errors import InvalidSalesData
 from jobs import metrics
 
 bp = Blueprint("products", __name__)
@@ -32,93 +41,68 @@ MAX_ROWS_PER_REQUEST = 100_000
 
 
 @bp.get("/products")
+@operation(query=Paging, responses={200: ProductPage})
 def list_all():
-    """List products with their history span, a page at a time (?limit=&offset=)."""
-    limit = query_int(request, "limit", default=100, minimum=1, maximum=1000)
-    offset = query_int(request, "offset", default=0, minimum=0)
-    rows = list_products(services().engine, limit=limit, offset=offset)
-    return {"count": len(rows), "limit": limit, "offset": offset, "products": rows}
+    """List products with their history span, in id order, a page at a time (?limit=&offset=)."""
+    engine, asked = services().engine, request.context.query
+    rows = list_products(engine, limit=asked.limit, offset=asked.offset)
+    return page("products", rows, total=count_products(engine), limit=asked.limit, offset=asked.offset)
 
 
 @bp.post("/products")
+@operation(body=ProductCreate, responses={201: Product}, errors=(409,),
+           headers={201: {"Location": {"description": "The new product", "schema": {"type": "string"}}}},
+           links={201: {name: (target, {"product_id": "$response.body#/id"}) for name, target in (
+               ("GetProduct", "products.get_one"), ("ChangeProduct", "products.patch_one"),
+               ("AddSales", "products.put_sales"), ("GetSales", "products.get_sales"),
+               ("PutCalendar", "calendar.put_calendar"), ("Retrain", "models.retrain_model"),
+               ("DeleteProduct", "products.delete_one"))}})
 def create():
-    """Create a product: {"name": ..., "key"?: ..., "product_id"?: ..., "country"?: ..., "subdivision"?: ...}."""
-    body = json_object(request)
-    no_unknown_fields(body, {"name", "key", "product_id", "country", "subdivision"})
-    _clean_texts(body)
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError("'name' is required and must be a non-empty string.", "name")
-    key = body.get("key")
-    if key is not None and (not isinstance(key, str) or not key.strip()):
-        raise ValidationError("'key' must be a non-empty string when given.", "key")
-    product_id = positive_int(body, "product_id", maximum=MAX_PRODUCT_ID) if "product_id" in body else None
-    country, subdivision = _place(body)
-    product = create_product(services().engine, name=name.strip(), key=key, product_id=product_id,
-                             country=country, subdivision=subdivision)
+    """Create a product: {"name": ..., "key"?: ..., "product_id"?: ..., "country"?: ..., "subdivision"?: ...}.
+
+    A product id or key taken by another product is a 409.
+    """
+    asked: ProductCreate = request.context.json
+    product = create_product(services().engine, **asked.model_dump())
     location = url_for("products.get_one", product_id=product["id"])
     return product, 201, {"Location": location}
 
 
 @bp.get("/products/<product_id>")
+@operation(responses={200: Product}, errors=(404,))
 def get_one(product_id: str):
     """Return one product."""
     return get_product(services().engine, product_id=path_id(product_id))
 
 
 @bp.patch("/products/<product_id>")
+@operation(body=ProductChange, responses={200: Product}, errors=(404,))
 def patch_one(product_id: str):
     """Change a product's name, country or subdivision (null clears them)."""
     pid = path_id(product_id)
-    body = json_object(request)
-    no_unknown_fields(body, {"name", "country", "subdivision"})
-    _clean_texts(body)
-    _place_types(body)
-    return update_product(services().engine, product_id=pid, changes=body)
-
-
-def _clean_texts(body: dict[str, Any]) -> None:
-    for field in ("name", "key", "country", "subdivision"):
-        clean_text(body.get(field), field)
-
-
-def _place_types(body: dict[str, Any]) -> None:
-    for field in ("country", "subdivision"):
-        if body.get(field) is not None and not isinstance(body[field], str):
-            raise ValidationError(f"'{field}' must be a code as a string, or null; got {body[field]!r:.40}.", field)
-
-
-def _place(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    # Checked before creating, so the 422 names the field the holidays package does not know.
-    _place_types(body)
-    country, subdivision = body.get("country"), body.get("subdivision")
-    try:
-        check_place(country, None)
-    except InvalidSalesData as exc:
-        raise ValidationError(str(exc), "country") from None
-    try:
-        return check_place(country, subdivision)
-    except InvalidSalesData as exc:
-        raise ValidationError(str(exc), "subdivision") from None
+    changes = request.context.json.model_dump(exclude_unset=True)
+    return update_product(services().engine, product_id=pid, changes=changes)
 
 
 @bp.get("/products/<product_id>/sales")
+@operation(query=DateRange, responses={200: Sales}, errors=(404,))
 def get_sales(product_id: str):
     """Return the product's stored sales rows, optionally within ?start=&end= (YYYY-MM-DD)."""
     svc = services()
     pid = path_id(product_id)
     get_product(svc.engine, product_id=pid)
-    start, end = query_date(request, "start"), query_date(request, "end")
+    start, end = request.context.query.start, request.context.query.end
     rows = read_sales(svc.engine, product_id=pid, start=start, end=end)
     return {"product_id": pid, "count": len(rows), "sales": rows}
 
 
 @bp.post("/products/<product_id>/sales")
+@operation(body=SalesRows, responses={200: SalesWritten}, errors=(404,))
 def put_sales(product_id: str):
     """Insert or update daily sales: a list of {"date", "quantity"} (or {"sales": [...]}); all or nothing."""
     svc = services()
     pid = path_id(product_id)
-    body = json_body(request)
+    body = request.get_json()
     items = body.get("sales") if isinstance(body, dict) else body
     if not isinstance(items, list) or not items:
         raise ValidationError('Send a non-empty JSON array of {"date": "YYYY-MM-DD", "quantity": n} objects.')
@@ -132,10 +116,11 @@ def put_sales(product_id: str):
 
 
 @bp.delete("/products/<product_id>/sales")
+@operation(query=DateRange, responses={200: SalesWritten}, errors=(404,))
 def delete_sales_range(product_id: str):
     """Delete the product's sales within ?start=&end= (YYYY-MM-DD, both inclusive; one may be left open)."""
     svc, pid = services(), path_id(product_id)
-    start, end = query_date(request, "start"), query_date(request, "end")
+    start, end = request.context.query.start, request.context.query.end
     if start is None and end is None:
         raise ValidationError("Give the range to delete as ?start=YYYY-MM-DD, ?end=YYYY-MM-DD or both; "
                               "DELETE /products/<id> removes the whole product.")
@@ -144,6 +129,7 @@ def delete_sales_range(product_id: str):
 
 
 @bp.delete("/products/<product_id>")
+@operation(responses={200: ProductDeleted}, errors=(404,))
 def delete_one(product_id: str):
     """Delete a product: its sales, calendar, model set and saved forecast; its jobs stay as history."""
     svc, pid = services(), path_id(product_id)

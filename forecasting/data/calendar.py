@@ -22,7 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from forecasting.data.calendar_store import (
+    UNSET,
+    CalendarEdit,
     delete_calendar_rows,
+    merge_edit,
     resolve_products,
     validate_calendar_rows,
     write_edits,
@@ -151,9 +154,84 @@ def read_calendar(engine: Engine, *, product_id: int, start: date | None = None,
              "regressors": json.loads(row.regressors) if row.regressors else {}} for row in rows]
 
 
+def last_sale_day(engine: Engine, *, product_id: int) -> date | None:
+    """Return the product's last day with a sales row, None without sales."""
+    with engine.connect() as conn:
+        return _last_sale_day(conn, product_id)
+
+
+def _last_sale_day(conn: Any, product_id: int) -> date | None:
+    last = conn.execute(select(func.max(sales.c.date)).where(sales.c.product_id == product_id)).scalar()
+    # SQLite returns MAX of a date column as text, PostgreSQL as a date.
+    return as_day(last, 0) if last is not None else None
+
+
+@dataclass(frozen=True)
+class _Row:
+    date: date
+    open: bool | None
+    holiday: str | None
+    regressors: str | None
+
+
+def _with_overrides(rows: Sequence[Any], overrides: Sequence[CalendarEdit], start: date, end: date) -> list[Any]:
+    # The stored rows with the overrides merged in, in date order; an override outside [start, end] is not read.
+    if not overrides:
+        return list(rows)
+    merged = {row.date: (row.open, row.holiday, row.regressors) for row in rows}
+    for edit in overrides:
+        if start <= edit.day <= end:
+            merged[edit.day] = merge_edit(merged.get(edit.day), edit)
+    return [_Row(day, *merged[day]) for day in sorted(merged)]
+
+
+def unstated_days(engine: Engine, *, product_id: int, first: date, last: date, regressors: Sequence[str],
+                  overrides: Sequence[CalendarEdit] = ()) -> dict[str, list[date]]:
+    """Return the days of [first, last] whose calendar (stored rows and `overrides`) leaves a value unstated.
+
+    Parameters
+    ----------
+    engine : Engine
+        Sales database.
+    product_id : int
+        The product.
+    first, last : datetime.date
+        The forecast days.
+    regressors : sequence of str
+        The regressors the product's model set was trained with.
+    overrides : sequence of CalendarEdit
+        A forecast's what-if rows, merged as :func:`load_calendar_frame` merges them.
+
+    Returns
+    -------
+    dict of str to list of datetime.date
+        ``"open"`` when the product's calendar states ``open`` on any day (stored or
+        overridden): the days it does not; ``"regressors.<name>"`` per regressor: the days
+        without a value. Only keys with days; the models read those days as open and 0.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(select(calendar.c.date, calendar.c.open, calendar.c.holiday, calendar.c.regressors)
+                            .where(calendar.c.product_id == product_id, calendar.c.date.between(first, last))
+                            .order_by(calendar.c.date)).all()
+        states_open = any(edit.open is not UNSET and edit.open is not None for edit in overrides) or \
+            conn.execute(select(calendar.c.date).where(calendar.c.product_id == product_id,
+                                                       calendar.c.open.is_not(None)).limit(1)).first() is not None
+    given = {row.date: row for row in _with_overrides(rows, overrides, first, last)}
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    found: dict[str, list[date]] = {}
+    if states_open:
+        found["open"] = [day for day in days if day not in given or given[day].open is None]
+    for name in regressors:
+        found[f"regressors.{name}"] = [
+            day for day in days
+            if day not in given or name not in (json.loads(given[day].regressors) if given[day].regressors else {})]
+    return {key: value for key, value in found.items() if value}
+
+
 def load_calendar_frame(
     engine: Engine, *, product_id: int, start: date, end: date, country: str | None = None,
     subdivision: str | None = None, future_start: date | None = None,
+    overrides: Sequence[CalendarEdit] = (),
 ) -> CalendarFrame:
     """Return a product's calendar for the models: every day of [start, end], defaults filled in.
 
@@ -171,6 +249,9 @@ def load_calendar_frame(
     future_start : datetime.date, optional
         First day counted as future for ``missing_future_days``; by default the
         day after the product's last sales row (``start`` without sales).
+    overrides : sequence of CalendarEdit
+        Edits (:func:`validate_calendar_rows`) applied to the stored rows for this frame
+        only, as an upsert of them would apply them; nothing is written (a what-if).
 
     Returns
     -------
@@ -193,9 +274,9 @@ def load_calendar_frame(
                             .where(calendar.c.product_id == product_id, calendar.c.date.between(start, end))
                             .order_by(calendar.c.date)).all()
         if future_start is None:
-            last = conn.execute(select(func.max(sales.c.date)).where(sales.c.product_id == product_id)).scalar()
-            # SQLite returns MAX of a date column as text, PostgreSQL as a date.
-            future_start = as_day(last, 0) + timedelta(days=1) if last is not None else start
+            last = _last_sale_day(conn, product_id)
+            future_start = last + timedelta(days=1) if last is not None else start
+    rows = _with_overrides(rows, overrides, start, end)
     index = pd.date_range(start, end, freq="D", name="date")
     offsets = np.array([(row.date - start).days for row in rows], dtype=np.int64)
     opened = np.ones(len(index), dtype=bool)

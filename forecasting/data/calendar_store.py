@@ -58,6 +58,18 @@ class CalendarEdit:
     regressors: Mapping[str, float | None] = field(default_factory=dict)
 
 
+def edit_to_row(edit: CalendarEdit) -> dict[str, Any]:
+    """Return the JSON-able row `edit` was read from: what :func:`validate_calendar_rows` takes back."""
+    row: dict[str, Any] = {"date": edit.day.isoformat()}
+    if edit.open is not UNSET:
+        row["open"] = edit.open
+    if edit.holiday is not UNSET:
+        row["holiday"] = edit.holiday
+    if edit.regressors:
+        row["regressors"] = dict(edit.regressors)
+    return row
+
+
 def validate_calendar_rows(rows: Iterable[Any]) -> list[CalendarEdit]:
     """Check calendar rows and return them as edits, in date order.
 
@@ -184,7 +196,7 @@ def write_edits(conn: Connection, edits: Sequence[tuple[int, CalendarEdit]]) -> 
         rows = []
         for product_id, edit in chunk:
             old = stored.get((product_id, edit.day))
-            new = _merge(old, edit)
+            new = merge_edit(old, edit)
             # A day the edit says nothing about is not stored: no row means "nothing known".
             if new != old and (old is not None or new != (None, None, None)):
                 rows.append((product_id, edit.day, *new))
@@ -205,7 +217,8 @@ def _stored(conn: Connection, chunk: list[tuple[int, CalendarEdit]]) -> dict[tup
     return {(row[0], row[1]): (row[2], row[3], row[4]) for row in conn.execute(query)}
 
 
-def _merge(old: tuple | None, edit: CalendarEdit) -> tuple[bool | None, str | None, str | None]:
+def merge_edit(old: tuple | None, edit: CalendarEdit) -> tuple[bool | None, str | None, str | None]:
+    """Return the stored (open, holiday, regressors text) of a day once `edit` is applied to `old` (None: no row)."""
     stored_open, stored_holiday, stored_text = old if old is not None else (None, None, None)
     values = json.loads(stored_text) if stored_text else {}
     for name, value in edit.regressors.items():

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from forecasting.data.database import MAX_PRODUCT_ID, ids_below_top_run, products, sales, sync_product_ids
 from forecasting.data.public_holidays import check_place
-from forecasting.errors import InvalidSalesData, ProductNotFound
+from forecasting.errors import InvalidSalesData, ProductExists, ProductNotFound
 
 
 def _summary_query() -> Any:
@@ -80,6 +80,12 @@ def list_products(engine: Engine, *, limit: int = 100, offset: int = 0) -> list[
     return [_product_dict(row) for row in rows]
 
 
+def count_products(engine: Engine) -> int:
+    """Return how many products exist."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(products)).scalar_one())
+
+
 def _free_sqlite_id(conn: Connection) -> dict[str, int]:
     # SQLite gives max(rowid) + 1, past MAX_PRODUCT_ID once that id is taken: then take the
     # id after the largest one below the run of ids that reaches it.
@@ -140,7 +146,7 @@ def create_product(
                 sync_product_ids(conn)
     except IntegrityError as exc:
         # Lost a race with another writer between the check and the insert.
-        raise InvalidSalesData(f"Product id {product_id} or key {key!r} is already taken.") from exc
+        raise ProductExists(f"Product id {product_id} or key {key!r} is already taken.") from exc
     return get_product(engine, product_id=int(new_id))
 
 
@@ -194,11 +200,11 @@ def update_product(engine: Engine, *, product_id: int, changes: Mapping[str, Any
 
 def _check_free(conn: Connection, *, key: str | None, product_id: int | None) -> None:
     if product_id is not None and conn.execute(select(products.c.id).where(products.c.id == product_id)).first():
-        raise InvalidSalesData(f"Product id {product_id} is already taken.")
+        raise ProductExists(f"Product id {product_id} is already taken.")
     if key is not None:
         taken = conn.execute(select(products.c.id).where(products.c.key == key)).scalar()
         if taken is not None:
-            raise InvalidSalesData(f"Product key {key!r} is already used by product {taken}.")
+            raise ProductExists(f"Product key {key!r} is already used by product {taken}.")
 
 
 def known_product_ids(engine: Engine, *, product_ids: Iterable[int]) -> set[int]:

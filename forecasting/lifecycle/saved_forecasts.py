@@ -10,6 +10,7 @@ a replaced set is never served.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,6 +20,18 @@ from sqlalchemy.engine import Engine
 from forecasting.data.database import forecasts
 
 Points = list[dict[str, Any]]
+
+#: What a forecast request may give and still be answered by a saved forecast: the horizon alone.
+DEFAULT_REQUEST_PARAMS = frozenset({"horizon"})
+
+
+def answers(params: Mapping[str, Any]) -> bool:
+    """Return whether a saved forecast may answer a forecast job's `params` (the default request).
+
+    The one place that decides it: a request that asks for anything beyond the horizon
+    (another set of members, level, calendar, ...) is computed, never read from here.
+    """
+    return set(params) <= DEFAULT_REQUEST_PARAMS
 
 
 def save(engine: Engine, *, product_id: int, set_id: str, points: Points) -> None:

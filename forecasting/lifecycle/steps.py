@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -17,9 +17,10 @@ from forecasting.data.calendar import load_calendar_frame
 from forecasting.data.sales import SalesHistory, load_history
 from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
+from forecasting.lifecycle.calendar_warnings import calendar_warnings
 from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
 from forecasting.params import ModelParams
-from forecasting.store.caches import ForecastMemo, LoadedCache
+from forecasting.store.caches import ForecastMemo, LoadedCache, TrustedInfos
 from forecasting.store.model_store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,10 @@ class Forecast:
     reason: str | None
     # 'saved' when read from a forecast kept for this set and data, 'computed' when the models ran.
     source: str = "computed"
+    #: Forecast days whose calendar values were not given and took the defaults (:func:`calendar_warnings`).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    #: What a request with options asked and got (levels, frequency, members and their weights); None without.
+    options: dict[str, Any] | None = None
 
 
 def train(
@@ -254,13 +259,12 @@ def forecast(
     memo, else as saved at training) without loading the history or the models.
     Otherwise the history is loaded and checked, the set trained when missing or
     stale, and the forecast computed (or read, when it is kept for this data).
+    A request with options is :func:`forecasting.lifecycle.custom_forecasts.forecast`'s.
     """
-    info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy)
-    if info is not None:
-        points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
-        if points is not None:
-            return Forecast(points, info, (info.get("data") or {}).get("end"), trained=False, reason=None,
-                            source="saved")
+    kept = kept_forecast(engine=engine, store=store, memo=memo, product_id=product_id, horizon=horizon,
+                         policy=policy)
+    if kept.forecast is not None:
+        return kept.forecast
     prepared = prepare(engine=engine, store=store, cache=cache, product_id=product_id, policy=policy, lock=lock,
                        job_id=job_id, progress=progress)
     history = prepared.history
@@ -273,18 +277,75 @@ def forecast(
         points = forecast_points(prepared.model_set, history.series, horizon, calendar)
         memo.put((product_id, prepared.info.get("set_id"), history.fingerprint), points)
     end = history.end.isoformat() if history.end else None
-    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason, source=source)
+    return Forecast(points, prepared.info, end, trained=prepared.trained, reason=prepared.reason, source=source,
+                    warnings=calendar_warnings(engine, product_id, prepared.info, end, horizon))
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What one look at a product's sales token and model_info.json tells, without its history or models."""
+
+    # The set is fresh and its sales are those it was trained on: a forecast needs no training.
+    fresh: bool
+    # The forecast of `horizon` days kept for that set (memo or saved at training), when one covers it.
+    forecast: Forecast | None
+
+
+def kept_forecast(*, engine: Engine, store: ModelStore, memo: ForecastMemo, product_id: int, horizon: int,
+                  policy: Policy, infos: TrustedInfos | None = None) -> Kept:
+    """Return whether the product's set is fresh by its sales token, and its kept forecast of `horizon` days.
+
+    The first step of :func:`forecast`, on its own: the API answers a request from it
+    (and routes the others) with exactly the worker's rules: the sales token the set
+    recorded is the product's token now, :meth:`Policy.stale_reason` finds nothing,
+    and the forecast kept is that of the set's ``set_id`` on the fingerprint it recorded.
+    `infos` keeps the model_info.json files already verified (read through the store without it).
+
+    Raises
+    ------
+    ProductNotFound
+        When no such product exists.
+    """
+    info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy, infos=infos)
+    if info is None:
+        return Kept(fresh=False, forecast=None)
+    points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
+    if points is None:
+        return Kept(fresh=True, forecast=None)
+    end = (info.get("data") or {}).get("end")
+    return Kept(fresh=True, forecast=Forecast(points, info, end, trained=False, reason=None, source="saved",
+                                              warnings=calendar_warnings(engine, product_id, info, end, horizon)))
+
+
+def forecast_result(product_id: int, horizon: int, made: Forecast) -> dict[str, Any]:
+    """Return the result of a forecast job (what GET /jobs/<id> shows under ``result``)."""
+    result = {
+        "product_id": product_id,
+        "horizon": horizon,
+        "history_end": made.history_end,
+        "model": {**model_summary(made.info), "trained_now": made.trained, "reason": made.reason},
+        "warnings": made.warnings,
+        "points": made.points,
+    }
+    if made.options is not None:
+        result["options"] = made.options
+    return result
+
+
+def model_summary(info: dict[str, Any]) -> dict[str, Any]:
+    """Return what a job's result tells of a model set: when it was trained, its weights and metrics."""
+    return {key: info.get(key) for key in ("trained_at", "weights", "metrics")}
 
 
 def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
-                          ) -> dict[str, Any] | None:
+                          infos: TrustedInfos | None = None) -> dict[str, Any] | None:
     # The set's model_info.json when the sales token it recorded is the product's token now
     # (its sales are those it was trained on) and nothing else makes it stale; None when
     # that takes a look at the history itself.
     with engine.connect() as conn:
         token = sales_token.current(conn, product_id=product_id)
     try:
-        info = store.read_info(product_id)
+        info = infos.read(store, product_id) if infos is not None else store.read_info(product_id)
     except ModelIntegrityError:
         return None  # untrusted or unreadable: the long way retrains it (and says so)
     if info is None or not sales_unchanged(info, token):
@@ -310,19 +371,20 @@ def _kept_points(engine: Engine, memo: ForecastMemo, product_id: int, info: dict
     return points
 
 
-def product_calendar(engine: Engine, history: SalesHistory, horizon: int, policy: Policy) -> pd.DataFrame | None:
+def product_calendar(engine: Engine, history: SalesHistory, horizon: int, policy: Policy,
+                     overrides: Any = ()) -> pd.DataFrame | None:
     """Return the product's calendar over its history and the `horizon` days after it (None without sales).
 
     Closed days, holidays (the product's country's, else the policy's) and regressors
     reach the models through it; days without a calendar row are open, no holiday,
-    regressors 0.
+    regressors 0. `overrides` (what-if CalendarEdits) are merged in, never stored.
     """
     if history.start is None or history.end is None:
         return None
     country, subdivision = policy.holidays_place
     return load_calendar_frame(engine, product_id=history.product_id, start=history.start,
                                end=history.end + timedelta(days=max(horizon, 0)), country=country,
-                               subdivision=subdivision).frame
+                               subdivision=subdivision, overrides=overrides).frame
 
 
 def forecast_points(model_set: Any, series: pd.Series, horizon: int,

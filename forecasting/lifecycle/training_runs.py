@@ -68,3 +68,14 @@ def _as_dict(row: Any) -> dict[str, Any]:
         "started_at": utc_iso(row.started_at), "finished_at": utc_iso(row.finished_at), "seconds": row.seconds,
         "metrics": json.loads(row.metrics) if row.metrics else None, "error": row.error,
     }
+
+
+def interrupt_runs(engine: Engine, *, run_ids: list[int], error: str) -> int:
+    """Close training runs left 'running' by an attempt that is gone as 'interrupted'; return how many."""
+    if not run_ids:
+        return 0
+    with engine.begin() as conn:
+        return int(conn.execute(
+            update(training_runs).where(training_runs.c.id.in_(run_ids), training_runs.c.status == "running")
+            .values(status="interrupted", finished_at=datetime.now(timezone.utc), error=error)
+        ).rowcount)

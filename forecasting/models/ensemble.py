@@ -17,28 +17,13 @@ Weights
     better (the forest with a calendar on Rossmann) takes most of the weight.
 
 Intervals
-    Sets of this version calibrate them on the validation folds
-    (:mod:`forecasting.models.intervals`); :func:`interval_bounds` reads both descriptions.
-    Before, the ensemble's own validation residuals ``actual - forecast`` are divided by
-    ``sqrt(forecast + 1)``: demand is count-like, its spread grows with its level, so
-    a busy weekday gets a wider band than a quiet Sunday. For each nominal level L
-    the scaled residuals give their empirical ``(1 - L) / 2`` and ``(1 + L) / 2``
-    quantiles, with the finite-sample (split-conformal) correction ``(n + 1) / n``
-    and never inside ``+-z_L`` (Poisson noise at the forecast level, so a validation
-    window that happened to be predicted exactly still gets a band). A forecast f at
-    step h is bounded by ``f + q * sqrt(f + 1) * g(h)``, with ``g(h) = 1`` within the
-    n validated days and ``sqrt(h / n)`` beyond them (errors keep growing with the
-    horizon). Lower bounds are clipped at 0.
-
-    Measured on 32 real daily series (Kaggle store-item demand, M5 items, stores and
-    store-departments; 3 years of training, the next 90 days held out): mean coverage
-    0.81 at 80 % and 0.96 at 95 %. Without the Poisson floor it was 0.73 and 0.90.
+    Calibrated on the validation folds (:mod:`forecasting.models.intervals`), at any
+    level; :func:`interval_bounds` reads them for the levels a forecast asks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -46,11 +31,8 @@ from numpy.typing import ArrayLike
 
 from forecasting.models import intervals as fold_intervals
 
-#: Added to the forecast before the square root so zero forecasts keep a non-zero band.
-SCALE_OFFSET = 1.0
 #: Smallest error used for weighting, as a share of the mean finite error.
 ERROR_FLOOR = 0.1
-METHOD = "sqrt_scaled_residual_quantiles"
 
 
 #: Powers of the inverse error the weights may take (0: equal weights); the set keeps the one
@@ -140,79 +122,24 @@ def combine(forecasts: Mapping[str, ArrayLike], weights: Mapping[str, float]) ->
     return sum(w / total * np.asarray(forecasts[name], dtype=float) for name, w in used.items())
 
 
-def _scale(forecast: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.clip(forecast, 0.0, None) + SCALE_OFFSET)
-
-
-def fit_intervals(actual: ArrayLike, forecast: ArrayLike, levels: Sequence[float]) -> dict[str, Any]:
-    """Return the JSON-able interval description from validation residuals.
-
-    Parameters
-    ----------
-    actual, forecast : array-like
-        Held-out demand and the ensemble's forecast of it.
-    levels : sequence of float
-        Nominal coverages in (0, 1), e.g. (0.8, 0.95).
-
-    Returns
-    -------
-    dict
-        ``method``, ``validation_days`` and, per level (key ``str(level)``), the
-        ``[lower, upper]`` quantiles of the scaled residuals.
-    """
-    a = np.asarray(actual, dtype=float).ravel()
-    f = np.asarray(forecast, dtype=float).ravel()
-    if a.shape != f.shape or a.size == 0:
-        raise ValueError(f"Need matching, non-empty actual and forecast, got {a.size} and {f.size} values.")
-    residuals = (a - f) / _scale(f)
-    n = residuals.size
-    quantiles: dict[str, list[float]] = {}
-    for level in levels:
-        if not 0 < level < 1:
-            raise ValueError(f"Interval levels must lie in (0, 1), got {level}.")
-        upper_p = min(1.0, (1 + level) / 2 * (n + 1) / n)
-        lower_p = max(0.0, 1 - (1 + level) / 2 * (n + 1) / n)
-        z = float(NormalDist().inv_cdf((1 + level) / 2))
-        low = float(np.quantile(residuals, lower_p, method="lower"))
-        high = float(np.quantile(residuals, upper_p, method="higher"))
-        # Never narrower than Poisson noise, and always around the point forecast.
-        quantiles[str(level)] = [min(low, -z), max(high, z)]
-    return {"method": METHOD, "validation_days": n, "levels": [float(x) for x in levels], "quantiles": quantiles}
-
-
 def interval_bounds(forecast: ArrayLike, intervals: Mapping[str, Any],
                     levels: Sequence[float] | None = None) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-    """Return ``{level: (lower, upper)}`` around `forecast` for every level in `intervals` (or in `levels`).
+    """Return ``{level: (lower, upper)}`` around `forecast` for every level asked.
 
     Parameters
     ----------
     forecast : array-like
         Ensemble forecast, step 1 first.
     intervals : mapping
-        What :func:`fit_intervals` or :func:`forecasting.models.intervals.calibrate`
-        returned (possibly read back from JSON).
+        What :func:`forecasting.models.intervals.calibrate` returned (possibly read back from JSON).
     levels : sequence of float, optional
-        Levels wanted instead of the recorded ones: any level in (0, 1) for intervals
-        calibrated on the folds; only recorded levels for the older description.
+        Nominal coverages in (0, 1), any of them; by default those `intervals` was calibrated for.
 
     Returns
     -------
     dict of float to (numpy.ndarray, numpy.ndarray)
-        Lower bounds clipped at 0, ``lower <= forecast <= upper``.
+        Lower bounds clipped at 0, ``lower <= forecast <= upper``, in the order of `levels`.
     """
-    if intervals.get("method") == fold_intervals.METHOD:
-        return fold_intervals.all_bounds(forecast, intervals, intervals["levels"] if levels is None else levels)
-    if levels is not None and {str(float(level)) for level in levels} - set(intervals.get("quantiles", {})):
-        raise ValueError(f"These intervals hold only the levels {intervals.get('levels')}, not {list(levels)}.")
-    if intervals.get("method") != METHOD:
-        raise ValueError(f"Unknown interval method {intervals.get('method')!r} (expected {METHOD!r}).")
-    f = np.clip(np.asarray(forecast, dtype=float).ravel(), 0.0, None)
-    n = max(int(intervals["validation_days"]), 1)
-    steps = np.arange(1, f.size + 1)
-    growth = np.sqrt(np.maximum(steps / n, 1.0))
-    scale = _scale(f) * growth
-    bounds = {}
-    for level in intervals["levels"] if levels is None else [float(level) for level in levels]:
-        low, high = intervals["quantiles"][str(level)]
-        bounds[float(level)] = (np.clip(f + low * scale, 0.0, f), f + high * scale)
-    return bounds
+    if intervals.get("method") != fold_intervals.METHOD:
+        raise ValueError(f"Unknown interval method {intervals.get('method')!r} (expected {fold_intervals.METHOD!r}).")
+    return fold_intervals.all_bounds(forecast, intervals, intervals["levels"] if levels is None else levels)

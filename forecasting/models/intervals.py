@@ -31,6 +31,11 @@ Whole units
     one: the central band of a demand with many zero days covered 92 % at 80 % on M5 items.
     (Bands of two close levels may then cross on a day where only the wider reaches 0.)
 
+Dependence
+    ``dependence`` is the lag-1 autocorrelation of the scaled residuals of the whole-tail
+    fold in day order (:func:`forecasting.models.aggregation.residual_dependence`): how
+    weekly and monthly sums of a forecast widen their bands (:mod:`forecasting.models.aggregation`).
+
 Horizon
     The residuals pool every step from 1 to the validation tail's n days (the first
     fold reaches n days ahead, the later ones fewer), so the band is that of a forecast
@@ -48,6 +53,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from forecasting.models.aggregation import residual_dependence
 
 METHOD = "fold_residual_quantiles"
 #: Added to the forecast before the square root so zero forecasts keep a non-zero band.
@@ -82,7 +89,8 @@ def calibrate(folds: Iterable[tuple[ArrayLike, ArrayLike]], validation_days: int
     dict
         ``method``, ``validation_days``, ``levels``, ``residuals`` (count), ``grid`` and
         ``quantiles`` (scaled residual quantiles at ``grid``), ``poisson_floor`` (bool),
-        ``whole_units`` (every scored demand a whole number: lower bounds round down to one).
+        ``whole_units`` (every scored demand a whole number: lower bounds round down to one),
+        ``dependence`` (lag-1 dependence of the first fold's scaled residuals).
 
     Raises
     ------
@@ -90,6 +98,7 @@ def calibrate(folds: Iterable[tuple[ArrayLike, ArrayLike]], validation_days: int
         When no fold has a scored day.
     """
     errors, scales, whole = [], [], True
+    folds = list(folds)
     for actual, forecast in folds:
         a, f = np.asarray(actual, dtype=float).ravel(), np.asarray(forecast, dtype=float).ravel()
         a, f = a[: f.size], f[: a.size]
@@ -104,6 +113,7 @@ def calibrate(folds: Iterable[tuple[ArrayLike, ArrayLike]], validation_days: int
         # Spread each count evenly over its unit (mid-p): a bound read off the quantiles then
         # covers its level on average over products, not the share up to the next whole unit.
         error = error + _unit_spread(error.size)
+    first = errors[0] / scales[0] if errors else np.zeros(0)
     r = error / spread
     for level in levels:
         if not 0 < level < 1:
@@ -120,6 +130,7 @@ def calibrate(folds: Iterable[tuple[ArrayLike, ArrayLike]], validation_days: int
         "quantiles": [float(q) for q in quantiles],
         "poisson_floor": bool(r.size < MIN_EMPIRICAL),
         "whole_units": whole,
+        "dependence": residual_dependence(first),
     }
 
 

@@ -31,7 +31,7 @@ Final models
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,9 @@ import pandas as pd
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from forecasting.models import calendar_inputs, closures, ensemble, features, metrics, validation
 from forecasting.models import intervals as fold_intervals
+from forecasting.models.blends import (
+    blend_folds, bound_columns, chosen_intervals, chosen_weights, validation_record,
+)
 from forecasting.models.forest import ForestModel
 from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
@@ -121,6 +124,10 @@ class ModelSet:
     excluded: dict[str, str] = field(default_factory=dict)
     #: Closed weekdays and isolated zeros read from the history (``closures.Closures.to_dict``).
     closures: dict[str, Any] | None = field(default=None)
+    #: The validation tail (``actual``) and each member's forecast from every fold origin
+    #: (:func:`forecasting.models.blends.validation_record`), so a forecast from some of the
+    #: members gets intervals calibrated on their own blend's folds.
+    validation_forecasts: dict[str, Any] | None = field(default=None)
 
     def save(self, directory: Path) -> None:
         """Write every member's files into the existing `directory`."""
@@ -169,6 +176,7 @@ class ModelSet:
             demand=info.get("demand"),
             excluded=dict(info.get("excluded") or {}),
             closures=info.get("closures"),
+            validation_forecasts=info.get("validation_forecasts"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -185,6 +193,7 @@ class ModelSet:
             "demand": self.demand,
             "excluded": dict(self.excluded),
             "closures": self.closures,
+            "validation_forecasts": self.validation_forecasts,
             "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.to_dict().items()},
         }
 
@@ -214,17 +223,6 @@ def _predict(member: Member, history: pd.Series, horizon: int, calendar: pd.Data
     if calendar is not None and member.USES_CALENDAR:
         return member.predict(history, horizon, calendar=calendar)
     return member.predict(history, horizon)
-
-
-def _ensemble_folds(found: validation.Validation, weights: Mapping[str, float],
-                    tail: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Return (actual, ensemble forecast) from each validation origin, the whole tail first."""
-    used = {name: w for name, w in weights.items() if w > 0}
-    folds = [(tail, ensemble.combine(found.forecasts, used))]
-    for position, origin in enumerate(found.origins[1:], start=1):
-        forecast = ensemble.combine({name: found.fold_forecasts[name][position] for name in used}, used)
-        folds.append((tail[origin : origin + len(forecast)], forecast))
-    return folds
 
 
 def _blend_fold_error(found: validation.Validation, weights: Mapping[str, float], tail: np.ndarray) -> float:
@@ -325,7 +323,8 @@ def train_model_set(
         weights = {name: float(name == "tsb") for name in members}
         combined = ensemble.combine(forecasts, weights)
     scores["ensemble"] = metrics.score(actual, combined, insample)
-    intervals = fold_intervals.calibrate(_ensemble_folds(found, weights, tail), held_out, params.interval_levels)
+    record = validation_record(found, tail)
+    intervals = fold_intervals.calibrate(blend_folds(record, weights), held_out, params.interval_levels)
 
     for name in list(members):
         report(f"fitting {name}", STAGES[f"fitting {name}"])
@@ -351,11 +350,12 @@ def train_model_set(
     report("done", STAGES["done"])
     return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
                     calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded,
-                    closures=found_closures.to_dict())
+                    closures=found_closures.to_dict(), validation_forecasts=record)
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
-             calendar: pd.DataFrame | None = None) -> pd.DataFrame:
+             calendar: pd.DataFrame | None = None, members: Sequence[str] | None = None,
+             levels: Sequence[float] | None = None) -> pd.DataFrame:
     """Forecast the `horizon` days after `history` with the ensemble and its intervals.
 
     Parameters
@@ -370,15 +370,21 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
         The product's calendar over `history` and the forecast days; days it lacks are
         open, without holiday, regressors 0. Closed forecast days (the calendar's, and the
         set's recorded closed weekdays on days the calendar leaves unstated) are 0 in every column.
+    members : sequence of str, optional
+        Forecast with these members only (each held by the set), their weights
+        renormalised (:func:`chosen_weights`) and the intervals of their own blend; all by default.
+    levels : sequence of float, optional
+        Interval levels in (0, 1); by default the set's (``interval_levels``).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by the dates after `history`; columns ``forecast``, ``lower``, ``upper``
         (first interval level), ``lower_<pct>``, ``upper_<pct>`` for each further level,
-        then one column per member. Every value finite and >= 0.
+        then one column per member used. Every value finite and >= 0.
     """
     check_history(history)
+    weights = chosen_weights(model_set, members)
     dates = features.forecast_dates(history, horizon)
     history = calendar_inputs.mask_closed(history, calendar)
     recorded = closures.Closures.from_dict(model_set.closures)
@@ -387,15 +393,16 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
                  & ~closures.closed_days(recorded, dates, calendar))
     predictions = {}
     for name, member in model_set.members.items():
+        if name not in weights:
+            continue
         values = _predict(member, history, horizon, calendar)
         # A diverged member has weight 0 and never reaches the ensemble; keep its column finite.
         predictions[name] = np.where(np.isfinite(values), values, 0.0)
-    combined = np.clip(ensemble.combine(predictions, model_set.weights), 0.0, None)
-    bounds = ensemble.interval_bounds(combined, model_set.intervals)
+    combined = np.clip(ensemble.combine(predictions, weights), 0.0, None)
+    bounds = ensemble.interval_bounds(combined, chosen_intervals(model_set, weights), levels)
     columns: dict[str, np.ndarray] = {"forecast": combined}
-    for position, (level, (lower, upper)) in enumerate(bounds.items()):
-        suffix = "" if position == 0 else f"_{int(round(level * 100))}"
-        columns[f"lower{suffix}"], columns[f"upper{suffix}"] = lower, upper
+    for (low_name, high_name), (lower, upper) in zip(bound_columns(list(bounds)), bounds.values(), strict=True):
+        columns[low_name], columns[high_name] = lower, upper
     columns.update(predictions)
     # A closed day sells nothing: exactly 0, bounds included.
     return pd.DataFrame({name: np.where(open_days, values, 0.0) for name, values in columns.items()}, index=dates)

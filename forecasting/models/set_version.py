@@ -14,8 +14,10 @@ from typing import Any
 #: and model_info.json records them as ``closures`` (:mod:`forecasting.models.closures`); a
 #: set of 4 was fitted on those zeros as demand, so it is retrained rather than read.
 #: 6: the forest's ``rf_model.pkl`` (format 4) holds a forest of 20 features and more calendar
-#: inputs (:mod:`forecasting.models.features`); a set of 5 is retrained. Sets of 6 may also
-#: hold intervals calibrated on the validation folds and an LSTM with known inputs.
+#: inputs (:mod:`forecasting.models.features`), the LSTM takes the calendar's known inputs, the
+#: intervals are calibrated on the validation folds at any level (:mod:`forecasting.models.intervals`)
+#: and model_info.json keeps the members' fold forecasts (``validation_forecasts``), so a forecast
+#: may ask for any interval level or a subset of the members; a set of 5 holds none of it and is retrained.
 MODEL_SET_VERSION = 6
 
 

@@ -134,3 +134,36 @@ class ForecastMemo:
 
     def __len__(self) -> int:
         return len(self._forecasts)
+
+
+class TrustedInfos:
+    """Verified model_info.json of each product, LRU, keyed by (product id, sha256 of the file).
+
+    Reading a set's info means parsing it and checking its signature (a canonical JSON dump
+    and an HMAC); the sha256 of the same bytes is a fraction of that. Bytes verified once
+    verify again, and a new set (or any change to the file) has another digest, so an entry
+    is never stale. The dicts returned are shared: callers must not change them.
+
+    Parameters
+    ----------
+    max_entries : int
+        Infos kept at most; 0 or less keeps none.
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._infos = _Lru(max_entries)
+
+    def read(self, store: ModelSets, product_id: int) -> dict[str, Any] | None:
+        """Return the product's trusted model_info.json as ``store.read_info`` does (same errors)."""
+        digest = store.info_digest(product_id)
+        if digest is None:
+            return None
+        cached = self._infos.get((product_id, digest))
+        if cached is not _ABSENT:
+            return cached
+        info = store.read_info(product_id)
+        if info is not None:
+            # Keyed by the digest read first: should the file have changed in between, the new
+            # info sits under the old digest, which no later read of the product finds again.
+            self._infos.put((product_id, digest), info, replaces=lambda key: key[0] == product_id)
+        return info

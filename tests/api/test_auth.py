@@ -24,12 +24,16 @@ REQUESTS = [
     ("GET", "/api/v1/products/1", None, "read"),
     ("GET", "/api/v1/products/1/sales", None, "read"),
     ("POST", "/api/v1/forecast", {"product_id": 1}, "write"),
+    ("GET", "/api/v1/products/1/forecast", None, "read"),
     ("POST", "/api/v1/products", {"name": "new"}, "write"),
     ("POST", "/api/v1/products/1/sales", [{"date": "2024-01-01", "quantity": 1}], "write"),
     ("POST", "/api/v1/models/1/retrain", None, "write"),
     ("POST", "/api/v1/models/retrain", {"product_ids": [1]}, "write"),
     ("POST", "/api/v1/models/retrain", {"all": True}, "admin"),
     ("POST", "/api/v1/models/retrain", {"only_stale": True}, "admin"),
+    ("POST", "/api/v1/forecasts", {"product_ids": [1]}, "write"),
+    ("POST", "/api/v1/forecasts", {"all": True}, "admin"),
+    ("GET", "/api/v1/jobs/00000000-0000-0000-0000-000000000000/result", None, "read"),
     ("DELETE", "/api/v1/models/1", None, "admin"),
     ("PATCH", "/api/v1/products/1", {"name": "renamed"}, "write"),
     ("GET", "/api/v1/products/1/calendar", None, "read"),
@@ -135,7 +139,7 @@ def test_a_refused_bulk_retrain_queues_nothing(secured):
     response = send(secured, "POST", "/api/v1/models/retrain", {"all": True}, token=secured.tokens["write"])
     assert response.status_code == 403
     broker = secured.extensions["forecasting"].redis
-    assert broker.llen("forecast") == 0 and broker.llen("training") == 0
+    assert [broker.llen(queue) for queue in ("forecast", "forecast-training", "training")] == [0, 0, 0]
 
 
 @pytest.mark.parametrize("content_type", ["application/merge+json", "text/plain"])
@@ -216,7 +220,7 @@ def test_an_admin_key_manages_keys_over_http(secured):
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "needle"),
     [
-        ("POST", "/api/v1/keys", {"name": "admin-key"}, 422, "exists already"),
+        ("POST", "/api/v1/keys", {"name": "admin-key"}, 409, "exists already"),
         ("POST", "/api/v1/keys", {"name": "x", "scope": "root"}, 422, "Scope must be one of read, write, admin"),
         ("POST", "/api/v1/keys", {"name": 7}, 422, "must be strings"),
         ("DELETE", "/api/v1/keys/999", None, 404, "No key has the name or id '999'"),

@@ -18,7 +18,8 @@ def test_valid_request_queues_one_job(app, client, queued):
     body = response.json
     assert response.headers["Location"] == f"/api/v1/jobs/{body['job_id']}"
     assert body["status"] == "queued" and body["forecast_horizon"] == 90
-    assert queued("forecast") == 1 and queued("training") == 0
+    # Product 1 has no model set yet: its forecast goes to the worker of forecasts that train first.
+    assert queued("forecast-training") == 1 and queued("forecast") == 0 and queued("training") == 0
     assert job_count(app) == 1
     job = client.get(response.headers["Location"])
     assert job.status_code == 200
@@ -29,7 +30,7 @@ def test_valid_request_queues_one_job(app, client, queued):
 def test_a_prefer_wait_that_is_not_met_answers_202_as_usual(app, client, queued, prefer):
     response = client.post(URL, json={"product_id": 1, "forecast_horizon": 7}, headers={"Prefer": prefer})
     assert response.status_code == 202 and response.json["status"] == "queued"
-    assert "Preference-Applied" not in response.headers and queued("forecast") == 1
+    assert "Preference-Applied" not in response.headers and queued("forecast-training") == 1
 
 
 def test_horizon_defaults_to_setting(client):
@@ -71,7 +72,7 @@ def test_bad_input_is_a_clear_problem_and_writes_nothing(app, client, queued, da
     assert needle in problem["detail"]
     assert "Traceback" not in response.get_data(as_text=True)
     assert job_count(app) == 0
-    assert queued("forecast") == 0
+    assert queued("forecast") == 0 and queued("forecast-training") == 0
 
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
@@ -81,7 +82,7 @@ def test_a_body_of_another_media_type_is_415_naming_the_header(app, client, queu
     assert response.status_code == 415
     assert response.mimetype == "application/problem+json"
     assert "Content-Type: application/json" in response.json["detail"] and content_type in response.json["detail"]
-    assert job_count(app) == 0 and queued("forecast") == 0
+    assert job_count(app) == 0 and queued("forecast") == 0 and queued("forecast-training") == 0
 
 
 def test_a_body_without_content_type_is_415_naming_the_header(app, client, queued):
@@ -91,7 +92,7 @@ def test_a_body_without_content_type_is_415_naming_the_header(app, client, queue
     assert response.mimetype == "application/problem+json"
     assert "without a Content-Type" in response.json["detail"]
     assert "'Content-Type: application/json'" in response.json["detail"]
-    assert job_count(app) == 0 and queued("forecast") == 0
+    assert job_count(app) == 0 and queued("forecast") == 0 and queued("forecast-training") == 0
 
 
 def test_method_not_allowed_is_problem_json(client):
@@ -117,3 +118,47 @@ def test_broker_down_is_503_and_job_marked_failed(tmp_path, redis_url):
     # The driver's text (host, port, errno) is for the log; the job keeps a code and a sentence.
     assert rows[0].error.startswith("broker_unavailable: The message broker is unavailable")
     assert "127.0.0.1" not in rows[0].error and ":1" not in rows[0].error
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"level": 100}, "'level' values must be integers from 50 to 99 (percent), got 100"),
+        ({"level": [80, 49]}, "got 49"),
+        ({"level": [0.8]}, "got 0.8"),
+        ({"level": []}, "'level' must be an integer or a non-empty array"),
+        ({"level": [50, 60, 70, 80, 90, 95]}, "at most 5 levels"),
+        ({"frequency": "hourly"}, "'frequency' must be one of daily, weekly, monthly, got 'hourly'"),
+        ({"members": ["prophet", "arima"]}, "unknown member 'arima'"),
+        ({"members": []}, "'members' must be a non-empty array"),
+        ({"members": ["lstm", "lstm"]}, "more than once"),
+        ({"calendar": {"date": "2024-07-01"}}, "'calendar' must be a non-empty array"),
+        ({"calendar": [{"date": "2024-07-01", "open": "no"}]}, "Row 1 (2024-07-01): 'open' must be true, false or null"),
+        ({"calendar": [{"date": "2024-07-01", "regressors": {"Promo": 1}}]}, "regressor name 'Promo' must match"),
+        ({"calendar": [{"date": "2024-07-01", "colour": "red"}]}, "Row 1: unknown field(s) colour"),
+        ({"calendar": [{"date": "2024-06-30", "open": False}]}, "row for 2024-06-30 is not a forecast day: this "
+                                                                "forecast covers 2024-07-01 to 2024-07-07"),
+        ({"calendar": [{"date": "2024-07-08", "open": False}]}, "row for 2024-07-08 is not a forecast day"),
+    ],
+)
+def test_bad_options_are_a_422_naming_the_option_and_queue_nothing(app, client, queued, body, needle):
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 7, **body})
+
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert needle in response.json["detail"]
+    assert response.json["field"] == next(iter(body))
+    assert job_count(app) == 0 and queued("forecast") == 0 and queued("forecast-training") == 0
+
+
+def test_options_reach_the_job_params_and_defaults_leave_them_out(app, client, queued):
+    plain = client.post(URL, json={"product_id": 1, "forecast_horizon": 7, "level": [95, 80], "frequency": "daily"})
+    assert client.get(plain.headers["Location"]).json["params"] == {"horizon": 7}
+
+    asked = client.post(URL, json={"product_id": 1, "forecast_horizon": 7, "level": 90, "frequency": "weekly",
+                                   "members": ["prophet"],
+                                   "calendar": [{"date": "2024-07-02", "open": False, "regressors": {"promo": 1}}]})
+    assert asked.status_code == 202
+    assert client.get(asked.headers["Location"]).json["params"] == {
+        "horizon": 7, "level": [90], "frequency": "weekly", "members": ["prophet"],
+        "calendar": [{"date": "2024-07-02", "open": False, "regressors": {"promo": 1.0}}]}
+    assert queued("forecast-training") == 2  # no set yet: both must train first

@@ -28,7 +28,7 @@ def test_a_deeply_nested_body_is_a_400_on_every_json_endpoint(client, queued, me
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
     assert "levels deep" in response.json["detail"]
-    assert queued("forecast") == 0 and queued("training") == 0
+    assert queued("forecast") == 0 and queued("forecast-training") == 0 and queued("training") == 0
 
 
 def test_a_deep_body_is_refused_when_keys_decide_the_scope_from_it(tmp_path, redis_url):
@@ -86,7 +86,7 @@ def test_a_nul_in_a_renamed_product_or_a_holiday_is_422(any_client):
 def test_a_prefer_wait_that_is_no_ascii_number_is_ignored(client, queued, prefer):
     response = client.post("/api/v1/forecast", json={"product_id": 1}, headers={"Prefer": prefer})
     assert response.status_code == 202 and "Preference-Applied" not in response.headers
-    assert queued("forecast") == 1
+    assert queued("forecast-training") == 1  # product 1 is untrained: its forecast trains first
 
 
 @pytest.mark.parametrize("value", ["\u00b2", "\u0663", "9" * 5000, " 1", "1_0"])

@@ -21,7 +21,8 @@ def trained(app):
 
 
 def test_no_models_yet(client):
-    assert client.get("/api/v1/models").json == {"count": 0, "models": []}
+    assert client.get("/api/v1/models").json == {"total": 0, "count": 0, "limit": 100, "offset": 0, "models": [],
+                                                 "links": {}}
     for method in (client.get, client.delete):
         response = method("/api/v1/models/1")
         assert response.status_code == 404

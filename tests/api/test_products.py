@@ -64,7 +64,7 @@ def test_sales_of_unknown_product_is_404(client):
         ({}, 422, "'name' is required"),
         ({"name": ""}, 422, "'name' is required"),
         ({"name": "x", "product_id": "7"}, 422, "'product_id' must be an integer"),
-        ({"name": "x", "product_id": 1}, 422, "already"),
+        ({"name": "x", "product_id": 1}, 409, "already"),
         ({"name": "x", "colour": "red"}, 422, "Unknown field(s): colour"),
     ],
 )

@@ -8,10 +8,11 @@ from pathlib import Path
 from subprocess import Popen
 
 import launcher
+from jobs.celery_app import QUEUES
 
 
 @contextmanager
-def celery_worker(env: dict[str, str], *, queues: str = "forecast,training", concurrency: int = 1,
+def celery_worker(env: dict[str, str], *, queues: str = ",".join(QUEUES), concurrency: int = 1,
                   name: str = "test", log: Path | None = None) -> Iterator[Popen]:
     """Run `celery -A workers.entry worker` with `env` (INFO logs to `log`) until the block ends."""
     with launcher.celery_worker({"LOG_LEVEL": "INFO", **env}, queues=queues, concurrency=concurrency, name=name,

@@ -57,6 +57,7 @@ def test_a_batch_cancelled_while_queueing_queues_no_more_trainings(tmp_path, red
     from config.settings import load_settings
     from jobs import control, records
     from workers import batch
+    from workers.jobrun import job_run
     from workers.runtime import Runtime
 
     env = make_stack(tmp_path, f"sqlite:///{tmp_path / 's.db'}", redis_url)
@@ -73,7 +74,9 @@ def test_a_batch_cancelled_while_queueing_queues_no_more_trainings(tmp_path, red
         return items
 
     monkeypatch.setattr(batch, "select_products", cancelled_meanwhile)
-    batch.dispatch(Runtime.create(load_settings(overrides=env)), svc.celery, job["id"])
+    rt = Runtime.create(load_settings(overrides=env))
+    with job_run(rt.engine, rt.redis, job["id"], lease=rt.lease) as run:
+        batch.dispatch(rt, svc.celery, run)
     assert records.get_job(svc.engine, job_id=job["id"])["status"] == "cancelled"
     assert records.child_product_ids(svc.engine, parent_id=job["id"]) == set()
     assert svc.redis.llen("training") == 0

@@ -82,4 +82,4 @@ def test_job_of_a_worker_lost_too_often_is_marked_failed(stack):
     send(svc.engine, svc.celery, job)
     done = stack.poll(f"/api/v1/jobs/{job['id']}")
     assert done["status"] == "failed"
-    assert "worker running this job was lost" in done["error"]
+    assert done["error_code"] == "worker_lost" and "each was lost (its worker died" in done["error"]

@@ -10,7 +10,9 @@ import redis
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
 from jobs import records
 from jobs.locks import LockTimeout
-from workers.jobrun import job_run
+from workers.jobrun import Lease, job_run
+
+LEASE = Lease(max_attempts=3, min_step=5, heartbeat_seconds=1, stale_after=30, end_retry_seconds=0)
 
 SECRET = "could not connect to db.internal.example:5432 (/srv/forecast/ml_models/7/rf_model.pkl)"
 
@@ -19,7 +21,7 @@ def _fail(engine, redis_url, exc: Exception) -> dict:
     job = records.create_job(engine, kind="train", product_id=7, params={})
     client = redis.Redis.from_url(redis_url)
     try:
-        with job_run(engine, client, job["id"], max_attempts=3, min_step=5):
+        with job_run(engine, client, job["id"], lease=LEASE):
             raise exc
     except type(exc):
         pass  # an unexpected error is re-raised for Celery after the job is recorded as failed
@@ -67,7 +69,7 @@ def test_a_cancel_stops_a_running_job_at_its_next_progress_report(engine, redis_
     client = redis.Redis.from_url(redis_url)
     reached = []
     with pytest.raises(NotRun):
-        with job_run(engine, client, job["id"], max_attempts=3, min_step=5) as run:
+        with job_run(engine, client, job["id"], lease=LEASE) as run:
             run.progress("fit", 10)
             control.cancel_job(engine, job_id=job["id"])
             try:
@@ -87,6 +89,55 @@ def test_a_cancelled_queued_job_is_not_run(engine, redis_url):
     job = records.create_job(engine, kind="forecast", product_id=7, params={})
     control.cancel_job(engine, job_id=job["id"])
     with pytest.raises(NotRun):
-        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], max_attempts=3, min_step=5):
+        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], lease=LEASE):
             raise AssertionError("a cancelled job must not run")
     assert records.get_job(engine, job_id=job["id"])["attempts"] == 0
+
+
+def test_an_outage_during_a_job_hands_it_back_instead_of_failing_it(engine, redis_url):
+    from workers.jobrun import NotRun
+
+    job = records.create_job(engine, kind="train", product_id=7, params={})
+    with pytest.raises(NotRun):
+        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], lease=LEASE) as run:
+            run.progress("fit", 20)
+            raise redis.ConnectionError("Redis went away")
+    again = records.get_job(engine, job_id=job["id"])
+    # Queued and unpublished: the reconciler publishes it again, and the next attempt runs it.
+    assert again["status"] == "queued" and again["published_at"] is None and again["owner"] is None
+    assert again["error"] is None and again["attempts"] == 1
+
+
+def test_a_batch_child_that_gives_up_still_reports_its_end(engine, redis_url):
+    from jobs import leases
+    from workers.jobrun import NotRun
+
+    batch = records.create_job(engine, kind="batch", params={})
+    job = records.create_job(engine, kind="train", product_id=7, parent_id=batch["id"], params={})
+    for n in range(LEASE.max_attempts):
+        leases.claim(engine, job_id=job["id"], owner=f"gone-host:{n}", stale_after=0)
+    leases.requeue(engine, job_id=job["id"])  # as the reconciler does once the last one's heartbeat stopped
+    ended = []
+    with pytest.raises(NotRun):
+        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], lease=LEASE, ended=ended.append):
+            raise AssertionError("a job whose attempts are used up must not run")
+    assert [j["status"] for j in ended] == ["failed"] and ended[0]["parent_id"] == batch["id"]
+    assert records.split_error(ended[0]["error"])[0] == "worker_lost"
+    # Its message delivered once more: nothing runs, and its end is reported again, so its batch settles.
+    with pytest.raises(NotRun):
+        with job_run(engine, redis.Redis.from_url(redis_url), job["id"], lease=LEASE, ended=ended.append):
+            raise AssertionError("an ended job must not run")
+    assert len(ended) == 2 and ended[1]["status"] == "failed"
+
+
+def test_a_database_unreachable_at_the_start_sends_the_message_back(tmp_path, redis_url):
+    from celery.exceptions import Reject
+
+    from forecasting.data.database import make_engine
+    from launcher import free_port
+
+    down = make_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{free_port(1)}/none")
+    with pytest.raises(Reject) as rejected:
+        with job_run(down, redis.Redis.from_url(redis_url), "0b5f0c1e-5a37-4a43-9a6e-2f3c1b1f8e11", lease=LEASE):
+            raise AssertionError("not claimed, not run")
+    assert rejected.value.requeue is True

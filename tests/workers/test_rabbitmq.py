@@ -23,11 +23,12 @@ def test_a_forecast_runs_on_a_worker_fed_by_rabbitmq(tmp_path, redis_url, amqp_u
     create_product(svc.engine, name="long", product_id=1)
     upsert_sales(svc.engine, product_id=1, rows=history(400))
 
-    # Queued while no worker runs: the message waits on RabbitMQ, not in Redis.
+    # Queued while no worker runs: the message waits on RabbitMQ, not in Redis (on the queue of
+    # forecasts that must train first: the product has no set yet).
     queued = app.test_client().post("/api/v1/forecast", json={"product_id": 1, "forecast_horizon": 14})
     assert queued.status_code == 202, queued.json
     with Connection(amqp_url) as conn:
-        assert conn.default_channel.queue_declare("forecast", passive=True).message_count == 1
+        assert conn.default_channel.queue_declare("forecast-training", passive=True).message_count == 1
     assert not any(key.startswith(b"_kombu") for key in svc.redis.keys("*"))
 
     with celery_worker(env, log=tmp_path / "worker.log") as worker:

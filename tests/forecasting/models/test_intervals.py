@@ -77,6 +77,23 @@ def test_calibration_survives_json_and_refuses_bad_levels():
         intervals.calibrate([(np.full(5, np.nan), np.ones(5))], 5)
 
 
+def test_an_exactly_predicted_validation_window_still_gets_a_band():
+    calibrated = intervals.calibrate([(np.full(10, 4.5), np.full(10, 4.5))], 10)
+
+    lower, upper = intervals.bounds(np.array([4.0]), calibrated, 0.8)
+
+    assert calibrated["poisson_floor"]
+    assert upper[0] - lower[0] > 4.0  # at least +-1.28 * sqrt(5)
+
+
+def test_dependence_is_read_off_the_first_folds_residuals_in_day_order():
+    biased = intervals.calibrate([(np.full(40, 60.0), np.full(40, 50.0)), (np.full(10, 40.0), np.full(10, 50.0))], 40)
+    alternating = intervals.calibrate([(50.0 + np.tile([5.0, -5.0], 20), np.full(40, 50.0))], 40)
+
+    assert biased["dependence"] == pytest.approx(39 / 40)  # a persistent error: the later fold's sign plays no part
+    assert alternating["dependence"] == 0.0
+
+
 def test_a_set_calibrates_its_intervals_on_its_validation_folds_only(monkeypatch, small_params, history):
     seen = []
     calibrate = intervals.calibrate

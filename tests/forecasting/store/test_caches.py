@@ -1,7 +1,9 @@
+import json
+
 import pytest
 
-from forecasting.errors import ModelSetNotFound
-from forecasting.store.caches import LoadedCache
+from forecasting.errors import ModelSetNotFound, UntrustedModelSet
+from forecasting.store.caches import LoadedCache, TrustedInfos
 from forecasting.store.model_store import ModelStore
 from tests.forecasting.conftest import make_signer
 from tests.forecasting.store.test_model_store import FakeModelSet, Loader
@@ -82,3 +84,39 @@ def test_a_memo_tells_which_keys_it_keeps():
     assert "a" in memo and "b" not in memo
     memo.put("b", [2])
     assert "a" not in memo
+
+
+class CountingStore:
+    """A store that counts how often model_info.json is parsed and verified."""
+
+    def __init__(self, store: ModelStore) -> None:
+        self.store, self.reads = store, 0
+
+    def info_digest(self, product_id: int):
+        return self.store.info_digest(product_id)
+
+    def read_info(self, product_id: int):
+        self.reads += 1
+        return self.store.read_info(product_id)
+
+
+def test_trusted_infos_verify_a_file_once_and_again_when_it_changes(store):
+    infos, counting = TrustedInfos(), CountingStore(store)
+    assert infos.read(counting, 1) is None
+    first = store.save(1, FakeModelSet(1), {"trained_at": "first"})
+    assert infos.read(counting, 1) == first and infos.read(counting, 1) == first
+    assert counting.reads == 1
+    second = store.save(1, FakeModelSet(2), {"trained_at": "second"})
+    assert infos.read(counting, 1) == second and counting.reads == 2
+
+
+def test_trusted_infos_never_keep_a_file_that_does_not_verify(store):
+    infos, counting = TrustedInfos(), CountingStore(store)
+    info = store.save(1, FakeModelSet(1), {"trained_at": "signed"})
+    assert infos.read(counting, 1) == info
+    path = store.path(1) / "model_info.json"
+    path.write_text(json.dumps({**info, "trained_at": "forged"}))
+    for _ in range(2):
+        with pytest.raises(UntrustedModelSet):
+            infos.read(counting, 1)
+    assert counting.reads == 3

@@ -1,0 +1,179 @@
+"""A fresh saved forecast is answered by the API itself, without a worker; everything else goes to one.
+
+No worker runs in these tests: what is answered, is answered from the database; what is
+queued stays on its queue (real Redis), where its queue name is read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from api import create_app
+from config.settings import load_settings
+from forecasting.data.sales import load_history, upsert_sales
+from forecasting.lifecycle import saved_forecasts, steps
+from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE
+from jobs.table import jobs as jobs_table
+from tests import services
+from tests.conftest import SMALL_MODELS
+
+URL = "/api/v1/forecast"
+SAVED_DAYS = 60
+
+
+def trained(app, product_id: int = 1) -> dict:
+    """Train the product in this process (small models, a saved forecast of SAVED_DAYS); return model_info."""
+    svc = app.extensions["forecasting"]
+    policy = steps.Policy(params=load_settings(overrides=SMALL_MODELS).model_params, min_samples=100,
+                          max_age=timedelta(days=7), saved_forecast_days=SAVED_DAYS)
+    return steps.train(engine=svc.engine, store=svc.store, history=load_history(svc.engine, product_id=product_id),
+                       policy=policy, reason="test")
+
+
+def saved_points(app, info: dict) -> list[dict]:
+    points = saved_forecasts.load(app.extensions["forecasting"].engine, product_id=1, set_id=info["set_id"])
+    assert points is not None and len(points) == SAVED_DAYS
+    return points
+
+
+def job_rows(app) -> list:
+    with app.extensions["forecasting"].engine.connect() as conn:
+        return conn.execute(select(jobs_table)).all()
+
+
+def job_count(app) -> int:
+    with app.extensions["forecasting"].engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(jobs_table)).scalar_one()
+
+
+def queues(queued) -> dict[str, int]:
+    return {name: queued(name) for name in (FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE)}
+
+
+def test_get_answers_a_fresh_saved_forecast_without_a_job_or_a_worker(app, client, queued):
+    info = trained(app)
+    saved = saved_points(app, info)
+
+    response = client.get("/api/v1/products/1/forecast?horizon=30")
+
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["product_id"] == 1 and body["horizon"] == 30
+    assert body["points"] == saved[:30]
+    assert body["history_end"] == info["data"]["end"]
+    assert body["model"] == {"trained_at": info["trained_at"], "weights": info["weights"], "metrics": info["metrics"],
+                             "trained_now": False, "reason": None}
+    assert job_count(app) == 0 and queues(queued) == {FORECAST_QUEUE: 0, FORECAST_TRAINING_QUEUE: 0, TRAINING_QUEUE: 0}
+    # The default horizon is DEFAULT_FORECAST_HORIZON (90), beyond what this set saved.
+    assert client.get("/api/v1/products/1/forecast").status_code == 404
+
+
+def test_prefer_wait_is_answered_at_once_with_a_truthful_job(app, client, queued):
+    info = trained(app)
+    saved = saved_points(app, info)
+
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 45}, headers={"Prefer": "wait=5"})
+
+    assert response.status_code == 200, response.json
+    assert response.headers["Preference-Applied"] == "wait=5"
+    job = response.json
+    assert response.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    assert job["status"] == "succeeded" and job["kind"] == "forecast" and job["params"] == {"horizon": 45}
+    assert job["result"]["points"] == saved[:45] and job["result"]["model"]["trained_at"] == info["trained_at"]
+    # No worker ran it, and the row says so: no attempt, started and finished as it was created.
+    assert job["attempts"] == 0 and job["progress"] == {"percent": 100, "stage": "done"}
+    assert job["created_at"] == job["started_at"] == job["finished_at"]
+    assert queues(queued) == {FORECAST_QUEUE: 0, FORECAST_TRAINING_QUEUE: 0, TRAINING_QUEUE: 0}
+    [row] = job_rows(app)
+    assert row.status == "succeeded" and json.loads(row.result)["points"] == saved[:45]
+    polled = client.get(f"/api/v1/jobs/{job['id']}").json
+    assert polled == job
+
+
+def test_a_polling_client_still_gets_a_queued_job_on_the_forecast_queue(app, client, queued):
+    trained(app)
+
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 30})
+
+    assert response.status_code == 202
+    body = response.json
+    assert body["status"] == "queued" and body["links"]["self"] == response.headers["Location"]
+    assert client.get(response.headers["Location"]).json["status"] == "queued"
+    assert queues(queued) == {FORECAST_QUEUE: 1, FORECAST_TRAINING_QUEUE: 0, TRAINING_QUEUE: 0}
+
+
+def test_a_horizon_beyond_the_saved_days_is_computed_by_the_forecast_worker(app, client, queued):
+    trained(app)
+
+    missing = client.get(f"/api/v1/products/1/forecast?horizon={SAVED_DAYS + 1}")
+    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    assert missing.json["title"] == "No fresh saved forecast" and missing.json["fresh"] is True
+    assert "POST /api/v1/forecast" in missing.json["detail"]
+
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": SAVED_DAYS + 1},
+                           headers={"Prefer": "wait=1"})
+    assert response.status_code == 202
+    assert queues(queued) == {FORECAST_QUEUE: 1, FORECAST_TRAINING_QUEUE: 0, TRAINING_QUEUE: 0}
+
+
+def test_new_sales_make_the_saved_forecast_stale_and_send_the_forecast_to_be_trained(app, client, queued):
+    trained(app)
+    assert client.get("/api/v1/products/1/forecast?horizon=30").status_code == 200
+    upsert_sales(app.extensions["forecasting"].engine, product_id=1, rows=[(date(2024, 7, 1), 99.0)])
+
+    stale = client.get("/api/v1/products/1/forecast?horizon=30")
+    assert stale.status_code == 404 and stale.json["fresh"] is False
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 30}, headers={"Prefer": "wait=1"})
+    assert response.status_code == 202 and response.json["status"] == "queued"
+    assert queues(queued) == {FORECAST_QUEUE: 0, FORECAST_TRAINING_QUEUE: 1, TRAINING_QUEUE: 0}
+
+
+def test_a_set_past_its_age_is_not_served(tmp_path, redis_url):
+    # MODEL_RETRAIN_INTERVAL_DAYS=0: every set is too old, by the worker's rule (Policy.stale_reason).
+    app = create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"),
+                      "REDIS_URL": redis_url, "FORECASTING_MODELS_PATH": tmp_path / "models",
+                      "LOG_LEVEL": "WARNING", "MODEL_RETRAIN_INTERVAL_DAYS": 0})
+    from forecasting.data.products import create_product
+    from tests.api.conftest import history
+
+    create_product(app.extensions["forecasting"].engine, name="old", product_id=1)
+    upsert_sales(app.extensions["forecasting"].engine, product_id=1, rows=history(200))
+    services.flush(redis_url)
+    trained(app)
+
+    assert app.test_client().get("/api/v1/products/1/forecast?horizon=10").json["fresh"] is False
+
+
+def test_a_set_whose_signature_fails_is_not_served(app, client):
+    info = trained(app)
+    path = app.extensions["forecasting"].store.path(1) / "model_info.json"
+    path.write_text(json.dumps({**info, "trained_at": "2099-01-01T00:00:00+00:00"}))
+
+    response = client.get("/api/v1/products/1/forecast?horizon=10")
+
+    assert response.status_code == 404 and response.json["fresh"] is False
+
+
+def test_a_first_forecast_goes_to_the_queue_of_forecasts_that_train(app, client, queued):
+    response = client.post(URL, json={"product_id": 1, "forecast_horizon": 30}, headers={"Prefer": "wait=1"})
+
+    assert response.status_code == 202
+    assert queues(queued) == {FORECAST_QUEUE: 0, FORECAST_TRAINING_QUEUE: 1, TRAINING_QUEUE: 0}
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/api/v1/products/99/forecast", 404),
+    ("/api/v1/products/0001/forecast", 404),
+    ("/api/v1/products/abc/forecast", 422),
+    ("/api/v1/products/1/forecast?horizon=0", 422),
+    ("/api/v1/products/1/forecast?horizon=366", 422),
+    ("/api/v1/products/1/forecast?horizon=%C2%B2", 422),
+])
+def test_bad_requests_are_clear_problems(app, client, path, status):
+    response = client.get(path)
+    assert response.status_code == status and response.mimetype == "application/problem+json"
