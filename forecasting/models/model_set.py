@@ -11,7 +11,8 @@ Calendar
     history (NaN) are left out the same way. Without a calendar that states them, closed
     weekdays and isolated zero days are read from the history
     (:mod:`forecasting.models.closures`): left out of every fit, the closed weekdays
-    forecast exactly 0, and recorded as ``closures``.
+    forecast exactly 0, and recorded as ``closures``. The days before a product's first
+    sale are not demand either (:mod:`forecasting.models.first_sale`): dropped.
 
 Validation
     Each member is fitted on the history minus its last ``validation_days`` days and
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
-from forecasting.models import calendar_inputs, closures, ensemble, features, metrics, validation
+from forecasting.models import calendar_inputs, closures, ensemble, features, first_sale, metrics, validation
 from forecasting.models import intervals as fold_intervals
 from forecasting.models.blends import (
     blend_folds, bound_columns, chosen_intervals, chosen_weights, validation_record,
@@ -278,6 +279,7 @@ def train_model_set(
     if len(history) < minimum:
         raise InsufficientHistory(product_id, len(history), minimum)
     check_history(history)
+    history = first_sale.since_first_sale(history, keep=minimum)
     history = calendar_inputs.mask_closed(history, calendar)
     # Read from the training history only, before any split: the forecast applies the same record.
     found_closures = closures.infer(history, calendar)
@@ -386,6 +388,8 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
     check_history(history)
     weights = chosen_weights(model_set, members)
     dates = features.forecast_dates(history, horizon)
+    # As in training: the days before the first sale are no demand (never fewer than the members' context).
+    history = first_sale.since_first_sale(history, keep=minimum_days(model_set.params, 0))
     history = calendar_inputs.mask_closed(history, calendar)
     recorded = closures.Closures.from_dict(model_set.closures)
     history = closures.apply(history, recorded, calendar)
