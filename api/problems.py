@@ -52,6 +52,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "Database unavailable": (503, "The database refuses connections or is locked; retry after `Retry-After` s."),
     "Redis unavailable": (503, "Redis (job queue, locks, job events) is unreachable; nothing was queued."),
     "Model store unavailable": (503, "The model store (files or S3) is unreachable; retry after `Retry-After` s."),
+    "Model volume unavailable": (503, "The model volume is full or read-only; nothing was changed; retry later."),
     "Broker unavailable": (503, "The job queue is unreachable; nothing was queued."),
 }
 

@@ -99,19 +99,52 @@ def columns_of(aligned: pd.DataFrame, fitted: np.ndarray | None = None) -> Calen
     return CalendarColumns(regressors, holidays)
 
 
-def known_inputs(aligned: pd.DataFrame, columns: CalendarColumns) -> np.ndarray:
-    """Return the forest's calendar features of the aligned days: holiday flag, then the regressors.
+def known_inputs(aligned: pd.DataFrame, columns: CalendarColumns,
+                 calendar: pd.DataFrame | None = None) -> np.ndarray:
+    """Return the calendar features of the aligned days: holiday flag, closed neighbours, then the regressors.
+
+    Parameters
+    ----------
+    aligned : pandas.DataFrame
+        :func:`align` of the days.
+    columns : CalendarColumns
+        What the model was fitted with.
+    calendar : pandas.DataFrame, optional
+        The calendar `aligned` came from, for the days before and after
+        (:func:`closed_neighbours`); without it the neighbours count as open.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``(len(aligned), 1 + len(columns.regressors))``; a holiday not in
+        Shape ``(len(aligned), 3 + len(columns.regressors))``; a holiday not in
         `columns` counts as none, a missing regressor as 0.
     """
     holiday = aligned["holiday"].isin(columns.holidays).to_numpy(dtype=float)
+    neighbours = closed_neighbours(calendar, pd.DatetimeIndex(aligned.index))
     regressors = [aligned[name].to_numpy(dtype=float) if name in aligned else np.zeros(len(aligned))
                   for name in columns.regressors]
-    return np.column_stack([holiday, *regressors]) if len(aligned) else np.zeros((0, 1 + len(regressors)))
+    if not len(aligned):
+        return np.zeros((0, 3 + len(regressors)))
+    return np.column_stack([holiday, neighbours, *regressors])
+
+
+#: Names of the columns :func:`known_inputs` returns before the regressors.
+NEIGHBOUR_FEATURES: tuple[str, ...] = ("closed_before", "closed_after")
+
+
+def closed_neighbours(calendar: pd.DataFrame | None, dates: pd.DatetimeIndex) -> np.ndarray:
+    """Return whether the day before and the day after each of `dates` is closed, shape (n, 2).
+
+    Sales pile up before and after a closed day (a public holiday, a Sunday); the
+    calendar states both days in advance, so they are known inputs, not demand.
+    """
+    dates = pd.DatetimeIndex(dates)
+    if not len(dates):
+        return np.zeros((0, 2))
+    day = pd.Timedelta(days=1)
+    around = pd.date_range(dates[0] - day, dates[-1] + day, freq="D")
+    closed = pd.Series(~align(calendar, around)["open"].to_numpy(), index=around).astype(float)
+    return np.column_stack([closed.reindex(dates - day).to_numpy(), closed.reindex(dates + day).to_numpy()])
 
 
 def mask_closed(history: pd.Series, calendar: pd.DataFrame | None) -> pd.Series:

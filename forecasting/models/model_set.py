@@ -11,7 +11,8 @@ Calendar
     history (NaN) are left out the same way. Without a calendar that states them, closed
     weekdays and isolated zero days are read from the history
     (:mod:`forecasting.models.closures`): left out of every fit, the closed weekdays
-    forecast exactly 0, and recorded as ``closures``.
+    forecast exactly 0, and recorded as ``closures``. The days before a product's first
+    sale are not demand either (:mod:`forecasting.models.first_sale`): dropped.
 
 Validation
     Each member is fitted on the history minus its last ``validation_days`` days and
@@ -19,7 +20,7 @@ Validation
     histories the tail shrinks to ``len(history) // 5`` days, never below
     ``MIN_VALIDATION_DAYS`` (:mod:`forecasting.models.validation`). The member errors
     from several origins in the tail give the ensemble weights; the ensemble's own
-    errors over the whole tail give the forecast intervals.
+    forecasts from every origin give the forecast intervals (:mod:`forecasting.models.intervals`).
 
 Final models
     The models that forecast must have seen the whole history. Prophet and the forest
@@ -40,8 +41,11 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import InsufficientHistory, ModelIntegrityError
-from forecasting.models import calendar_inputs, closures, ensemble, features, metrics, validation
-from forecasting.models.blends import bound_columns, chosen_intervals, chosen_weights
+from forecasting.models import calendar_inputs, closures, ensemble, features, first_sale, metrics, validation
+from forecasting.models import intervals as fold_intervals
+from forecasting.models.blends import (
+    blend_folds, bound_columns, chosen_intervals, chosen_weights, validation_record,
+)
 from forecasting.models.forest import ForestModel
 from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
@@ -99,7 +103,7 @@ class ModelSet:
     metrics : dict of str to dict
         Validation mae, rmse, smape, mase per member and for ``"ensemble"``.
     intervals : dict
-        JSON-able interval description of :func:`forecasting.models.ensemble.fit_intervals`.
+        JSON-able interval description of :func:`forecasting.models.intervals.calibrate`.
     training_seconds : dict of str to float
         Fit time per member (validation and final fit) and ``"total"``.
     params : ModelParams
@@ -121,8 +125,9 @@ class ModelSet:
     excluded: dict[str, str] = field(default_factory=dict)
     #: Closed weekdays and isolated zeros read from the history (``closures.Closures.to_dict``).
     closures: dict[str, Any] | None = field(default=None)
-    #: The validation tail's scored days: ``actual`` demand and each member's forecast of it
-    #: (``members``), so a forecast from some of the members gets intervals of their own blend.
+    #: The validation tail (``actual``) and each member's forecast from every fold origin
+    #: (:func:`forecasting.models.blends.validation_record`), so a forecast from some of the
+    #: members gets intervals calibrated on their own blend's folds.
     validation_forecasts: dict[str, Any] | None = field(default=None)
 
     def save(self, directory: Path) -> None:
@@ -221,6 +226,14 @@ def _predict(member: Member, history: pd.Series, horizon: int, calendar: pd.Data
     return member.predict(history, horizon)
 
 
+def _blend_fold_error(found: validation.Validation, weights: Mapping[str, float], tail: np.ndarray) -> float:
+    """Return the mean fold MAE of the blend of the members with `weights` (what the weights are chosen by)."""
+    used = {name: w for name, w in weights.items() if w > 0}
+    blends = [ensemble.combine({name: found.fold_forecasts[name][k] for name in used}, used)
+              for k in range(len(found.origins))]
+    return validation.fold_error(tail, found.origins, blends)
+
+
 def train_model_set(
     history: pd.Series,
     *,
@@ -266,6 +279,7 @@ def train_model_set(
     if len(history) < minimum:
         raise InsufficientHistory(product_id, len(history), minimum)
     check_history(history)
+    history = first_sale.since_first_sale(history, keep=minimum)
     history = calendar_inputs.mask_closed(history, calendar)
     # Read from the training history only, before any split: the forecast applies the same record.
     found_closures = closures.infer(history, calendar)
@@ -280,6 +294,7 @@ def train_model_set(
     calendar_for_members = calendar if columns is not None else None
     held_out = validation_days(len(history), params.validation_days)
     train, actual = history.iloc[:-held_out], history.iloc[-held_out:].to_numpy()
+    tail = actual
     # Closed and gap days are not scored: the set forecasts a closed day 0 whatever the members say.
     scored = np.isfinite(actual)
     if not scored.any():
@@ -302,7 +317,7 @@ def train_model_set(
     report("weighting", STAGES["weighting"])
     actual, forecasts = actual[scored], {name: values[scored] for name, values in found.forecasts.items()}
     scores = {name: metrics.score(actual, forecasts[name], insample) for name in members}
-    weights = ensemble.inverse_error_weights(found.fold_errors)
+    weights = ensemble.choose_weights(found.fold_errors, lambda candidate: _blend_fold_error(found, candidate, tail))
     combined = ensemble.combine(forecasts, weights)
     if "tsb" in members and scores["tsb"]["mae"] < metrics.mae(actual, combined):
         # A dead or sparse item: TSB alone beat the blend on validation, and any weight on
@@ -310,14 +325,16 @@ def train_model_set(
         weights = {name: float(name == "tsb") for name in members}
         combined = ensemble.combine(forecasts, weights)
     scores["ensemble"] = metrics.score(actual, combined, insample)
-    intervals = ensemble.fit_intervals(actual, combined, params.interval_levels)
+    record = validation_record(found, tail)
+    intervals = fold_intervals.calibrate(blend_folds(record, weights), held_out, params.interval_levels)
 
     for name in list(members):
         report(f"fitting {name}", STAGES[f"fitting {name}"])
         clock = time.perf_counter()
         try:
             if name == "lstm":
-                members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs))
+                extra = {"calendar": calendar_for_members} if calendar_for_members is not None else {}
+                members[name].continue_fit(history, min(LSTM_UPDATE_EPOCHS, params.lstm_epochs), **extra)
             else:
                 members[name] = _fit(classes[name], params, history, calendar_for_members)
         except validation.MEMBER_ERRORS as exc:
@@ -333,15 +350,9 @@ def train_model_set(
         weights = {name: (w / total if total > 0 else 1 / len(kept)) for name, w in kept.items()}
     seconds["total"] = time.perf_counter() - started
     report("done", STAGES["done"])
-    kept_forecasts = {"actual": _rounded(actual), "members": {name: _rounded(forecasts[name]) for name in members}}
     return ModelSet(members, weights, scores, intervals, seconds, params, validation_days=held_out,
                     calendar=None if columns is None else columns.to_dict(), demand=shape, excluded=excluded,
-                    closures=found_closures.to_dict(), validation_forecasts=kept_forecasts)
-
-
-def _rounded(values: np.ndarray) -> list[float]:
-    # Four decimals of a unit of demand: what the intervals of a member subset need, in a tenth of the text.
-    return [round(float(x), 4) for x in values]
+                    closures=found_closures.to_dict(), validation_forecasts=record)
 
 
 def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
@@ -377,6 +388,8 @@ def forecast(model_set: ModelSet, history: pd.Series, horizon: int, *,
     check_history(history)
     weights = chosen_weights(model_set, members)
     dates = features.forecast_dates(history, horizon)
+    # As in training: the days before the first sale are no demand (never fewer than the members' context).
+    history = first_sale.since_first_sale(history, keep=minimum_days(model_set.params, 0))
     history = calendar_inputs.mask_closed(history, calendar)
     recorded = closures.Closures.from_dict(model_set.closures)
     history = closures.apply(history, recorded, calendar)

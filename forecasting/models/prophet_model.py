@@ -242,7 +242,7 @@ def _with_months(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _with_regressors(frame: pd.DataFrame, aligned: pd.DataFrame, columns: CalendarColumns) -> pd.DataFrame:
     """Return `frame` with the calendar regressors of `columns` (0 where `aligned` lacks one), row for row."""
-    inputs = calendar_inputs.known_inputs(aligned, columns)[:, 1:]
+    inputs = calendar_inputs.known_inputs(aligned, columns)[:, 1 + len(calendar_inputs.NEIGHBOUR_FEATURES):]
     return frame.assign(**{REGRESSOR_PREFIX + name: inputs[:, i] for i, name in enumerate(columns.regressors)})
 
 

@@ -13,9 +13,11 @@ from typing import Any
 #: 5: closed weekdays and isolated zero days read from the history are left out of the fits,
 #: and model_info.json records them as ``closures`` (:mod:`forecasting.models.closures`); a
 #: set of 4 was fitted on those zeros as demand, so it is retrained rather than read.
-#: 6: model_info.json keeps the scaled validation residuals (``intervals.residuals``) and the
-#: members' validation forecasts (``validation_forecasts``), so a forecast may ask for any
-#: interval level or a subset of the members; a set of 5 holds neither and is retrained.
+#: 6: the forest's ``rf_model.pkl`` (format 4) holds a forest of 20 features and more calendar
+#: inputs (:mod:`forecasting.models.features`), the LSTM takes the calendar's known inputs, the
+#: intervals are calibrated on the validation folds at any level (:mod:`forecasting.models.intervals`)
+#: and model_info.json keeps the members' fold forecasts (``validation_forecasts``), so a forecast
+#: may ask for any interval level or a subset of the members; a set of 5 holds none of it and is retrained.
 MODEL_SET_VERSION = 6
 
 

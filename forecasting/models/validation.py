@@ -55,6 +55,10 @@ class Validation:
         Fit time per member.
     excluded : dict of str to str
         Why each member left out was left out.
+    origins : list of int
+        Offsets into the tail the folds forecast from (the first is 0, the whole tail).
+    fold_forecasts : dict of str to list of numpy.ndarray
+        Each member's forecast from each origin, ``fold_days`` days each.
     """
 
     members: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +66,9 @@ class Validation:
     fold_errors: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
+    origins: list[int] = field(default_factory=list)
+    fold_days: int = 0
+    fold_forecasts: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def failure(exc: BaseException) -> str:
@@ -103,9 +110,10 @@ def validate(
     -------
     Validation
     """
-    result = Validation()
     origins = fold_origins(held_out)
-    fold_days = held_out - origins[-1] if len(origins) > 1 else held_out
+    result = Validation(origins=origins)
+    result.fold_days = held_out - origins[-1] if len(origins) > 1 else held_out
+    fold_days = result.fold_days
     actual = history.iloc[-held_out:].to_numpy()
     for name, member_class in classes.items():
         report(name)
@@ -124,15 +132,21 @@ def validate(
         if not np.isfinite(values).all():
             result.excluded[name] = "its validation forecast is not finite"
             continue
-        errors = []
-        for origin, forecast in zip(origins, folds):
-            truth = actual[origin : origin + fold_days]
-            known = np.isfinite(truth)
-            if known.any():
-                errors.append(metrics.mae(truth[known], forecast[known]))
         result.members[name], result.forecasts[name] = member, whole
-        result.fold_errors[name] = float(np.mean(errors)) if errors else float("inf")
+        result.fold_forecasts[name] = folds
+        result.fold_errors[name] = fold_error(actual, origins, folds)
     return result
+
+
+def fold_error(actual: np.ndarray, origins: list[int], folds: list[np.ndarray]) -> float:
+    """Return the mean over the folds of the MAE of `folds` (one forecast per origin) on the scored days of `actual`."""
+    errors = []
+    for origin, forecast in zip(origins, folds):
+        truth = actual[origin : origin + len(forecast)]
+        known = np.isfinite(truth)
+        if known.any():
+            errors.append(metrics.mae(truth[known], forecast[known]))
+    return float(np.mean(errors)) if errors else float("inf")
 
 
 def validation_days(length: int, requested: int) -> int:

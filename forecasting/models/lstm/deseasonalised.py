@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import UnknownFormatError
-from forecasting.models.calendar_inputs import fill_missing
+from forecasting.models import calendar_inputs
+from forecasting.models.calendar_inputs import CalendarColumns, fill_missing
 from forecasting.models.features import LEVEL_DAYS, forecast_dates, trailing_mean
 from forecasting.models.lstm.model import SCALER_FILE, LSTMModel
 from forecasting.models.member import Member
@@ -32,10 +33,16 @@ from forecasting.params import ModelParams
 
 PROFILE_KEY = "seasonal_profile"
 
-# Calendar-blind: the network sees no holidays or regressors (a window of residuals has no
-# room for them without a new input layer). Days that are not demand (closed, in a gap;
-# NaN in the history) are interpolated on the deseasonalised scale, so its windows stay
-# contiguous and never learn a closed day's 0; the set forecasts closed days 0 itself.
+# Days that are not demand (closed, in a gap; NaN in the history) are interpolated on the
+# deseasonalised scale, so its windows stay contiguous and never learn a closed day's 0;
+# the set forecasts closed days 0 itself.
+#
+# Known inputs: with a calendar, each day of a window also carries the calendar of the day
+# AFTER it (holiday flag, whether the days around it are closed, the regressors; see
+# calendar_inputs.known_inputs), standardised on the training days. The last day of a window
+# so carries its target day's promotion or holiday, and a forecast step the next day's: the
+# calendar is known in advance, the demand of those days is not read.
+KNOWN_KEY = "known_inputs"
 
 
 def trailing_level(values: np.ndarray) -> np.ndarray:
@@ -56,17 +63,47 @@ class DeseasonalisedLSTM(Member):
     """
 
     FILES: tuple[str, ...] = LSTMModel.FILES
+    USES_CALENDAR = True
 
     def __init__(self, params: ModelParams | None) -> None:
         self.params = params
 
-    def fit(self, history: pd.Series) -> DeseasonalisedLSTM:
+    def _known(self, calendar: pd.DataFrame | None, dates: pd.DatetimeIndex) -> np.ndarray | None:
+        """Return the standardised known inputs of the day after each of `dates` (None without a calendar)."""
+        recorded = getattr(self, "known_", None)
+        if recorded is None:
+            return None
+        columns = CalendarColumns.from_dict(recorded["columns"])
+        following = pd.DatetimeIndex(dates) + pd.Timedelta(days=1)
+        raw = calendar_inputs.known_inputs(calendar_inputs.align(calendar, following), columns, calendar)
+        return (raw - np.asarray(recorded["mean"])) / np.asarray(recorded["scale"])
+
+    def _learn_known(self, history: pd.Series, calendar: pd.DataFrame | None) -> None:
+        """Record the calendar columns and their standardisation from the days of `history`."""
+        self.known_ = None
+        if calendar is None:
+            return
+        dates = pd.DatetimeIndex(history.index)
+        columns = calendar_inputs.columns_of(calendar_inputs.align(calendar, dates), history.notna().to_numpy())
+        raw = calendar_inputs.known_inputs(calendar_inputs.align(calendar, dates + pd.Timedelta(days=1)),
+                                           columns, calendar)
+        # The last day's row carries the calendar of the day after the cutoff: no training
+        # window reads it, and neither does the standardisation.
+        raw = raw[:-1]
+        spread = raw.std(axis=0)
+        self.known_ = {"columns": columns.to_dict(), "mean": raw.mean(axis=0).tolist(),
+                       "scale": np.where(spread > 0, spread, 1.0).tolist()}
+
+    def fit(self, history: pd.Series, calendar: pd.DataFrame | None = None) -> DeseasonalisedLSTM:
         """Estimate the profile on `history` and train a new LSTM on its residual.
 
         Parameters
         ----------
         history : pandas.Series
             Daily demand on a contiguous daily DatetimeIndex, longer than ``lstm_window`` days.
+        calendar : pandas.DataFrame, optional
+            The product's calendar: its known inputs go beside the window (see above). The
+            days of `history` and the day after it are read.
 
         Returns
         -------
@@ -74,10 +111,13 @@ class DeseasonalisedLSTM(Member):
             self
         """
         self.transform_ = LogSeasonalTransform().fit(history)
-        self.lstm_ = LSTMModel(self.params).fit(self._residual(history))
+        self._learn_known(history, calendar)
+        known = self._known(calendar, pd.DatetimeIndex(history.index))
+        self.lstm_ = LSTMModel(self.params).fit(self._residual(history), known)
         return self
 
-    def continue_fit(self, history: pd.Series, epochs: int) -> DeseasonalisedLSTM:
+    def continue_fit(self, history: pd.Series, epochs: int,
+                     calendar: pd.DataFrame | None = None) -> DeseasonalisedLSTM:
         """Re-estimate the profile on `history` and train the LSTM `epochs` more epochs on its residual.
 
         The profile is cheap and more history makes it better; the network keeps its
@@ -85,10 +125,10 @@ class DeseasonalisedLSTM(Member):
         """
         self._learned("lstm_")
         self.transform_ = LogSeasonalTransform().fit(history)
-        self.lstm_.continue_fit(self._residual(history), epochs)
+        self.lstm_.continue_fit(self._residual(history), epochs, self._known(calendar, pd.DatetimeIndex(history.index)))
         return self
 
-    def predict(self, history: pd.Series, horizon: int) -> np.ndarray:
+    def predict(self, history: pd.Series, horizon: int, calendar: pd.DataFrame | None = None) -> np.ndarray:
         """Forecast the `horizon` days after `history`.
 
         Parameters
@@ -97,6 +137,8 @@ class DeseasonalisedLSTM(Member):
             Daily demand on a contiguous daily DatetimeIndex, at least ``lstm_window`` days.
         horizon : int
             Days to forecast.
+        calendar : pandas.DataFrame, optional
+            Calendar of the forecast days (and the day after them), for a member fitted with one.
 
         Returns
         -------
@@ -106,7 +148,8 @@ class DeseasonalisedLSTM(Member):
         lstm: LSTMModel = self._learned("lstm_")
         dates = forecast_dates(history, horizon)
         recent = history.iloc[-(LEVEL_DAYS + lstm.window_) :]
-        residual = lstm.predict(self._residual(recent), horizon)
+        residual = lstm.predict(self._residual(recent), horizon, self._known(calendar, pd.DatetimeIndex(recent.index)),
+                                self._known(calendar, dates))
         z = np.concatenate([fill_missing(self.transform_.transform(recent).to_numpy()), np.zeros(horizon)])
         start = len(z) - horizon
         for step in range(horizon):
@@ -122,7 +165,8 @@ class DeseasonalisedLSTM(Member):
 
     def save(self, directory: Path) -> None:
         """Write the LSTM's files into `directory`, the profile inside its ``scaler.pkl``."""
-        self._learned("lstm_").save(directory, extra={PROFILE_KEY: self.transform_.to_dict()})
+        lstm = self._learned("lstm_")
+        lstm.save(directory, extra={PROFILE_KEY: self.transform_.to_dict(), KNOWN_KEY: getattr(self, "known_", None)})
 
     @classmethod
     def load(cls, directory: Path, params: ModelParams | None = None) -> DeseasonalisedLSTM:
@@ -138,4 +182,5 @@ class DeseasonalisedLSTM(Member):
             raise UnknownFormatError(f"{SCALER_FILE} holds no seasonal profile: it was not written by this member.")
         model = cls(params)
         model.transform_, model.lstm_ = LogSeasonalTransform.from_dict(lstm.extra_[PROFILE_KEY]), lstm
+        model.known_ = lstm.extra_.get(KNOWN_KEY)
         return model

@@ -63,13 +63,17 @@ class LSTMModel(Member):
         self.day_of_week = day_of_week
 
     # -- training -----------------------------------------------------------------
-    def fit(self, history: pd.Series) -> LSTMModel:
+    def fit(self, history: pd.Series, known: np.ndarray | None = None) -> LSTMModel:
         """Fit the scaler and train a new network on the windows of `history`.
 
         Parameters
         ----------
         history : pandas.Series
             Daily demand on a contiguous daily DatetimeIndex, longer than ``lstm_window`` days.
+        known : numpy.ndarray, optional
+            Known-in-advance input channels beside each day, shape ``(len(history), k)``,
+            already on a unit scale; a window's last day carries those of its target day
+            when the caller shifts them so (:mod:`forecasting.models.lstm.deseasonalised`).
 
         Returns
         -------
@@ -82,13 +86,15 @@ class LSTMModel(Member):
             raise ValueError(f"LSTM needs more than {window} days of history (lstm_window), got {len(history)}.")
         scaler = StandardScaler().fit(history.to_numpy(dtype=float).reshape(-1, 1))
         self.scaler_, self.window_, self.day_of_week_ = scaler, window, self.day_of_week
+        self.known_channels_ = 0 if known is None else int(np.shape(known)[1])
         rng = np.random.default_rng(params.seed)
-        self.network_ = LSTMNetwork.create(window, 3 if self.day_of_week else 1, params.lstm_units, rng)
+        width = (3 if self.day_of_week else 1) + self.known_channels_
+        self.network_ = LSTMNetwork.create(window, width, params.lstm_units, rng)
         self.optimizer_, self.epochs_trained_ = Adam(), 0
-        self.epochs_trained_ = self._train(history, params.lstm_epochs, early_stopping=True)
+        self.epochs_trained_ = self._train(history, params.lstm_epochs, early_stopping=True, known=known)
         return self
 
-    def continue_fit(self, history: pd.Series, epochs: int) -> LSTMModel:
+    def continue_fit(self, history: pd.Series, epochs: int, known: np.ndarray | None = None) -> LSTMModel:
         """Train the fitted network `epochs` more epochs on the windows of `history`.
 
         The scaler is kept (the network learned its scale); this is how a validated
@@ -100,6 +106,8 @@ class LSTMModel(Member):
             Daily demand, typically the validation history plus its held-out tail.
         epochs : int
             Extra epochs, run without early stopping.
+        known : numpy.ndarray, optional
+            The known input channels of `history`, as in :meth:`fit`.
 
         Returns
         -------
@@ -109,17 +117,18 @@ class LSTMModel(Member):
         self._learned("network_")
         if epochs < 1:
             return self
-        self.epochs_trained_ = getattr(self, "epochs_trained_", 0) + self._train(history, epochs, early_stopping=False)
+        ran = self._train(history, epochs, early_stopping=False, known=known)
+        self.epochs_trained_ = getattr(self, "epochs_trained_", 0) + ran
         return self
 
-    def _train(self, history: pd.Series, epochs: int, early_stopping: bool) -> int:
+    def _train(self, history: pd.Series, epochs: int, early_stopping: bool, known: np.ndarray | None = None) -> int:
         """Run `epochs` epochs on the most recent windows of `history` and return how many ran.
 
         With early stopping the most recent ``VALIDATION_SHARE`` of the windows is held
         out (the END of the series: early stopping judges the future, not a shuffle).
         """
         params = self._params()
-        X, y = self._windows(history)
+        X, y = self._windows(history, known)
         X, y = X[-params.lstm_max_train_windows :], y[-params.lstm_max_train_windows :]
         validation, patience = None, None
         if early_stopping:
@@ -136,22 +145,33 @@ class LSTMModel(Member):
                      rng=rng, validation=validation, patience=patience)
 
     # -- forecasting ----------------------------------------------------------------
-    def _channels(self, history: pd.Series) -> np.ndarray:
-        """Return the per-day input channels of `history`, shape (n, 1 or 3), float32."""
+    def _channels(self, history: pd.Series, known: np.ndarray | None = None) -> np.ndarray:
+        """Return the per-day input channels of `history`, shape (n, 1 or 3, plus the known ones), float32."""
         scaled = self.scaler_.transform(history.to_numpy(dtype=float).reshape(-1, 1))
         if self.day_of_week_:
             scaled = np.hstack([scaled, _calendar_channels(pd.DatetimeIndex(history.index))])
-        return scaled.astype(np.float32)
+        return np.hstack([scaled, self._known(known, len(history))]).astype(np.float32)
 
-    def _windows(self, history: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        channels = self._channels(history)
+    def _known(self, known: np.ndarray | None, rows: int) -> np.ndarray:
+        """Return the known channels of `rows` days (zeros when the caller gave none)."""
+        width = getattr(self, "known_channels_", 0)
+        if known is None:
+            return np.zeros((rows, width))
+        known = np.asarray(known, dtype=float).reshape(rows, -1)
+        if known.shape[1] != width:
+            raise ValueError(f"The network was trained with {width} known input channel(s), got {known.shape[1]}.")
+        return known
+
+    def _windows(self, history: pd.Series, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        channels = self._channels(history, known)
         if len(channels) <= self.window_:
             raise ValueError(f"Need more than {self.window_} days of history, got {len(channels)}.")
         # sliding_window_view gives (n - window + 1, channels, window); the last window has no target.
         X = np.lib.stride_tricks.sliding_window_view(channels, self.window_, axis=0)[:-1].transpose(0, 2, 1)
         return np.ascontiguousarray(X), channels[self.window_ :, 0].copy()
 
-    def predict(self, history: pd.Series, horizon: int) -> np.ndarray:
+    def predict(self, history: pd.Series, horizon: int, known: np.ndarray | None = None,
+                known_future: np.ndarray | None = None) -> np.ndarray:
         """Forecast the `horizon` days after `history`, feeding each prediction back in.
 
         Parameters
@@ -160,6 +180,8 @@ class LSTMModel(Member):
             Daily demand on a contiguous daily DatetimeIndex, at least ``lstm_window`` days.
         horizon : int
             Days to forecast.
+        known, known_future : numpy.ndarray, optional
+            The known input channels of `history` and of the `horizon` forecast days.
 
         Returns
         -------
@@ -170,8 +192,10 @@ class LSTMModel(Member):
         dates = forecast_dates(history, horizon)
         if len(history) < self.window_:
             raise ValueError(f"Need at least {self.window_} days of history, got {len(history)}.")
-        first = self._channels(history.iloc[-self.window_ :])
+        known = None if known is None else np.asarray(known, dtype=float).reshape(len(history), -1)
+        first = self._channels(history.iloc[-self.window_ :], None if known is None else known[-self.window_ :])
         future = _calendar_channels(dates) if self.day_of_week_ else np.zeros((horizon, 0))
+        future = np.hstack([future, self._known(known_future, horizon)])
         scaled = self.network_.forecast(first, future)
         values = self.scaler_.inverse_transform(scaled.reshape(-1, 1)).ravel()
         return np.clip(values.astype(float), 0.0, None)
@@ -193,7 +217,7 @@ class LSTMModel(Member):
         keras_file.save(self.network_, directory / MODEL_FILE)
         # JSON rather than a pickle: reading it cannot run code. Floats round-trip exactly.
         payload = {"format_version": SCALER_FORMAT_VERSION, "scaler": _scaler_to_json(self.scaler_),
-                   "extra": dict(extra or {})}
+                   "known_channels": getattr(self, "known_channels_", 0), "extra": dict(extra or {})}
         (directory / SCALER_FILE).write_text(json.dumps(payload, default=_plain), encoding="utf-8")
 
     @classmethod
@@ -220,10 +244,12 @@ class LSTMModel(Member):
         network = keras_file.load(directory / MODEL_FILE)
         window, width = network.window, network.channels
         payload = read_json_payload(directory / SCALER_FILE, expected=SCALER_FORMAT_VERSION)
-        model = cls(params, day_of_week=width == 3)
+        # Files written before known inputs existed record none.
+        known = int(payload.get("known_channels", 0))
+        model = cls(params, day_of_week=width - known == 3)
         model.network_, model.scaler_ = network, _scaler_from_json(payload["scaler"])
         model.extra_ = dict(payload["extra"])
-        model.window_, model.day_of_week_ = int(window), width == 3
+        model.window_, model.day_of_week_, model.known_channels_ = int(window), width - known == 3, known
         return model
 
     def _params(self) -> ModelParams:

@@ -67,13 +67,16 @@ def test_gap_days_are_left_out_of_fitting_not_learnt_as_zero_demand(history, sma
     zeros.iloc[-120:-40] = 0.0
 
     level = history.iloc[-60:].mean()
-    forecasts = {}
+    forecasts, prophet = {}, {}
     for name, series in (("gap", gap), ("zeros", zeros)):
         model_set = training.train_model_set(series, params=small_params, min_samples=100, product_id=1)
-        forecasts[name] = training.forecast(model_set, series, 28)["forecast"].mean()
+        frame = training.forecast(model_set, series, 28)
+        forecasts[name], prophet[name] = frame["forecast"].mean(), frame["prophet"].mean()
 
     assert abs(forecasts["gap"] / level - 1) < 0.25
-    assert forecasts["zeros"] < 0.8 * forecasts["gap"]
+    # Zeros are demand: a member fitted on the whole history learns them (the ensemble may
+    # lean on the forest, whose recent-days features recover from them, as validation shows).
+    assert prophet["zeros"] < 0.8 * prophet["gap"]
 
 
 def test_prophet_and_the_forest_fit_no_gap_day(history, small_params):

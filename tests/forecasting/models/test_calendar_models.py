@@ -80,11 +80,14 @@ def test_calendar_values_after_the_cutoff_do_not_change_the_fit(store, small_par
     later = tampered.index > history.index[-1]
     tampered.loc[later, "promo"] = 7.0
     tampered.loc[later, "holiday"] = "new_holiday"
+    # The day after the cutoff (a Monday or not) closed, and the next ones open: no input of the fit reads them.
+    tampered.loc[later, "open"] = ~tampered.loc[later, "open"]
 
     sets = [training.train_model_set(history, calendar=c, params=small_params, min_samples=100, product_id=3)
             for c in (calendar, tampered)]
 
     assert sets[0].metrics == sets[1].metrics and sets[0].weights == sets[1].weights
+    assert sets[0].intervals == sets[1].intervals
     assert sets[0].calendar == sets[1].calendar
     # The same forecast calendar gives the same forecast from both.
     pd.testing.assert_frame_equal(training.forecast(sets[0], history, HORIZON, calendar=calendar),
@@ -164,3 +167,16 @@ def test_a_calendar_with_nothing_to_tell_gives_the_forecast_without_one(history_
     assert with_it.calendar is None
     pd.testing.assert_frame_equal(training.forecast(with_it, history, 30, calendar=empty),
                                   training.forecast(without, history, 30))
+
+
+def test_the_days_around_a_closed_day_are_known_inputs():
+    dates = pd.date_range("2024-12-23", periods=5, freq="D")  # Monday 23rd .. Friday 27th
+    calendar = pd.DataFrame({"open": [True, True, False, True, True]}, index=dates)
+
+    around = calendar_inputs.closed_neighbours(calendar, dates)
+
+    np.testing.assert_array_equal(around[:, 0], [0, 0, 0, 1, 0])  # the day before is closed
+    np.testing.assert_array_equal(around[:, 1], [0, 1, 0, 0, 0])  # the day after is closed
+    # Days the calendar lacks are open.
+    assert calendar_inputs.closed_neighbours(None, dates).sum() == 0
+

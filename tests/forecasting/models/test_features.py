@@ -102,6 +102,20 @@ def test_history_features_on_a_ramp_are_relative_to_the_level():
     assert row["mean_91"] == pytest.approx(354.0 - 217.5)
 
 
+def test_there_are_twenty_features_and_the_lags_are_whole_weeks_before_the_target():
+    values = np.arange(400, dtype=float)
+    row = dict(zip(features.HISTORY_FEATURES, features.history_features(values, np.array([400]))[0]))
+
+    assert len(features.FEATURE_NAMES) >= 20
+    base = 217.5  # the mean of days 36 .. 399
+    # The target is day 400: lag k is day 400 - k, never the target or a later day.
+    assert row["lag_7"] == pytest.approx(393 - base)
+    assert row["lag_28"] == pytest.approx(372 - base)
+    assert row["weekday_mean_4"] == pytest.approx((393 + 386 + 379 + 372) / 4 - base)
+    assert row["mean_7"] == pytest.approx(396 - base)
+    assert row["std_7"] == pytest.approx(np.arange(393, 400).std())
+
+
 def test_too_short_history_is_refused(history):
     with pytest.raises(ValueError, match="more than 28 days"):
         features.training_frame(history.iloc[:20])

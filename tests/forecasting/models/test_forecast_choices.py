@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from forecasting.models import ensemble
-from forecasting.models.blends import chosen_intervals, chosen_weights, error_dependence
+from forecasting.models import intervals
+from forecasting.models.blends import blend_folds, chosen_intervals, chosen_weights, error_dependence
 from forecasting.models.model_set import ModelSet, forecast, train_model_set
 
 
@@ -29,9 +29,11 @@ def test_bands_widen_with_the_level_and_carry_the_level_in_their_names(trained, 
     np.testing.assert_allclose(frame["upper_80"], forecast(trained, history, 30)["upper"])
 
 
-def test_a_derived_level_uses_the_rule_of_the_stored_ones(trained):
-    intervals = trained.intervals
-    assert ensemble.level_quantiles(intervals["residuals"], 0.8) == intervals["quantiles"]["0.8"]
+def test_any_level_is_read_off_the_fold_calibration(trained, history):
+    frame = forecast(trained, history, 14, levels=[0.6])
+    lower, upper = intervals.bounds(frame["forecast"], trained.intervals, 0.6)
+    np.testing.assert_allclose(frame["lower"], lower)
+    np.testing.assert_allclose(frame["upper"], upper)
 
 
 def test_members_renormalise_the_weights_and_bound_their_own_blend(trained, history):
@@ -48,6 +50,10 @@ def test_members_renormalise_the_weights_and_bound_their_own_blend(trained, hist
     np.testing.assert_allclose(alone["forecast"], alone["prophet"])
     # Prophet's band is fitted on Prophet's own validation errors, not the ensemble's.
     assert chosen_intervals(trained, {"prophet": 1.0})["quantiles"] != trained.intervals["quantiles"]
+    # Calibrated on the blend's own fold forecasts, over the same scored fold days as the set's.
+    record = trained.validation_forecasts
+    assert blend_folds(record, trained.weights)[0][1].size == len(record["actual"])
+    assert chosen_intervals(trained, {"prophet": 1.0})["residuals"] == trained.intervals["residuals"]
     assert 0 <= error_dependence(trained, ["prophet"]) <= 1
 
 

@@ -93,6 +93,7 @@ def test_a_signed_older_set_is_refused_by_its_version_and_retrained(version, tmp
     (2, "prophet", "prophet_model.pkl is not JSON"),
     (2, "lstm", "scaler.pkl is not JSON"),
     (3, "random_forest", "rf_model.pkl has format version 2"),  # no calendar columns recorded
+    (5, "random_forest", "rf_model.pkl has format version 3"),  # 10 features, not 20
 ])
 def test_each_member_refuses_its_older_file_by_name(version, member, named):
     # Read in place: a refused load writes nothing.

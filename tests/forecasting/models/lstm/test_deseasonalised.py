@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecasting.errors import UnknownFormatError
@@ -54,3 +55,37 @@ def test_load_refuses_a_scaler_file_without_the_profile(lstm, tmp_path):
 
     with pytest.raises(UnknownFormatError, match="scaler.pkl holds no seasonal profile"):
         DeseasonalisedLSTM.load(tmp_path)
+
+
+def test_known_inputs_go_beside_the_window_and_survive_a_save(params_factory, history, tmp_path):
+    # Big enough a network to learn the promotion in a few epochs (the tiny one's relu units die).
+    small_params = params_factory(lstm_epochs=10, seed=2, lstm_units=(32, 16, 16, 8))
+    dates = pd.DatetimeIndex(history.index).append(pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=60))
+    promo = ((dates.isocalendar().week.to_numpy() % 2) == 0).astype(float)
+    calendar = pd.DataFrame({"promo": promo}, index=dates)
+    sales = history * np.where(promo[: len(history)] > 0, 1.6, 1.0)
+
+    model = DeseasonalisedLSTM(small_params).fit(sales, calendar=calendar)
+    with_promo = model.predict(sales, 28, calendar=calendar)
+    without = model.predict(sales, 28, calendar=calendar.assign(promo=np.where(dates > history.index[-1], 0.0, promo)))
+    model.save(tmp_path)
+    loaded = DeseasonalisedLSTM.load(tmp_path, small_params)
+
+    # One channel per known input (holiday, closed before and after, promo) beside value and weekday.
+    assert model.lstm_.network_.channels == 3 + 4
+    # The future days' promotion reaches the forecast (how much it moves it is the bench's to measure).
+    assert np.abs(with_promo - without).max() > 0.5
+    np.testing.assert_allclose(loaded.predict(sales, 28, calendar=calendar), with_promo, rtol=1e-6)
+
+
+def test_known_inputs_of_days_after_the_history_do_not_change_the_fit(small_params, history):
+    dates = pd.DatetimeIndex(history.index).append(pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=30))
+    calendar = pd.DataFrame({"promo": (np.arange(len(dates)) % 5 == 0).astype(float)}, index=dates)
+    tampered = calendar.copy()
+    tampered.loc[tampered.index > history.index[-1], "promo"] = 9.0
+
+    fitted = [DeseasonalisedLSTM(small_params).fit(history, calendar=c) for c in (calendar, tampered)]
+
+    assert fitted[0].known_ == fitted[1].known_
+    for a, b in zip(fitted[0].lstm_.network_.weights, fitted[1].lstm_.network_.weights):
+        np.testing.assert_array_equal(a, b)
