@@ -93,6 +93,9 @@ class Cluster:
             "MODEL_SIGNING_KEY_FILE": str(var / "model-signing.key"), "API_CONTROL_SOCKET": str(var / "gunicorn.ctl"),
             "BEAT_SCHEDULE": str(var / "celerybeat-schedule"),
             "WORKER_CONCURRENCY": "1", "FORECAST_WORKER_CONCURRENCY": "1", "LOG_LEVEL": "INFO",
+            # Beat runs for its reconciler (a killed host's job is taken over after its heartbeat
+            # stops); its stale scan would queue the untrained rest of the catalogue, so it waits a day.
+            "RETRAIN_SCAN_INTERVAL_SECONDS": "86400",
         }
 
     def manage(self, host: Host, *args: str) -> str:
@@ -319,6 +322,7 @@ def measure(args: argparse.Namespace, net: Network, svc: Host, work: Path) -> di
     cores = os.cpu_count() or 1
     core_of = {h.hostname: (n % cores) for n, h in enumerate(hosts)}
     cluster.start(ctl, "forecast-worker")
+    cluster.start(ctl, "beat")
     report: dict[str, Any] = {"products": len(ids), "sample": len(sample), "cores": cores, "core_of": core_of,
                               "cores_free_before": idle_before,
                               "hosts_in_kill_run": args.hosts, "cut_network": args.cut_network}
