@@ -12,7 +12,9 @@ from flask import Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import ApiError, ValidationError
-from forecasting.data.products import MAX_PRODUCT_ID
+from sqlalchemy.engine import Engine
+
+from forecasting.data.products import MAX_PRODUCT_ID, known_product_ids
 
 # A canonical id: ASCII digits without leading zeros (str.isdigit also takes "²" and "٣").
 CANONICAL_ID = re.compile(r"[1-9][0-9]*")
@@ -183,6 +185,12 @@ def choice_param(args: Mapping[str, Any], name: str, allowed: Sequence[str]) -> 
     if value is not None and value not in allowed:
         raise ValidationError(f"'{name}' must be one of {', '.join(allowed)}; got {str(value)[:40]!r}.", name)
     return value
+
+
+def unknown_products(engine: Engine, ids: Sequence[int]) -> tuple[int, str]:
+    """Return how many of `ids` are no product, and the first 10 of them as text ("4, 9 ...")."""
+    unknown = sorted(set(ids) - known_product_ids(engine, product_ids=list(ids)))
+    return len(unknown), ", ".join(map(str, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
 
 
 def no_unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:

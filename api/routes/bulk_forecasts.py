@@ -11,7 +11,7 @@ from api.openapi import LOCATION, RETRY_AFTER, operation
 from api.routes.jobs import accepted_headers
 from api.schemas.forecast import BulkForecastAccepted, BulkForecastRequest
 from api.services import Services, services
-from forecasting.data.products import known_product_ids
+from api.validation import unknown_products
 from jobs.dispatch import submit
 
 bp = Blueprint("bulk_forecasts", __name__)
@@ -48,9 +48,7 @@ def bulk_params(asked: BulkForecastRequest, svc: Services) -> dict[str, Any]:
     if asked.all:
         return {"action": "forecast", "selection": "all", "horizon": horizon}
     ids = asked.product_ids or []
-    unknown = sorted(set(ids) - known_product_ids(svc.engine, product_ids=ids))
-    if unknown:
-        shown = ", ".join(map(str, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
-        raise ValidationError(f"'product_ids' names {len(unknown)} product(s) that do not exist: {shown}.",
-                              "product_ids")
+    count, shown = unknown_products(svc.engine, ids)
+    if count:
+        raise ValidationError(f"'product_ids' names {count} product(s) that do not exist: {shown}.", "product_ids")
     return {"action": "forecast", "selection": "ids", "product_ids": ids, "horizon": horizon}

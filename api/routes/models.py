@@ -20,8 +20,8 @@ from api.schemas.models import (
     TrainingHistory,
 )
 from api.services import services
-from api.validation import path_id
-from forecasting.data.products import get_product, known_product_ids
+from api.validation import path_id, unknown_products
+from forecasting.data.products import get_product
 from forecasting.errors import ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts
 from forecasting.lifecycle.training_runs import list_runs
@@ -52,10 +52,9 @@ def retrain_many():
     asked: RetrainMany = request.context.json
     params: dict = {"force": asked.force}
     if asked.product_ids is not None:
-        unknown = sorted(set(asked.product_ids) - known_product_ids(svc.engine, product_ids=asked.product_ids))
-        if unknown:
-            shown = ", ".join(map(str, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
-            raise ApiError(404, "Product not found", f"{len(unknown)} product(s) do not exist: {shown}.")
+        count, shown = unknown_products(svc.engine, asked.product_ids)
+        if count:
+            raise ApiError(404, "Product not found", f"{count} product(s) do not exist: {shown}.")
         params.update(selection="ids", product_ids=asked.product_ids)
     else:
         params["selection"] = "all" if asked.all else "stale"
