@@ -118,11 +118,10 @@ def saved_forecast(product_id: str):
 
 def _kept(svc: Services, product_id: int, horizon: int, params: dict[str, int]) -> steps.Kept:
     reads = _reads(svc)
-    kept = steps.kept_forecast(engine=svc.engine, store=svc.store, memo=reads.memo, product_id=product_id,
-                               horizon=horizon, policy=reads.policy, infos=reads.infos)
-    if kept.forecast is not None and not saved_forecasts.answers(params):
-        return steps.Kept(fresh=kept.fresh, forecast=None)
-    return kept
+    # A request the saved forecast cannot answer (options) needs only freshness, for its queue.
+    return steps.kept_forecast(engine=svc.engine, store=svc.store, memo=reads.memo, product_id=product_id,
+                               horizon=horizon, policy=reads.policy, infos=reads.infos,
+                               read_forecast=saved_forecasts.answers(params))
 
 
 class _Reads:

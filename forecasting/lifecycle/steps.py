@@ -292,7 +292,7 @@ class Kept:
 
 
 def kept_forecast(*, engine: Engine, store: ModelStore, memo: ForecastMemo, product_id: int, horizon: int,
-                  policy: Policy, infos: TrustedInfos | None = None) -> Kept:
+                  policy: Policy, infos: TrustedInfos | None = None, read_forecast: bool = True) -> Kept:
     """Return whether the product's set is fresh by its sales token, and its kept forecast of `horizon` days.
 
     The first step of :func:`forecast`, on its own: the API answers a request from it
@@ -300,6 +300,7 @@ def kept_forecast(*, engine: Engine, store: ModelStore, memo: ForecastMemo, prod
     recorded is the product's token now, :meth:`Policy.stale_reason` finds nothing,
     and the forecast kept is that of the set's ``set_id`` on the fingerprint it recorded.
     `infos` keeps the model_info.json files already verified (read through the store without it).
+    Without `read_forecast` (a request the saved forecast cannot answer) only freshness is looked at.
 
     Raises
     ------
@@ -309,6 +310,8 @@ def kept_forecast(*, engine: Engine, store: ModelStore, memo: ForecastMemo, prod
     info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy, infos=infos)
     if info is None:
         return Kept(fresh=False, forecast=None)
+    if not read_forecast:
+        return Kept(fresh=True, forecast=None)
     points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
     if points is None:
         return Kept(fresh=True, forecast=None)
