@@ -98,7 +98,7 @@ def demand_shape(history: pd.Series) -> dict[str, Any]:
 
 
 def weight_error(shape: dict[str, Any] | None) -> Callable[[np.ndarray, np.ndarray], float]:
-    """Return the error the members of a product of demand `shape` are weighted by: MSE if intermittent or lumpy, else MAE."""
+    """Return the error a product of demand `shape` weighs its members by: MSE if intermittent or lumpy, else MAE."""
     return metrics.mse if shape is not None and shape["class"] in INTERMITTENT_CLASSES else metrics.mae
 
 

@@ -3,8 +3,9 @@
 Members
     Prophet, the LSTM and the forest for every product; intermittent and lumpy products
     (:mod:`forecasting.models.intermittent`) add TSB, and their members are weighted by the
-    fold squared error instead of the MAE; one that stopped selling is forecast by TSB alone. A member that fails is left out
-    with the reason (``excluded``), and the set is made of the others.
+    fold squared error instead of the MAE (:func:`choose_set_weights`); one that stopped
+    selling is forecast by TSB alone. A member that fails is left out with the reason
+    (``excluded``), and the set is made of the others.
 
 Calendar
     With a calendar (:mod:`forecasting.models.calendar_inputs`) closed days are not
@@ -238,6 +239,38 @@ def _blend_fold_error(found: validation.Validation, weights: Mapping[str, float]
     return validation.fold_error(tail, found.origins, blends, error)
 
 
+def choose_set_weights(found: validation.Validation, tail: np.ndarray, shape: Mapping[str, Any] | None,
+                       history: pd.Series) -> dict[str, float]:
+    """Return the weights of the validated members: the blend that errs least on the folds.
+
+    Parameters
+    ----------
+    found : Validation
+        The members' fold forecasts (``fold_forecasts``, ``origins``, ``fold_errors``).
+    tail : numpy.ndarray
+        The validation tail the folds forecast (NaN days not scored).
+    shape : mapping, optional
+        The product's demand shape: intermittent and lumpy ones are weighted by the squared
+        error (:func:`forecasting.models.intermittent.weight_error`), the others by the MAE.
+    history : pandas.Series
+        The training history: a product with TSB that stopped selling gives TSB the whole weight.
+
+    Returns
+    -------
+    dict of str to float
+        One weight per member of ``found``, summing to 1.
+    """
+    error = weight_error(dict(shape) if shape is not None else None)
+    member_errors = (found.fold_errors if error is metrics.mae else
+                     {name: validation.fold_error(tail, found.origins, found.fold_forecasts[name], error)
+                      for name in found.fold_forecasts})
+    if "tsb" in member_errors and stopped_selling(history):
+        # Stopped more recently than the folds can show: any weight on the others (which
+        # never forecast 0) keeps a stopped item selling; TSB decays.
+        return {name: float(name == "tsb") for name in member_errors}
+    return ensemble.choose_weights(member_errors, lambda candidate: _blend_fold_error(found, candidate, tail, error))
+
+
 def train_model_set(
     history: pd.Series,
     *,
@@ -321,16 +354,7 @@ def train_model_set(
     report("weighting", STAGES["weighting"])
     actual, forecasts = actual[scored], {name: values[scored] for name, values in found.forecasts.items()}
     scores = {name: metrics.score(actual, forecasts[name], insample) for name in members}
-    # Intermittent shapes are weighted by the squared error: the MAE rewards forecasting the zero days.
-    error = weight_error(shape)
-    member_errors = (found.fold_errors if error is metrics.mae else
-                     {name: validation.fold_error(tail, found.origins, found.fold_forecasts[name], error)
-                      for name in members})
-    weights = ensemble.choose_weights(member_errors, lambda candidate: _blend_fold_error(found, candidate, tail, error))
-    if "tsb" in members and stopped_selling(history):
-        # Stopped more recently than the folds can show: any weight on the others (which
-        # never forecast 0) keeps a stopped item selling; TSB decays.
-        weights = {name: float(name == "tsb") for name in members}
+    weights = choose_set_weights(found, tail, shape, history)
     combined = ensemble.combine(forecasts, weights)
     scores["ensemble"] = metrics.score(actual, combined, insample)
     record = validation_record(found, tail)

@@ -122,6 +122,32 @@ def test_an_item_that_stopped_more_recently_than_a_fold_is_forecast_by_tsb_alone
     assert frame["forecast"].mean() < sold.mean() / 4  # decaying, not the demand before the stop
 
 
+@pytest.mark.parametrize(("shape", "heavier"), [("intermittent", "mean"), ("lumpy", "mean"), ("smooth", "zero")])
+def test_intermittent_sets_weigh_the_member_forecasting_the_mean_above_the_one_forecasting_zero(shape, heavier):
+    tail = np.array([0, 0, 0, 6] * 15, dtype=float)  # sells 6 one day in 4: mean 1.5, median 0
+    history = series(np.concatenate([np.tile(tail, 4), tail]))
+    origins = [0, 20, 40]
+    folds = {name: [np.full(20, level)] * 3 for name, level in (("zero", 0.0), ("mean", 1.5))}
+    found = validation.Validation(origins=origins, fold_days=20, fold_forecasts=folds,
+                                  fold_errors={name: validation.fold_error(tail, origins, f) for name, f in folds.items()})
+
+    weights = training.choose_set_weights(found, tail, {"class": shape}, history)
+
+    assert weights[heavier] > weights["zero" if heavier == "mean" else "mean"]
+
+
+def test_a_set_with_tsb_that_stopped_selling_gives_tsb_the_whole_weight():
+    history = series([1, 0] * 100 + [0] * 14)
+    tail = history.to_numpy()[-30:]
+    folds = {name: [np.full(10, level)] * 3 for name, level in (("tsb", 1.5), ("random_forest", 0.3))}
+    found = validation.Validation(origins=[0, 10, 20], fold_days=10, fold_forecasts=folds,
+                                  fold_errors={name: 0.5 for name in folds})
+
+    weights = training.choose_set_weights(found, tail, {"class": "intermittent"}, history)
+
+    assert weights == {"tsb": 1.0, "random_forest": 0.0}
+
+
 def test_an_intermittent_set_saves_and_loads_its_fourth_member(params_factory, tmp_path):
     history = _dead_item(silent=0)
     model_set = training.train_model_set(history, params=params_factory(), min_samples=100, product_id=2)
