@@ -20,20 +20,20 @@ Weights
     The members of an intermittent or lumpy product are weighted by their mean fold squared
     error (:func:`weight_error`), not by the MAE the other shapes use: on a demand that is 0
     most days the MAE is lowest for a forecast of the median day, near 0, so it picked TSB
-    alone or the member that forecast least and kept the set 17 % below the demand of
-    the M5 items; the squared error is lowest for the mean, what RMSSE (M5's measure) and
-    any total over days reward. Members that did well on validation by the squared error
-    keep their weights; measured on the 10 M5 item series (RMSSE 0.807 -> 0.783) and on 50
-    earlier 28-day windows of the same series (0.689 -> 0.681).
+    alone or the member that forecast least (bias -15 % on 50 earlier 28-day windows of the
+    M5 items, -7 % after); the squared error is lowest for the mean, what RMSSE (M5's measure)
+    and any total over days reward. Measured: RMSSE 0.807 -> 0.783 on the 10 M5 item series,
+    0.689 -> 0.681 on those 50 windows, 0.629 -> 0.630 on 48 older ones.
 
 Stopped selling
     A product whose trailing run of zero days is less likely than ``STOPPED_PROBABILITY``
     under its own share of days with demand over the year before the run (a steady seller
     of every other day, silent for 14 days: 0.5 ** 14 = 6e-5), and at least a week long,
-    has stopped selling: TSB,
-    which decays while no demand comes, takes the whole weight (:func:`stopped_selling`).
-    The validation folds cannot tell yet when the stop is younger than a fold: their days
-    are mostly the sales before it, so every member looks as good as before.
+    has stopped selling: TSB, which decays while no demand comes, takes the whole weight
+    (:func:`stopped_selling`). The validation folds cannot tell yet when the stop is younger
+    than a fold: their days are mostly the sales before it, so every member looks as good as
+    before (an M5 item silent for 14 days, and for the 28 after: 0.79 RMSSE by the squared-error
+    blend, 0.04 by TSB alone; the former MAE rule chose TSB there).
 """
 
 from __future__ import annotations
