@@ -50,7 +50,7 @@ def choose_weights(errors: Mapping[str, float], fold_error: Callable[[Mapping[st
     Parameters
     ----------
     errors : mapping of str to float
-        Validation error (mean fold MAE) of each member.
+        Validation error of each member (mean fold MAE; MSE for intermittent shapes).
     fold_error : callable
         Returns the blend's mean error over the validation folds for a weight mapping.
 

@@ -15,17 +15,38 @@ TSB
     squared error over the history, recent days weighing more (``ERROR_HALF_LIFE``). A few lines of NumPy: statsforecast has the same
     models, but it (and numba under it) is a development and bench dependency only, not
     one the service's workers install.
+
+Weights
+    The members of an intermittent or lumpy product are weighted by their mean fold squared
+    error (:func:`weight_error`), not by the MAE the other shapes use: on a demand that is 0
+    most days the MAE is lowest for a forecast of the median day, near 0, so it picked TSB
+    alone or the member that forecast least (bias -15 % on 50 earlier 28-day windows of the
+    M5 items, -7 % after); the squared error is lowest for the mean, what RMSSE (M5's measure)
+    and any total over days reward. Measured: RMSSE 0.807 -> 0.783 on the 10 M5 item series,
+    0.689 -> 0.681 on those 50 windows, 0.629 -> 0.630 on 48 older ones.
+
+Stopped selling
+    A product whose trailing run of zero days is less likely than ``STOPPED_PROBABILITY``
+    under its own share of days with demand over the year before the run (a steady seller
+    of every other day, silent for 14 days: 0.5 ** 14 = 6e-5), and at least a week long,
+    has stopped selling: TSB, which decays while no demand comes, takes the whole weight
+    (:func:`stopped_selling`). The validation folds cannot tell yet when the stop is younger
+    than a fold: their days are mostly the sales before it, so every member looks as good as
+    before (an M5 item silent for 14 days, and for the 28 after: 0.79 RMSSE by the squared-error
+    blend, 0.04 by TSB alone; the former MAE rule chose TSB there).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forecasting.models import metrics
 from forecasting.models.features import forecast_dates
 from forecasting.models.member import Member, read_json_payload
 from forecasting.params import ModelParams
@@ -42,6 +63,12 @@ BETAS = (0.02, 0.05, 0.1, 0.2)
 #: Half-life, in days, of the weight of a one-step error when the smoothing weights are chosen:
 #: the recent behaviour decides, so an item that stopped selling picks a probability that decays.
 ERROR_HALF_LIFE = 91
+#: A trailing run of zero days less likely than this under the product's rate of demand days: it stopped selling.
+STOPPED_PROBABILITY = 1e-4
+#: Days before the trailing run of zeros whose share of demand days is the product's rate.
+RATE_DAYS = 365
+#: Shortest trailing run of zeros read as a stop: shorter silences are a holiday or a stock-out.
+MIN_STOPPED_DAYS = 7
 
 
 def demand_shape(history: pd.Series) -> dict[str, Any]:
@@ -68,6 +95,38 @@ def demand_shape(history: pd.Series) -> dict[str, Any]:
     frequent, steady = adi < ADI_THRESHOLD, cv2 < CV2_THRESHOLD
     shape = ("smooth" if steady else "erratic") if frequent else ("intermittent" if steady else "lumpy")
     return {"class": shape, "adi": round(float(adi), 4), "cv2": round(cv2, 4)}
+
+
+def weight_error(shape: dict[str, Any] | None) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Return the error a product of demand `shape` weighs its members by: MSE if intermittent or lumpy, else MAE."""
+    return metrics.mse if shape is not None and shape["class"] in INTERMITTENT_CLASSES else metrics.mae
+
+
+def stopped_selling(history: pd.Series) -> bool:
+    """Return whether `history` ends in a run of zero days its own rate of demand days makes implausible.
+
+    Parameters
+    ----------
+    history : pandas.Series
+        Daily demand; NaN days (not demand) are left out.
+
+    Returns
+    -------
+    bool
+        True when the run of zeros at the end is at least ``MIN_STOPPED_DAYS`` long and has a
+        probability below ``STOPPED_PROBABILITY`` at the share of days with demand over the
+        ``RATE_DAYS`` days before it (plus one day with and one without, so a year of daily
+        sales does not make one zero impossible); False for a history that never sold.
+    """
+    values = history.to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    sold = np.flatnonzero(values > 0)
+    if not len(sold):
+        return False
+    run = len(values) - 1 - int(sold[-1])
+    before = values[: sold[-1] + 1][-RATE_DAYS:]
+    rate = (float(np.sum(before > 0)) + 1.0) / (len(before) + 2.0)
+    return run >= MIN_STOPPED_DAYS and (1.0 - rate) ** run < STOPPED_PROBABILITY
 
 
 def _run(values: np.ndarray, alpha: np.ndarray, beta: np.ndarray, p0: float, z0: float,

@@ -25,6 +25,12 @@ def mae(actual: ArrayLike, forecast: ArrayLike) -> float:
     return float(np.mean(np.abs(f - a)))
 
 
+def mse(actual: ArrayLike, forecast: ArrayLike) -> float:
+    """Return the mean squared error (what the mean of the demand minimises, not its median)."""
+    a, f = _pair(actual, forecast)
+    return float(np.mean((f - a) ** 2))
+
+
 def rmse(actual: ArrayLike, forecast: ArrayLike) -> float:
     """Return the root mean squared error."""
     a, f = _pair(actual, forecast)

@@ -2,8 +2,10 @@
 
 Members
     Prophet, the LSTM and the forest for every product; intermittent and lumpy products
-    (:mod:`forecasting.models.intermittent`) add TSB. A member that fails is left out
-    with the reason (``excluded``), and the set is made of the others.
+    (:mod:`forecasting.models.intermittent`) add TSB, and their members are weighted by the
+    fold squared error instead of the MAE (:func:`choose_set_weights`); one that stopped
+    selling is forecast by TSB alone. A member that fails is left out with the reason
+    (``excluded``), and the set is made of the others.
 
 Calendar
     With a calendar (:mod:`forecasting.models.calendar_inputs`) closed days are not
@@ -47,7 +49,9 @@ from forecasting.models.blends import (
     blend_folds, bound_columns, chosen_intervals, chosen_weights, validation_record,
 )
 from forecasting.models.forest import ForestModel
-from forecasting.models.intermittent import INTERMITTENT_CLASSES, TSBModel, demand_shape
+from forecasting.models.intermittent import (
+    INTERMITTENT_CLASSES, TSBModel, demand_shape, stopped_selling, weight_error,
+)
 from forecasting.models.lstm.deseasonalised import DeseasonalisedLSTM
 from forecasting.models.member import Member
 from forecasting.models.prophet_model import ProphetModel
@@ -226,12 +230,45 @@ def _predict(member: Member, history: pd.Series, horizon: int, calendar: pd.Data
     return member.predict(history, horizon)
 
 
-def _blend_fold_error(found: validation.Validation, weights: Mapping[str, float], tail: np.ndarray) -> float:
-    """Return the mean fold MAE of the blend of the members with `weights` (what the weights are chosen by)."""
+def _blend_fold_error(found: validation.Validation, weights: Mapping[str, float], tail: np.ndarray,
+                      error: Callable[[np.ndarray, np.ndarray], float] = metrics.mae) -> float:
+    """Return the mean fold `error` of the blend of the members with `weights` (what the weights are chosen by)."""
     used = {name: w for name, w in weights.items() if w > 0}
     blends = [ensemble.combine({name: found.fold_forecasts[name][k] for name in used}, used)
               for k in range(len(found.origins))]
-    return validation.fold_error(tail, found.origins, blends)
+    return validation.fold_error(tail, found.origins, blends, error)
+
+
+def choose_set_weights(found: validation.Validation, tail: np.ndarray, shape: Mapping[str, Any] | None,
+                       history: pd.Series) -> dict[str, float]:
+    """Return the weights of the validated members: the blend that errs least on the folds.
+
+    Parameters
+    ----------
+    found : Validation
+        The members' fold forecasts (``fold_forecasts``, ``origins``, ``fold_errors``).
+    tail : numpy.ndarray
+        The validation tail the folds forecast (NaN days not scored).
+    shape : mapping, optional
+        The product's demand shape: intermittent and lumpy ones are weighted by the squared
+        error (:func:`forecasting.models.intermittent.weight_error`), the others by the MAE.
+    history : pandas.Series
+        The training history: a product with TSB that stopped selling gives TSB the whole weight.
+
+    Returns
+    -------
+    dict of str to float
+        One weight per member of ``found``, summing to 1.
+    """
+    error = weight_error(dict(shape) if shape is not None else None)
+    member_errors = (found.fold_errors if error is metrics.mae else
+                     {name: validation.fold_error(tail, found.origins, found.fold_forecasts[name], error)
+                      for name in found.fold_forecasts})
+    if "tsb" in member_errors and stopped_selling(history):
+        # Stopped more recently than the folds can show: any weight on the others (which
+        # never forecast 0) keeps a stopped item selling; TSB decays.
+        return {name: float(name == "tsb") for name in member_errors}
+    return ensemble.choose_weights(member_errors, lambda candidate: _blend_fold_error(found, candidate, tail, error))
 
 
 def train_model_set(
@@ -317,13 +354,8 @@ def train_model_set(
     report("weighting", STAGES["weighting"])
     actual, forecasts = actual[scored], {name: values[scored] for name, values in found.forecasts.items()}
     scores = {name: metrics.score(actual, forecasts[name], insample) for name in members}
-    weights = ensemble.choose_weights(found.fold_errors, lambda candidate: _blend_fold_error(found, candidate, tail))
+    weights = choose_set_weights(found, tail, shape, history)
     combined = ensemble.combine(forecasts, weights)
-    if "tsb" in members and scores["tsb"]["mae"] < metrics.mae(actual, combined):
-        # A dead or sparse item: TSB alone beat the blend on validation, and any weight on
-        # the others (which never forecast 0) keeps a stopped item selling.
-        weights = {name: float(name == "tsb") for name in members}
-        combined = ensemble.combine(forecasts, weights)
     scores["ensemble"] = metrics.score(actual, combined, insample)
     record = validation_record(found, tail)
     intervals = fold_intervals.calibrate(blend_folds(record, weights), held_out, params.interval_levels)

@@ -138,14 +138,15 @@ def validate(
     return result
 
 
-def fold_error(actual: np.ndarray, origins: list[int], folds: list[np.ndarray]) -> float:
-    """Return the mean over the folds of the MAE of `folds` (one forecast per origin) on the scored days of `actual`."""
+def fold_error(actual: np.ndarray, origins: list[int], folds: list[np.ndarray],
+               error: Callable[[np.ndarray, np.ndarray], float] = metrics.mae) -> float:
+    """Return the mean over the folds of `error` (MAE by default) of `folds` (one forecast per origin) on the scored days of `actual`."""
     errors = []
     for origin, forecast in zip(origins, folds):
         truth = actual[origin : origin + len(forecast)]
         known = np.isfinite(truth)
         if known.any():
-            errors.append(metrics.mae(truth[known], forecast[known]))
+            errors.append(error(truth[known], forecast[known]))
     return float(np.mean(errors)) if errors else float("inf")
 
 

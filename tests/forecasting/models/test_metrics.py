@@ -13,6 +13,13 @@ def test_mae_and_rmse_of_a_hand_computed_example():
     assert metrics.rmse(actual, forecast) == pytest.approx(math.sqrt(5 / 3))
 
 
+def test_mse_is_the_mean_squared_error_and_prefers_the_mean_to_the_median():
+    assert metrics.mse([1, 2, 3], [2, 2, 5]) == pytest.approx(5 / 3)
+    sparse = [0, 0, 0, 6]  # median 0, mean 1.5
+    assert metrics.mse(sparse, [1.5] * 4) < metrics.mse(sparse, [0] * 4)
+    assert metrics.mae(sparse, [0] * 4) < metrics.mae(sparse, [1.5] * 4)
+
+
 def test_smape_counts_a_day_of_zero_actual_and_zero_forecast_as_perfect():
     # Terms: both zero -> 0; 2*20/40 = 1; actual 0, forecast 5 -> 2. Mean 1 -> 100 %.
     assert metrics.smape([0, 10, 0], [0, 30, 5]) == pytest.approx(100.0)
