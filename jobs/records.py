@@ -287,8 +287,9 @@ def batch_counts(engine: Engine, batch: dict[str, Any]) -> dict[str, int]:
     """Return total, queued, running, succeeded, failed, skipped and cancelled of a batch job."""
     by_status = count_children(engine, parent_id=batch["id"])
     total = int((batch["result"] or {}).get("total", sum(by_status.values())))
-    # Children not created yet (the batch is still queueing them) count as queued.
-    by_status["queued"] += max(0, total - sum(by_status.values()))
+    # Children not created yet count as queued while the batch may still queue them; a batch
+    # cancelled while queueing never will, so they count as cancelled.
+    by_status["cancelled" if batch["status"] == "cancelled" else "queued"] += max(0, total - sum(by_status.values()))
     return {"total": total, **by_status}
 
 
