@@ -110,6 +110,14 @@ def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
     return processes
 
 
+def worker_queues(process: str, path: Path = PROCFILE) -> str:
+    """Return the queues (comma-separated) the Procfile's worker `process` consumes."""
+    match = re.search(r"--queues ([\w,-]+)", read_procfile(path)[process])
+    if match is None:
+        raise SystemExit(f"{path}: process {process!r} names no --queues.")
+    return match.group(1)
+
+
 def process_env(settings: Settings) -> dict[str, str]:
     """Return the settings as the variables the Procfile's lines use, and PYTHON, this interpreter."""
     env = {"PYTHON": sys.executable}

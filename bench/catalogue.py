@@ -32,7 +32,7 @@ from forecasting.lifecycle.stale_scan import stale_products
 from jobs import records
 from jobs.celery_app import create_celery
 from jobs.dispatch import submit
-from launcher import celery_worker, free_port, start_redis
+from launcher import celery_worker, free_port, start_redis, worker_queues
 from workers.runtime import Runtime
 
 DATA = ROOT.parent / "shared" / "data" / "rossmann-store-sales" / "train.csv.gz"
@@ -148,9 +148,9 @@ def measure(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[s
     ids = sorted(pid for pid, _ in stale)[: args.products]
     sample = ids[: args.sample]
     for procs in [int(n) for n in args.processes.split(",")]:
-        with celery_worker(env, queues="forecast", name="forecast", log=work / "forecast.log"), \
-                celery_worker(env, queues="training", concurrency=procs, name=f"training{procs}",
-                              log=work / "training.log") as training, \
+        # The Procfile's training worker: it queues the batch's children too, between trainings.
+        with celery_worker(env, queues=worker_queues("worker"), concurrency=procs, name=f"training{procs}",
+                           log=work / "training.log") as training, \
                 PeakRss(psutil.Process(training.pid)) as rss:
             train_s, batch = run_batch(rt, celery, sample, force=True)
             trained = records.batch_counts(rt.engine, batch)

@@ -4,10 +4,10 @@
 
 Makes a bridge and network namespaces on this machine: `services` (PostgreSQL, RabbitMQ,
 Redis for locks and job-end events, SeaweedFS's S3, each started here, bound to that host's
-address only), `control` (the forecast worker that queues a batch's trainings; `manage.py`
-commands run there), and `h1`..`hN`, each running the Procfile's training worker
-(`manage.py proc worker`, concurrency 1, pinned to a core of its own) with its own var/ and
-model cache and no model folder. Hosts reach the shared parts only over the bridge.
+address only), `control` (beat; `manage.py` commands run there), and `h1`..`hN`, each running
+the Procfile's training worker (`manage.py proc worker`, concurrency 1, pinned to a core of its
+own; one of them also queues the batch's trainings) with its own var/ and model cache and no
+model folder. Hosts reach the shared parts only over the bridge.
 
 Imports Rossmann (1,115 stores as products), then retrains `--sample` of the first `--products`
 products three times with `manage.py retrain IDS`: on 1 host, on 2 hosts, and on `--hosts` hosts
@@ -209,7 +209,7 @@ def run_batch(cluster: Cluster, ctl: Host, engine, ids: list[int], label: str,
     wall = time.monotonic() - wall0
     busy = machine_busy_seconds() - busy0
     cpu = {name: round(tree_cpu_seconds(p.pid) - cpu0.get(name, 0.0), 1) for name, (_, p) in cluster.workers.items()
-           if name.split("-", 1)[1] == "worker"}  # the training workers, not the control host's forecast worker
+           if name.split("-", 1)[1] == "worker"}  # the training workers, not the control host's beat
     rows = children(engine, batch_id)
     started = [r["started_at"] for r in rows if r["started_at"]]
     finished = [r["finished_at"] for r in rows if r["finished_at"]]
@@ -321,7 +321,6 @@ def measure(args: argparse.Namespace, net: Network, svc: Host, work: Path) -> di
     sample = ids[: args.sample]
     cores = os.cpu_count() or 1
     core_of = {h.hostname: (n % cores) for n, h in enumerate(hosts)}
-    cluster.start(ctl, "forecast-worker")
     cluster.start(ctl, "beat")
     report: dict[str, Any] = {"products": len(ids), "sample": len(sample), "cores": cores, "core_of": core_of,
                               "cores_free_before": idle_before,
@@ -331,7 +330,7 @@ def measure(args: argparse.Namespace, net: Network, svc: Host, work: Path) -> di
         for h in some:
             if f"{h.hostname}-worker" not in cluster.workers:
                 cluster.start(h, "worker", core_of[h.hostname])
-        cluster.wait_ready(celery, [f"forecast@{ctl.hostname}"] + [f"training@{h.hostname}" for h in some])
+        cluster.wait_ready(celery, [f"training@{h.hostname}" for h in some])
 
     for n in (1, 2):
         start_hosts(hosts[:n])

@@ -40,6 +40,7 @@ from config.settings import ROOT, load_settings
 from forecasting.data import migrations
 from forecasting.data.database import make_engine
 from forecasting.data.ingest import import_csv
+from jobs.celery_app import QUEUES
 from launcher import celery_worker, free_port, start_redis
 
 RESULTS = ROOT / "bench" / "results"
@@ -167,7 +168,8 @@ def measure(args: argparse.Namespace, work: Path, redis_url: str) -> dict[str, A
     report: dict[str, Any] = {"products": args.products, "days": args.days, "history_days": args.history,
                               "database": engine.dialect.name, "worker_processes": args.processes,
                               "small_models": SMALL_MODELS}
-    with celery_worker(env, queues="forecast", concurrency=args.processes, name="forecast",
+    # One pool for every queue: the batch, its children's forecasts, and those that train first.
+    with celery_worker(env, queues=",".join(QUEUES), concurrency=args.processes, name="forecast",
                        log=work / "worker.log", timeout=300), \
             api_server(env, work / "api.log") as (api, base):
         batch, seconds = run_bulk_forecast(base, args.days)

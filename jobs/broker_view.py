@@ -15,7 +15,7 @@ import redis
 from celery import Celery
 
 from config.settings import is_redis_url
-from jobs.celery_app import FORECAST_QUEUE, TRAINING_QUEUE
+from jobs.celery_app import QUEUES
 
 # kombu's Redis transport: the hash of delivered messages, and the separator of priority queues.
 UNACKED = "unacked"
@@ -46,7 +46,7 @@ def held_task_ids(celery: Celery) -> set[str] | None:
     client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
     try:
         ids: set[str] = set()
-        for queue in (FORECAST_QUEUE, TRAINING_QUEUE):
+        for queue in QUEUES:
             for key in _queue_keys(queue):
                 ids.update(filter(None, map(_task_id, client.lrange(key, 0, -1))))
         ids.update(filter(None, map(_task_id, client.hvals(UNACKED))))

@@ -19,7 +19,12 @@ FORECAST_QUEUE = "forecast"
 # a bulk retrain on the training queue.
 FORECAST_TRAINING_QUEUE = "forecast-training"
 TRAINING_QUEUE = "training"
-QUEUES = (FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE)
+# Queueing a batch's children (a bulk retrain or a bulk forecast of 1,000 products: 14 s on
+# SQLite, 24 s on PostgreSQL): a queue of its own, served by the training worker (Procfile), so
+# neither the forecasts of fresh sets nor a product's first forecast wait behind it, and a
+# batch waits for one training to end, not behind every training already queued.
+BATCH_QUEUE = "batch"
+QUEUES = (FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE, BATCH_QUEUE)
 
 FORECAST_TASK = "forecast.product"
 TRAINING_TASK = "training.product"
@@ -31,12 +36,12 @@ PRUNE_TASK = "jobs.prune"
 RECONCILE_TASK = "jobs.reconcile"
 
 #: The task and queue of each kind of job (a forecast that must train first is sent to
-#: FORECAST_TRAINING_QUEUE instead: see jobs.dispatch.submit).
+#: FORECAST_TRAINING_QUEUE instead: the queue a job was sent to is recorded with it, see
+#: jobs.dispatch.submit).
 TASKS = {
     "forecast": (FORECAST_TASK, FORECAST_QUEUE),
     "train": (TRAINING_TASK, TRAINING_QUEUE),
-    # Queueing a batch is quick bookkeeping: it must not wait behind the trainings it queues.
-    "batch": (BATCH_TASK, FORECAST_QUEUE),
+    "batch": (BATCH_TASK, BATCH_QUEUE),
 }
 
 
@@ -65,7 +70,7 @@ def create_celery(settings: Settings) -> Celery:
         task_routes={
             "forecast.*": {"queue": FORECAST_QUEUE},
             "training.*": {"queue": TRAINING_QUEUE},
-            "batch.*": {"queue": FORECAST_QUEUE},
+            "batch.*": {"queue": BATCH_QUEUE},
         },
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -27,25 +27,24 @@ def submit(engine: Engine, celery: Celery, *, kind: str, product_id: int | None,
     """Record a queued job (under `job_id` if given) and send its task; on a broker failure the job is marked failed.
 
     The job row is the outbox entry: recorded unpublished in one transaction, then published
-    here. Should this process die in between, the reconciler publishes it (on its kind's
-    queue). `queue` overrides the kind's queue (:data:`jobs.celery_app.TASKS`); `keep_unsent`
-    is :func:`send`'s.
+    here. Should this process die in between, the reconciler publishes it. `queue` overrides
+    the kind's queue (:data:`jobs.celery_app.TASKS`) and is recorded with the job, so every
+    later send (the reconciler's) goes where the first one went; `keep_unsent` is :func:`send`'s.
     """
-    job = records.create_job(engine, kind=kind, product_id=product_id, parent_id=parent_id, params=params, job_id=job_id)
-    send(engine, celery, job, queue=queue, keep_unsent=keep_unsent)
+    job = records.create_job(engine, kind=kind, product_id=product_id, parent_id=parent_id, params=params,
+                             job_id=job_id, queue=queue or TASKS[kind][1])
+    send(engine, celery, job, keep_unsent=keep_unsent)
     return job
 
 
-def publish(celery: Celery, job: dict[str, Any], *, queue: str | None = None) -> None:
-    """Hand the job's task message to the broker, on `queue` or its kind's queue (raises the broker's error)."""
+def publish(celery: Celery, job: dict[str, Any]) -> None:
+    """Hand the job's task message to the broker, on its recorded queue or else its kind's (raises the broker's error)."""
     name, default_queue = TASKS[job["kind"]]
-    queue = queue or default_queue
-    celery.send_task(name, args=[job["id"]], task_id=job["id"], queue=queue, retry=True,
+    celery.send_task(name, args=[job["id"]], task_id=job["id"], queue=job.get("queue") or default_queue, retry=True,
                      retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
 
 
-def send(engine: Engine, celery: Celery, job: dict[str, Any], *, keep_unsent: bool = False,
-         queue: str | None = None) -> None:
+def send(engine: Engine, celery: Celery, job: dict[str, Any], *, keep_unsent: bool = False) -> None:
     """Send the task of an existing queued job and mark it published.
 
     When the broker does not take it, the job is failed and BrokerUnavailable raised (a
@@ -53,7 +52,7 @@ def send(engine: Engine, celery: Celery, job: dict[str, Any], *, keep_unsent: bo
     work) it stays queued and unpublished instead, and the reconciler publishes it later.
     """
     try:
-        publish(celery, job, queue=queue)
+        publish(celery, job)
     except (OperationalError, ConnectionError, OSError) as exc:
         if keep_unsent:
             log.warning("job left for the reconciler to publish", extra={"fields": {"job_id": job["id"],
@@ -81,7 +80,8 @@ def queue_training(engine: Engine, celery: Celery, client: redis.Redis, *, produ
         # Empty while another process is between its claim and its job record.
         return (records.get_job(engine, job_id=existing) if existing else None), False
     try:
-        job = records.create_job(engine, kind="train", product_id=product_id, parent_id=parent_id, params=params)
+        job = records.create_job(engine, kind="train", product_id=product_id, parent_id=parent_id, params=params,
+                                 queue=TASKS["train"][1])
         locks.set_queued(client, product_id, job["id"], expire=expire)
         send(engine, celery, job, keep_unsent=keep_unsent)
     except BaseException:

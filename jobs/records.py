@@ -54,6 +54,7 @@ def _as_dict(row: Any) -> dict[str, Any]:
         "created_at": utc_iso(row.created_at), "started_at": utc_iso(row.started_at),
         "finished_at": utc_iso(row.finished_at), "updated_at": utc_iso(row.updated_at),
         "published_at": utc_iso(row.published_at), "owner": row.owner, "heartbeat_at": utc_iso(row.heartbeat_at),
+        "queue": row.queue,
     }
 
 
@@ -77,7 +78,7 @@ def new_job_id() -> str:
 
 def create_job(
     engine: Engine, *, kind: str, product_id: int | None = None, parent_id: str | None = None,
-    params: dict[str, Any] | None = None, job_id: str | None = None,
+    params: dict[str, Any] | None = None, job_id: str | None = None, queue: str | None = None,
 ) -> dict[str, Any]:
     """Record a queued job and return it.
 
@@ -95,6 +96,8 @@ def create_job(
         JSON-able request parameters.
     job_id : str, optional
         The id to record it under (from :func:`new_job_id`); a new one by default.
+    queue : str, optional
+        The broker queue its message goes to, every time it is sent (None: its kind's queue).
 
     Returns
     -------
@@ -108,7 +111,7 @@ def create_job(
         row = conn.execute(jobs.insert().values(
             id=job_id or new_job_id(), kind=kind, product_id=product_id, parent_id=parent_id, status="queued",
             stage=None, progress=0, params=json.dumps(params or {}), result=None, error=None, attempts=0,
-            created_at=now, started_at=None, finished_at=None, updated_at=now,
+            created_at=now, started_at=None, finished_at=None, updated_at=now, queue=queue,
         ).returning(*jobs.c)).one()
     return _as_dict(row)
 
@@ -284,8 +287,9 @@ def batch_counts(engine: Engine, batch: dict[str, Any]) -> dict[str, int]:
     """Return total, queued, running, succeeded, failed, skipped and cancelled of a batch job."""
     by_status = count_children(engine, parent_id=batch["id"])
     total = int((batch["result"] or {}).get("total", sum(by_status.values())))
-    # Children not created yet (the batch is still queueing them) count as queued.
-    by_status["queued"] += max(0, total - sum(by_status.values()))
+    # Children not created yet count as queued while the batch may still queue them; a batch
+    # cancelled while queueing never will, so they count as cancelled.
+    by_status["cancelled" if batch["status"] == "cancelled" else "queued"] += max(0, total - sum(by_status.values()))
     return {"total": total, **by_status}
 
 

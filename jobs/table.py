@@ -31,6 +31,10 @@ jobs = Table(
     # and for a batch waiting on its children (no process holds it).
     Column("owner", String(128), nullable=True),
     Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    # The broker queue the job's message was first sent to, where the reconciler sends it again
+    # (a forecast that must train first goes to another queue than its kind's); NULL for a job
+    # recorded before this column, or one no worker runs: its kind's queue.
+    Column("queue", String(64), nullable=True),
     Index("ix_jobs_status", "status"),
     Index("ix_jobs_parent_id", "parent_id"),
 )

@@ -215,8 +215,14 @@ class Stack:
 
     # --- processes -------------------------------------------------------------------------
     def start_worker(self, name: str) -> subprocess.Popen:
-        """Start `training` (queue training, 1 child) or `forecast` (queue forecast, 1 child) and wait until it answers."""
-        queues = {"training": "training", "forecast": "forecast"}[name]
+        """Start `training` or `forecast` (1 child unless the env says more) and wait until it answers.
+
+        `training` takes the Procfile worker's queues; `forecast` those of both forecast workers of
+        the Procfile: one process serves a first forecast and a fresh set's here.
+        """
+        queues = {"training": launcher.worker_queues("worker"),
+                  "forecast": ",".join(launcher.worker_queues(p) for p in ("forecast-worker",
+                                                                           "forecast-training-worker"))}[name]
         concurrency = int(self.env["WORKER_CONCURRENCY" if name == "training" else "FORECAST_WORKER_CONCURRENCY"])
         proc = self.exits.enter_context(launcher.celery_worker(
             self.env, queues=queues, concurrency=concurrency, name=f"{name}-{time.monotonic_ns()}",

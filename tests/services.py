@@ -139,7 +139,7 @@ def emptied(url: str) -> str:
 
 #: The RabbitMQ of this machine and of CI (the default vhost, guest/guest).
 AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
-AMQP_QUEUES = ("forecast", "training")
+AMQP_QUEUES = ("forecast", "forecast-training", "training", "batch")
 
 
 @contextmanager

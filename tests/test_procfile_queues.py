@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 import launcher
-from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, QUEUES, TRAINING_QUEUE
+from jobs.celery_app import BATCH_QUEUE, FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, QUEUES, TASKS, TRAINING_QUEUE
 
 
 def _workers() -> dict[str, str]:
     return {name: line for name, line in launcher.read_procfile().items() if " worker " in line}
 
 
-def _queues(line: str) -> set[str]:
-    return set(re.search(r"--queues ([\w,-]+)", line).group(1).split(","))
+def _queues(name: str) -> set[str]:
+    return set(launcher.worker_queues(name).split(","))
 
 
-def test_each_queue_has_one_worker_of_its_own():
-    workers = _workers()
-    assert _queues(workers["forecast-worker"]) == {FORECAST_QUEUE}
-    assert _queues(workers["forecast-training-worker"]) == {FORECAST_TRAINING_QUEUE}
-    assert _queues(workers["worker"]) == {TRAINING_QUEUE}
-    assert set(QUEUES) == {FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE}
+def test_each_queue_has_one_worker_and_no_forecast_worker_queues_batches():
+    assert set(_workers()) == {"forecast-worker", "forecast-training-worker", "worker"}
+    assert _queues("forecast-worker") == {FORECAST_QUEUE}
+    assert _queues("forecast-training-worker") == {FORECAST_TRAINING_QUEUE}
+    # A batch's children are queued by the training worker, between two trainings.
+    assert _queues("worker") == {TRAINING_QUEUE, BATCH_QUEUE}
+    assert set(QUEUES) == {FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE, BATCH_QUEUE}
+
+
+def test_every_kind_of_job_is_sent_to_a_queue_a_worker_consumes_and_no_batch_to_a_forecast_worker():
+    consumed = {name: _queues(name) for name in _workers()}
+    for kind, (_, queue) in TASKS.items():
+        assert any(queue in queues for queues in consumed.values()), kind
+    assert TASKS["batch"][1] not in consumed["forecast-worker"] | consumed["forecast-training-worker"]
 
 
 def test_only_the_training_worker_recycles_its_children_and_yields_the_cores():

@@ -13,8 +13,12 @@ from typing import Any
 from celery import Celery
 
 from forecasting.data.products import list_products
+from forecasting.errors import ProductNotFound
+from forecasting.lifecycle import steps
 from forecasting.lifecycle.stale_scan import stale_products
+from forecasting.store.s3_objects import StoreUnavailable
 from jobs import control, records
+from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE
 from jobs.dispatch import queue_training, submit
 from workers.jobrun import JobRun, end_job
 from workers.runtime import Runtime
@@ -61,7 +65,8 @@ def dispatch(rt: Runtime, celery: Celery, run: JobRun) -> None:
         if product_id not in done:
             if kind == "forecast":
                 submit(rt.engine, celery, kind="forecast", product_id=product_id, parent_id=batch_id,
-                       params={"horizon": params["horizon"]}, keep_unsent=True)
+                       params={"horizon": params["horizon"]}, queue=forecast_queue(rt, product_id),
+                       keep_unsent=True)
             else:
                 _queue_child(rt, celery, batch_id, product_id,
                              {"reason": reason, "force": bool(params.get("force")), "source": "batch"})
@@ -70,6 +75,20 @@ def dispatch(rt: Runtime, celery: Celery, run: JobRun) -> None:
     records.set_result(rt.engine, job_id=batch_id, result={"total": len(items), "dispatched": True})
     run.progress(STAGES[kind][0], 50)
     log.info("batch queued", extra={"fields": {"job_id": batch_id, "total": len(items)}})
+
+
+def forecast_queue(rt: Runtime, product_id: int) -> str:
+    """Return the queue of the product's forecast: `forecast` while its set is fresh, else `forecast-training`."""
+    # The API's rule for a single forecast, by the same look at the set: a child that must train
+    # first would otherwise hold the forecast worker for a training.
+    try:
+        fresh = steps.kept_forecast(engine=rt.engine, store=rt.store, memo=rt.forecasts, product_id=product_id,
+                                    horizon=1, policy=rt.policy, read_forecast=False).fresh
+    except ProductNotFound:
+        fresh = False  # deleted since it was selected: its job fails saying so, out of the fresh sets' way
+    except StoreUnavailable:
+        fresh = True  # as the API does: queued as ever, and its worker sees to it
+    return FORECAST_QUEUE if fresh else FORECAST_TRAINING_QUEUE
 
 
 def _queue_child(rt: Runtime, celery: Celery, batch_id: str, product_id: int, params: dict[str, Any]) -> None:

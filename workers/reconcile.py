@@ -15,6 +15,9 @@ Each pass covers one failure:
 - a training run left 'running' by an attempt that is gone: closed as 'interrupted';
 - a product's queued mark that outlived its job: cleared.
 
+A job is always sent again to the queue its first message went to (recorded with it:
+a product's first forecast goes to the queue of forecasts that train, not its kind's).
+
 Duplicates are harmless: a message for a job another live attempt holds, or one that
 has ended, does nothing (jobs.leases).
 """

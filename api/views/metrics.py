@@ -12,7 +12,7 @@ from api.services import Services, services
 from forecasting.lifecycle.set_states import count_states
 from forecasting.lifecycle.steps import Policy
 from jobs import metrics
-from jobs.celery_app import FORECAST_QUEUE, TRAINING_QUEUE
+from jobs.celery_app import QUEUES
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class LiveCollector:
         client = redis.Redis.from_url(url, socket_timeout=2) if own else self.svc.redis
         try:
             with client.pipeline(transaction=False) as pipe:
-                for queue in (FORECAST_QUEUE, TRAINING_QUEUE):
+                for queue in QUEUES:
                     pipe.llen(queue)
                 lengths = pipe.execute()
         except redis.RedisError as exc:
@@ -74,7 +74,7 @@ class LiveCollector:
         finally:
             if own:
                 client.close()
-        return dict(zip((FORECAST_QUEUE, TRAINING_QUEUE), map(int, lengths)))
+        return dict(zip(QUEUES, map(int, lengths)))
 
 
 def init_app(app: Flask) -> None:

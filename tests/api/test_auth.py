@@ -139,7 +139,7 @@ def test_a_refused_bulk_retrain_queues_nothing(secured):
     response = send(secured, "POST", "/api/v1/models/retrain", {"all": True}, token=secured.tokens["write"])
     assert response.status_code == 403
     broker = secured.extensions["forecasting"].redis
-    assert [broker.llen(queue) for queue in ("forecast", "forecast-training", "training")] == [0, 0, 0]
+    assert [broker.llen(queue) for queue in ("forecast", "forecast-training", "training", "batch")] == [0, 0, 0, 0]
 
 
 @pytest.mark.parametrize("content_type", ["application/merge+json", "text/plain"])

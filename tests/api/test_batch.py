@@ -14,8 +14,8 @@ def test_batch_is_one_job_queued_for_dispatch(client, queued, body, selection):
     assert job["kind"] == "batch" and job["params"]["selection"] == selection
     assert job["params"]["force"] is (selection != "stale")
     assert job["counts"]["total"] == 0 and job["failures"] == []
-    # Queueing a batch is quick bookkeeping on the forecast queue; trainings are queued by it.
-    assert queued("forecast") == 1 and queued("training") == 0
+    # The batch queues its trainings itself, on a queue of its own: no forecast waits behind it.
+    assert queued("batch") == 1 and queued("forecast") == 0 and queued("training") == 0
 
 
 @pytest.mark.parametrize(

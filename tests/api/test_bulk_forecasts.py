@@ -71,8 +71,8 @@ def test_a_bulk_forecast_is_one_batch_job_queued_for_dispatch(client, queued, bo
     assert job["params"]["action"] == "forecast" and job["params"]["horizon"] == horizon
     assert job["params"].get("product_ids") == body.get("product_ids")
     assert job["links"]["result"] == response.json["links"]["result"] == f"/api/v1/jobs/{job['id']}/result"
-    # The batch queues its forecast children itself, on the forecast queue; nothing trains yet.
-    assert queued("forecast") == 1 and queued("training") == 0
+    # The batch queues its forecast children itself, on a queue of its own; nothing trains yet.
+    assert queued("batch") == 1 and queued("forecast") == 0 and queued("training") == 0
 
 
 @pytest.mark.parametrize(

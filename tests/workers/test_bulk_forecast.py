@@ -6,6 +6,8 @@ import json
 
 from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
+from jobs import control
+from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE
 from tests.api.conftest import history
 
 HORIZON = 14
@@ -58,3 +60,16 @@ def test_a_bulk_forecast_runs_forecast_children_and_exports_their_rows(stack):
     child = next(c for c in children if c["product_id"] == 3)
     assert child["status"] == "succeeded" and child["result"]["model"]["trained_now"] is True
     assert rows_of(stack.client.get(child["links"]["result"], headers={"Accept": "text/csv"})) == rows[HORIZON:]
+
+
+def test_a_bulk_forecast_sends_each_child_to_the_queue_of_its_set(stack):
+    # No product has a set: every child trains first, on the queue of such forecasts.
+    engine = stack.app.extensions["forecasting"].engine
+    first = stack.poll(stack.client.post("/api/v1/forecasts", json={"product_ids": [1, 2]}).headers["Location"])
+    children, _ = control.list_jobs(engine, parent_id=first["id"])
+    assert {(c["product_id"], c["queue"]) for c in children} == {(1, FORECAST_TRAINING_QUEUE), (2, FORECAST_TRAINING_QUEUE)}
+    # Product 1 is trained now, product 2 still cannot be: only 1's forecast goes to the forecast worker.
+    again = stack.poll(stack.client.post("/api/v1/forecasts", json={"product_ids": [1, 2]}).headers["Location"])
+    children, _ = control.list_jobs(engine, parent_id=again["id"])
+    assert {(c["product_id"], c["queue"]) for c in children} == {(1, FORECAST_QUEUE), (2, FORECAST_TRAINING_QUEUE)}
+    assert again["counts"]["succeeded"] == 1 and again["failures"][0]["product_id"] == 2

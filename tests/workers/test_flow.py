@@ -3,6 +3,7 @@
 import time
 from datetime import date, timedelta
 
+import launcher
 from api import create_app
 from forecasting.data.ingest import import_csv
 from tests.workers.celery_process import celery_worker
@@ -30,8 +31,11 @@ def test_forecast_completes_while_a_catalogue_retrain_is_queued(tmp_path, redis_
     client = app.test_client()
     fresh = train_small(app)
 
-    with celery_worker(env, queues="training", name="training", log=tmp_path / "training.log"), \
-            celery_worker(env, queues="forecast", name="forecast", log=tmp_path / "forecast.log"):
+    # The Procfile's queues: the training worker also queues the batch's children.
+    with celery_worker(env, queues=launcher.worker_queues("worker"), name="training",
+                       log=tmp_path / "training.log"), \
+            celery_worker(env, queues=launcher.worker_queues("forecast-worker"), name="forecast",
+                          log=tmp_path / "forecast.log"):
         batch = client.post("/api/v1/models/retrain", json={"product_ids": list(range(2, PRODUCTS + 1))})
         assert batch.status_code == 202
         batch_url = batch.headers["Location"]

@@ -10,12 +10,21 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
+import launcher
+from api import create_app
 from config.settings import load_settings
+from forecasting.data.products import create_product
+from forecasting.data.sales import upsert_sales
 from forecasting.lifecycle.training_runs import list_runs, start_run
 from jobs import broker_view, leases, locks, records
-from jobs.celery_app import create_celery
+from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, create_celery
+from jobs.dispatch import submit
 from jobs.table import jobs
 from tests import services
+from tests.api.conftest import history
+from tests.conftest import SMALL_MODELS
+from tests.workers.celery_process import celery_worker
+from tests.workers.conftest import Stack
 from workers.reconcile import reconcile
 from workers.runtime import Runtime
 
@@ -131,3 +140,45 @@ def test_beat_runs_a_pass_every_interval_on_a_thread_of_its_own(rt):
     finally:
         stop.set()
     assert job["id"] in broker_view.held_task_ids(celery)
+
+
+def test_a_first_forecast_is_sent_again_to_the_queue_it_was_first_sent_to_and_runs_there(rt, tmp_path):
+    """Lost, never published, or its worker dead: each goes back to `forecast-training`, never to `forecast`."""
+    runtime, celery = rt
+    create_product(runtime.engine, name="untrained", product_id=1)
+    upsert_sales(runtime.engine, product_id=1, rows=history(400))
+
+    def first_forecast() -> dict:
+        # As the API sends a forecast whose product has no set yet.
+        return submit(runtime.engine, celery, kind="forecast", product_id=1, params={"horizon": 7},
+                      queue=FORECAST_TRAINING_QUEUE)
+
+    lost, unpublished, dead = first_forecast(), first_forecast(), first_forecast()
+    assert {job["queue"] for job in (lost, unpublished, dead)} == {FORECAST_TRAINING_QUEUE}
+    runtime.redis.delete(FORECAST_TRAINING_QUEUE)  # the broker lost all three messages
+    _age(runtime.engine, lost["id"], 600, a="published_at")
+    with runtime.engine.begin() as conn:  # as if the sender died before publishing
+        conn.execute(update(jobs).where(jobs.c.id == unpublished["id"]).values(published_at=None))
+    _age(runtime.engine, unpublished["id"], 600, a="updated_at")
+    leases.claim(runtime.engine, job_id=dead["id"], owner=_dead_owner(), stale_after=30)
+
+    done = reconcile(runtime, celery)
+    assert (done["republished"], done["published"], done["requeued"]) == (1, 1, 1)
+    assert runtime.redis.llen(FORECAST_TRAINING_QUEUE) == 3 and runtime.redis.llen(FORECAST_QUEUE) == 0
+    # The broker holds them on that queue now: the next pass sends none again.
+    for job in (lost, unpublished, dead):
+        _age(runtime.engine, job["id"], 600, a="published_at")
+    again = reconcile(runtime, celery)
+    assert (again.get("republished"), runtime.redis.llen(FORECAST_TRAINING_QUEUE)) == (0, 3)
+
+    # Only the worker of forecasts that train first is running: it takes all three, and trains once.
+    env = {k: str(v) for k, v in SMALL_MODELS.items()}
+    env.update(DATABASE_URL=runtime.settings.database_url, REDIS_URL=runtime.settings.redis_url,
+               FORECASTING_MODELS_PATH=str(runtime.settings.forecasting_models_path))
+    with celery_worker(env, queues=launcher.worker_queues("forecast-training-worker"), name="forecast-training",
+                       log=tmp_path / "worker.log"):
+        app = create_app(env)
+        stack = Stack(app=app, client=app.test_client(), models=tmp_path / "models", env=env, worker=None)
+        ended = {job["id"]: stack.poll(f"/api/v1/jobs/{job['id']}") for job in (lost, unpublished, dead)}
+    assert {job["status"] for job in ended.values()} == {"succeeded"}, ended
+    assert sorted(job["result"]["model"]["trained_now"] for job in ended.values()) == [False, False, True]

@@ -94,7 +94,7 @@ def test_an_empty_database_upgrades_to_exactly_the_tables_of_the_code(blank):
     assert migrations.current_revision(blank) is None
     assert not migrations.is_current(blank)
 
-    assert migrations.upgrade(blank) == migrations.head_revision() == "0006"
+    assert migrations.upgrade(blank) == migrations.head_revision() == "0007"
 
     assert migrations.is_current(blank)
     assert OUR_TABLES <= set(inspect(blank).get_table_names())
@@ -187,7 +187,7 @@ def test_tables_matching_no_release_are_left_alone(blank):
 
 @pytest.mark.parametrize(("state", "message"), [
     ("empty", "no tables yet; create them with `manage.py db upgrade`"),
-    ("initial", "at revision 0001, behind 0006; upgrade it with `manage.py db upgrade`"),
+    ("initial", "at revision 0001, behind 0007; upgrade it with `manage.py db upgrade`"),
     ("unknown", "revision f00d, which this release does not know"),
 ])
 def test_a_database_not_at_head_is_refused_with_the_remedy(blank, state, message):
