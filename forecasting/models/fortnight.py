@@ -188,11 +188,11 @@ def _weeks(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     # A whole fortnight but a closed day a week and a holiday: never a lopsided window.
     local = daily - daily.rolling(LOCAL_DAYS, min_periods=LOCAL_DAYS - 3).mean()
     weeks = week_numbers(local.index)
-    frame = pd.DataFrame({"week": weeks, "day": local.index.day_of_week, "value": local.to_numpy()})
-    table = frame.pivot_table(index="week", columns="day", values="value", aggfunc="mean", dropna=False)
-    table = table.reindex(columns=range(7))
-    table = table[table.notna().sum(axis=1) >= MIN_WEEK_DAYS]
-    return table.to_numpy(dtype=float), table.index.to_numpy()
+    row = weeks - weeks[0]
+    table = np.full((row[-1] + 1, 7), np.nan)
+    table[row, local.index.day_of_week.to_numpy()] = local.to_numpy()
+    kept = np.isfinite(table).sum(axis=1) >= MIN_WEEK_DAYS
+    return table[kept], weeks[0] + np.flatnonzero(kept)
 
 
 def steady(phase: np.ndarray, clear: np.ndarray) -> np.ndarray:
