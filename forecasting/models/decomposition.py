@@ -72,6 +72,9 @@ class SeasonalProfile:
         all 0 without one.
     fortnight_phases : tuple of (int, int)
         ``(week, phase)`` at each change of the cycle's phase; empty without a cycle.
+    fortnight_hold, fortnight_until : float, int or None
+        The expected sign of the phase a week on, and the last week it was read on: the
+        cycle's offsets fade as ``hold ** weeks`` after it (:mod:`forecasting.models.fortnight`).
     """
 
     month: tuple[float, ...] = (0.0,) * 12
@@ -79,6 +82,8 @@ class SeasonalProfile:
     mean_shift: float = 0.0
     fortnight: tuple[float, ...] = (0.0,) * 7
     fortnight_phases: tuple[tuple[int, int], ...] = ()
+    fortnight_hold: float = 1.0
+    fortnight_until: int | None = None
 
     @classmethod
     def fit(cls, history: pd.Series, cycle: bool = True) -> SeasonalProfile:
@@ -118,11 +123,11 @@ class SeasonalProfile:
         days = residual.groupby(residual.index.day_of_week).mean()
         weekday = (days - days.mean()).reindex(range(7), fill_value=0.0).to_numpy()
         residual = residual - weekday[residual.index.day_of_week]
-        cycle, phases = ((0.0,) * 7, ()) if not cycle else fortnight.estimate(
-            logged - month[dates.month - 1] - weekday[dates.day_of_week])
-        noise = (residual - fortnight.offsets_of(residual.index, cycle, phases)).to_numpy()[-SHIFT_DAYS:]
+        found = fortnight.estimate(logged - month[dates.month - 1] - weekday[dates.day_of_week]) if cycle else fortnight.Cycle()
+        noise = (residual - fortnight.offsets_of(residual.index, found.offsets, found.phases)).to_numpy()[-SHIFT_DAYS:]
         shift = float(np.log(np.mean(np.exp(noise - noise.mean()))))
-        return cls(tuple(float(v) for v in month), tuple(float(v) for v in weekday), shift, cycle, phases)
+        return cls(tuple(float(v) for v in month), tuple(float(v) for v in weekday), shift,
+                   found.offsets, found.phases, found.hold, found.until)
 
     def follow(self, history: pd.Series) -> SeasonalProfile:
         """Return the profile with its two-week cycle in the phase the latest weeks of `history` show.
@@ -133,14 +138,18 @@ class SeasonalProfile:
             return self
         dates = pd.DatetimeIndex(history.index)
         values = pd.Series(to_log(history.to_numpy()) - np.asarray(self.month)[dates.month - 1], index=dates)
-        return replace(self, fortnight_phases=fortnight.follow(values, self.fortnight, self.fortnight_phases))
+        followed = fortnight.follow(values, self._cycle())
+        return replace(self, fortnight_phases=followed.phases, fortnight_until=followed.until)
+
+    def _cycle(self) -> fortnight.Cycle:
+        return fortnight.Cycle(self.fortnight, self.fortnight_phases, self.fortnight_hold, self.fortnight_until)
 
     def __call__(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """Return the offset of each of `dates`."""
         dates = pd.DatetimeIndex(dates)
         month, weekday = np.asarray(self.month), np.asarray(self.weekday)
         offsets = month[dates.month.to_numpy() - 1] + weekday[dates.day_of_week.to_numpy()]
-        return offsets + fortnight.offsets_of(dates, self.fortnight, self.fortnight_phases)
+        return offsets + fortnight.offsets_of(dates, *self._cycle())
 
     def restore(self, values: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
         """Return demand from deseasonalised log values of `dates` (mean-corrected, clipped at 0)."""
@@ -153,7 +162,8 @@ class SeasonalProfile:
     def to_dict(self) -> dict[str, Any]:
         """Return the offsets as JSON-able lists."""
         return {"month": list(self.month), "weekday": list(self.weekday), "mean_shift": self.mean_shift,
-                "fortnight": list(self.fortnight), "fortnight_phases": [list(p) for p in self.fortnight_phases]}
+                "fortnight": list(self.fortnight), "fortnight_phases": [list(p) for p in self.fortnight_phases],
+                "fortnight_hold": self.fortnight_hold, "fortnight_until": self.fortnight_until}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SeasonalProfile:
@@ -164,4 +174,6 @@ class SeasonalProfile:
             raise ValueError(f"A seasonal profile has 12 month and 7 weekday and fortnight offsets, "
                              f"got {len(month)}, {len(weekday)} and {len(cycle)}.")
         phases = tuple((int(week), int(phase)) for week, phase in values.get("fortnight_phases", ()))
-        return cls(month, weekday, float(values["mean_shift"]), cycle, phases)
+        until = values.get("fortnight_until")
+        return cls(month, weekday, float(values["mean_shift"]), cycle, phases, float(values.get("fortnight_hold", 1.0)),
+                   None if until is None else int(until))

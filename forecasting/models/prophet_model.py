@@ -201,8 +201,8 @@ class ProphetModel(Member):
         # JSON (Prophet's own serialisation) rather than a pickle: reading it cannot run code.
         payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": model_to_json(self._learned("prophet_")),
                                    "mean_shift": float(self.transform_.profile_.mean_shift),
-                                   "fortnight": self.transform_.to_dict()["fortnight"],
-                                   "fortnight_phases": self.transform_.to_dict()["fortnight_phases"],
+                                   **{key: value for key, value in self.transform_.to_dict().items()
+                                      if key.startswith("fortnight")},
                                    "calendar": None if self.calendar_ is None else self.calendar_.to_dict()}
         (Path(directory) / FILE_NAME).write_text(json.dumps(payload), encoding="utf-8")
 

@@ -11,6 +11,7 @@ seasonality have no period of a fortnight.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Self
 
 import numpy as np
@@ -51,9 +52,7 @@ class LogSeasonalTransform:
         profile = SeasonalProfile.fit(history, cycle=not stated)
         # The mean correction is measured net of the offsets either way: the noise it
         # corrects for is the day's, not the calendar's.
-        self.profile_ = profile if self.offsets else SeasonalProfile(mean_shift=profile.mean_shift,
-                                                                     fortnight=profile.fortnight,
-                                                                     fortnight_phases=profile.fortnight_phases)
+        self.profile_ = profile if self.offsets else replace(profile, month=(0.0,) * 12, weekday=(0.0,) * 7)
         return self
 
     def fit_transform(self, history: pd.Series, calendar: pd.DataFrame | None = None) -> pd.Series:

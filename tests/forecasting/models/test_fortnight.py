@@ -123,3 +123,19 @@ def test_a_calendar_that_states_the_promotions_leaves_the_cycle_to_it():
     read = LogSeasonalTransform().fit(history, calendar.drop(columns="promo"))
 
     assert stated.profile_.fortnight_phases == () and read.profile_.fortnight_phases
+
+
+def test_the_cycle_fades_after_the_last_week_read_as_often_as_its_phase_changed():
+    history, _ = promoted(days=900, breaks=(300, 610))
+    profile = SeasonalProfile.fit(history)
+    future = pd.date_range(history.index[-1] + pd.Timedelta(days=1), periods=70, freq="D")
+
+    faded = fortnight.offsets_of(future, *profile._cycle())
+    whole = fortnight.offsets_of(future, profile.fortnight, profile.fortnight_phases)
+
+    # Two changes of phase in about 128 weeks since the first: a week on, the sign holds 1 - 2 * 2 / 128.
+    assert profile.fortnight_hold == pytest.approx(1 - 4 / (profile.fortnight_until - profile.fortnight_phases[0][0]))
+    weeks_on = fortnight.week_numbers(future) - profile.fortnight_until
+    np.testing.assert_allclose(faded, whole * profile.fortnight_hold ** weeks_on)
+    assert np.all(np.abs(faded[-7:]) < np.abs(whole[-7:]))
+    assert fortnight.hold_of(((10, 1), (20, -1), (30, 1)), 50) == pytest.approx(0.9)
