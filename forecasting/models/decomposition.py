@@ -12,6 +12,8 @@ Estimation
     per weekday. Both sets are centred on 0. Month offsets need every month seen with
     a complete moving mean, so they are estimated only from ``MONTHS_MIN_DAYS`` of
     history (0 below it); weekday offsets use a ``SHORT_TREND_DAYS`` moving mean below it.
+    A two-week cycle (promotions on alternate weeks) adds seven signed weekday offsets
+    when the history shows one (:mod:`forecasting.models.fortnight`); otherwise they are 0.
 
 Back from the log scale
     ``expm1`` of a forecast of mean log demand is a median, below the mean demand (by
@@ -25,11 +27,13 @@ Back from the log scale
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from forecasting.models import fortnight
 
 #: Centred moving mean that removes trend and yearly level before the month offsets are averaged.
 TREND_DAYS = 365
@@ -63,14 +67,26 @@ class SeasonalProfile:
         Offsets of Monday .. Sunday.
     mean_shift : float
         Log-scale correction from the median to the mean (see the module docstring).
+    fortnight : tuple of float
+        Offsets of Monday .. Sunday of a two-week cycle (:mod:`forecasting.models.fortnight`);
+        all 0 without one.
+    fortnight_phases : tuple of (int, int)
+        ``(week, phase)`` at each change of the cycle's phase; empty without a cycle.
+    fortnight_hold, fortnight_until : float, int or None
+        The expected sign of the phase a week on, and the last week it was read on: the
+        cycle's offsets fade as ``hold ** weeks`` after it (:mod:`forecasting.models.fortnight`).
     """
 
     month: tuple[float, ...] = (0.0,) * 12
     weekday: tuple[float, ...] = (0.0,) * 7
     mean_shift: float = 0.0
+    fortnight: tuple[float, ...] = (0.0,) * 7
+    fortnight_phases: tuple[tuple[int, int], ...] = ()
+    fortnight_hold: float = 1.0
+    fortnight_until: int | None = None
 
     @classmethod
-    def fit(cls, history: pd.Series) -> SeasonalProfile:
+    def fit(cls, history: pd.Series, cycle: bool = True) -> SeasonalProfile:
         """Estimate the offsets from daily demand (see the module docstring).
 
         Parameters
@@ -78,6 +94,9 @@ class SeasonalProfile:
         history : pandas.Series
             Daily demand on a contiguous daily DatetimeIndex; NaN marks a day that is not
             demand (closed, or in a gap) and is left out of every average.
+
+        cycle : bool, default True
+            Look for a two-week cycle (False: none, for demand whose promotions a calendar states).
 
         Returns
         -------
@@ -103,15 +122,34 @@ class SeasonalProfile:
         # A weekday never open (a store shut on Sundays) gets 0 and no say in the centring.
         days = residual.groupby(residual.index.day_of_week).mean()
         weekday = (days - days.mean()).reindex(range(7), fill_value=0.0).to_numpy()
-        noise = (residual - weekday[residual.index.day_of_week]).to_numpy()[-SHIFT_DAYS:]
+        residual = residual - weekday[residual.index.day_of_week]
+        found = fortnight.estimate(logged - month[dates.month - 1] - weekday[dates.day_of_week]) if cycle else fortnight.Cycle()
+        noise = (residual - fortnight.offsets_of(residual.index, found.offsets, found.phases)).to_numpy()[-SHIFT_DAYS:]
         shift = float(np.log(np.mean(np.exp(noise - noise.mean()))))
-        return cls(tuple(float(v) for v in month), tuple(float(v) for v in weekday), shift)
+        return cls(tuple(float(v) for v in month), tuple(float(v) for v in weekday), shift,
+                   found.offsets, found.phases, found.hold, found.until)
+
+    def follow(self, history: pd.Series) -> SeasonalProfile:
+        """Return the profile with its two-week cycle in the phase the latest weeks of `history` show.
+
+        Unchanged without a cycle (:func:`forecasting.models.fortnight.follow`).
+        """
+        if not self.fortnight_phases:
+            return self
+        dates = pd.DatetimeIndex(history.index)
+        values = pd.Series(to_log(history.to_numpy()) - np.asarray(self.month)[dates.month - 1], index=dates)
+        followed = fortnight.follow(values, self._cycle())
+        return replace(self, fortnight_phases=followed.phases, fortnight_until=followed.until)
+
+    def _cycle(self) -> fortnight.Cycle:
+        return fortnight.Cycle(self.fortnight, self.fortnight_phases, self.fortnight_hold, self.fortnight_until)
 
     def __call__(self, dates: pd.DatetimeIndex) -> np.ndarray:
         """Return the offset of each of `dates`."""
         dates = pd.DatetimeIndex(dates)
         month, weekday = np.asarray(self.month), np.asarray(self.weekday)
-        return month[dates.month.to_numpy() - 1] + weekday[dates.day_of_week.to_numpy()]
+        offsets = month[dates.month.to_numpy() - 1] + weekday[dates.day_of_week.to_numpy()]
+        return offsets + fortnight.offsets_of(dates, *self._cycle())
 
     def restore(self, values: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
         """Return demand from deseasonalised log values of `dates` (mean-corrected, clipped at 0)."""
@@ -123,12 +161,19 @@ class SeasonalProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the offsets as JSON-able lists."""
-        return {"month": list(self.month), "weekday": list(self.weekday), "mean_shift": self.mean_shift}
+        return {"month": list(self.month), "weekday": list(self.weekday), "mean_shift": self.mean_shift,
+                "fortnight": list(self.fortnight), "fortnight_phases": [list(p) for p in self.fortnight_phases],
+                "fortnight_hold": self.fortnight_hold, "fortnight_until": self.fortnight_until}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SeasonalProfile:
-        """Rebuild a profile from :meth:`to_dict`."""
+        """Rebuild a profile from :meth:`to_dict` (a profile saved before the two-week cycle has none)."""
         month, weekday = tuple(float(v) for v in values["month"]), tuple(float(v) for v in values["weekday"])
-        if len(month) != 12 or len(weekday) != 7:
-            raise ValueError(f"A seasonal profile has 12 month and 7 weekday offsets, got {len(month)} and {len(weekday)}.")
-        return cls(month, weekday, float(values["mean_shift"]))
+        cycle = tuple(float(v) for v in values.get("fortnight", (0.0,) * 7))
+        if len(month) != 12 or len(weekday) != 7 or len(cycle) != 7:
+            raise ValueError(f"A seasonal profile has 12 month and 7 weekday and fortnight offsets, "
+                             f"got {len(month)}, {len(weekday)} and {len(cycle)}.")
+        phases = tuple((int(week), int(phase)) for week, phase in values.get("fortnight_phases", ()))
+        until = values.get("fortnight_until")
+        return cls(month, weekday, float(values["mean_shift"]), cycle, phases, float(values.get("fortnight_hold", 1.0)),
+                   None if until is None else int(until))

@@ -84,7 +84,7 @@ class ForestModel(Member):
         if self.params is None:
             raise ValueError("ForestModel needs ModelParams to be fitted.")
         transform = LogSeasonalTransform()
-        z = transform.fit_transform(history)
+        z = transform.fit_transform(history, calendar)
         known = ~np.isnan(z.to_numpy())
         X, y = features.training_frame(pd.Series(calendar_inputs.fill_missing(z.to_numpy()), index=z.index))
         columns = None
@@ -132,11 +132,12 @@ class ForestModel(Member):
         numpy.ndarray
             Shape ``(horizon,)``, non-negative.
         """
-        transform: LogSeasonalTransform = self._learned("transform_")
         dates = features.forecast_dates(history, horizon)
         if len(history) < features.MIN_CONTEXT:
             raise ValueError(f"Need at least {features.MIN_CONTEXT} days of history, got {len(history)}.")
         recent = history.iloc[-features.MAX_LOOKBACK :]
+        # A two-week cycle goes on in the phase the latest weeks show.
+        transform: LogSeasonalTransform = self._learned("transform_").follow(recent)
         tail = calendar_inputs.fill_missing(transform.transform(recent).to_numpy())
         columns: CalendarColumns | None = getattr(self, "calendar_", None)
         rows = features.calendar_features(dates)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.models import calendar_inputs
+from forecasting.models import calendar_inputs, fortnight
 from forecasting.models.calendar_inputs import CalendarColumns
 from forecasting.models.decomposition import SeasonalProfile
 from forecasting.models.features import forecast_dates
@@ -134,7 +134,7 @@ class ProphetModel(Member):
             uncertainty_samples=self.params.prophet_uncertainty_samples,
         )
         transform = LogSeasonalTransform(offsets=False)
-        frame = pd.DataFrame({"ds": dates, "y": transform.fit_transform(history).to_numpy()})
+        frame = pd.DataFrame({"ds": dates, "y": transform.fit_transform(history, calendar).to_numpy()})
         if len(history) >= MIN_DAYS_FOR_MONTHS:
             for name in MONTH_REGRESSORS.values():
                 # 0/1 columns: standardising them would only rescale the prior.
@@ -156,7 +156,7 @@ class ProphetModel(Member):
         Parameters
         ----------
         history : pandas.Series
-            Daily demand; only its last date is used (Prophet forecasts from dates).
+            Daily demand; its last date, and its latest weeks for the phase of a two-week cycle.
         horizon : int
             Days to forecast.
         calendar : pandas.DataFrame, optional
@@ -169,12 +169,14 @@ class ProphetModel(Member):
         """
         model = self._learned("prophet_")
         dates = forecast_dates(history, horizon)
+        # A two-week cycle goes on in the phase the latest weeks show.
+        transform = self.transform_.follow(history.iloc[-7 * fortnight.FOLLOW_WEEKS - fortnight.LOCAL_DAYS :])
         future = pd.DataFrame({"ds": dates.to_numpy()})
         if MONTH_REGRESSORS[2] in model.extra_regressors:
             future = _with_months(future)
         columns: CalendarColumns | None = getattr(self, "calendar_", None)
         if columns is None:
-            return self.transform_.inverse_transform(model.predict(future)["yhat"].to_numpy(dtype=float), dates)
+            return transform.inverse_transform(model.predict(future)["yhat"].to_numpy(dtype=float), dates)
         aligned = calendar_inputs.align(calendar, dates)
         future = _with_regressors(future, aligned, columns)
         # Prophet reads holiday dates from the model: give it those of the forecast days for this call.
@@ -184,7 +186,7 @@ class ProphetModel(Member):
             yhat = model.predict(future)["yhat"].to_numpy(dtype=float)
         finally:
             model.holidays = trained_holidays
-        return self.transform_.inverse_transform(yhat, dates)
+        return transform.inverse_transform(yhat, dates)
 
     def save(self, directory: Path) -> None:
         """Write ``prophet_model.pkl`` into `directory`.
@@ -199,6 +201,8 @@ class ProphetModel(Member):
         # JSON (Prophet's own serialisation) rather than a pickle: reading it cannot run code.
         payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "prophet_json": model_to_json(self._learned("prophet_")),
                                    "mean_shift": float(self.transform_.profile_.mean_shift),
+                                   **{key: value for key, value in self.transform_.to_dict().items()
+                                      if key.startswith("fortnight")},
                                    "calendar": None if self.calendar_ is None else self.calendar_.to_dict()}
         (Path(directory) / FILE_NAME).write_text(json.dumps(payload), encoding="utf-8")
 
@@ -227,7 +231,8 @@ class ProphetModel(Member):
         payload = read_json_payload(Path(directory) / FILE_NAME, expected=FORMAT_VERSION)
         prophet = model_from_json(payload["prophet_json"])
         model = cls(params, holidays=prophet.holidays)
-        shift = SeasonalProfile(mean_shift=float(payload["mean_shift"]))
+        # A file written before the two-week cycle records none: no cycle.
+        shift = SeasonalProfile.from_dict({"month": [0.0] * 12, "weekday": [0.0] * 7, **payload})
         model.prophet_, model.transform_ = prophet, LogSeasonalTransform.from_profile(shift, offsets=False)
         recorded = payload.get("calendar")  # a set of version 3 recorded none: no calendar
         model.calendar_ = None if recorded is None else CalendarColumns.from_dict(recorded)

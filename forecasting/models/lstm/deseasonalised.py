@@ -110,7 +110,7 @@ class DeseasonalisedLSTM(Member):
         DeseasonalisedLSTM
             self
         """
-        self.transform_ = LogSeasonalTransform().fit(history)
+        self.transform_ = LogSeasonalTransform().fit(history, calendar)
         self._learn_known(history, calendar)
         known = self._known(calendar, pd.DatetimeIndex(history.index))
         self.lstm_ = LSTMModel(self.params).fit(self._residual(history), known)
@@ -124,7 +124,7 @@ class DeseasonalisedLSTM(Member):
         scaler, as in :meth:`forecasting.models.lstm.model.LSTMModel.continue_fit`.
         """
         self._learned("lstm_")
-        self.transform_ = LogSeasonalTransform().fit(history)
+        self.transform_ = LogSeasonalTransform().fit(history, calendar)
         self.lstm_.continue_fit(self._residual(history), epochs, self._known(calendar, pd.DatetimeIndex(history.index)))
         return self
 
@@ -148,19 +148,21 @@ class DeseasonalisedLSTM(Member):
         lstm: LSTMModel = self._learned("lstm_")
         dates = forecast_dates(history, horizon)
         recent = history.iloc[-(LEVEL_DAYS + lstm.window_) :]
-        residual = lstm.predict(self._residual(recent), horizon, self._known(calendar, pd.DatetimeIndex(recent.index)),
-                                self._known(calendar, dates))
-        z = np.concatenate([fill_missing(self.transform_.transform(recent).to_numpy()), np.zeros(horizon)])
+        # A two-week cycle goes on in the phase the latest weeks show.
+        transform = self.transform_.follow(recent)
+        residual = lstm.predict(self._residual(recent, transform), horizon,
+                                self._known(calendar, pd.DatetimeIndex(recent.index)), self._known(calendar, dates))
+        z = np.concatenate([fill_missing(transform.transform(recent).to_numpy()), np.zeros(horizon)])
         start = len(z) - horizon
         for step in range(horizon):
             # Each day's level includes the days forecast before it, as the residuals were
             # defined in training: a growing product keeps growing over the horizon.
             day = start + step
             z[day] = residual[step] + z[max(day - LEVEL_DAYS, 0) : day].mean()
-        return self.transform_.inverse_transform(z[start:], dates)
+        return transform.inverse_transform(z[start:], dates)
 
-    def _residual(self, history: pd.Series) -> pd.Series:
-        z = fill_missing(self.transform_.transform(history).to_numpy())
+    def _residual(self, history: pd.Series, transform: LogSeasonalTransform | None = None) -> pd.Series:
+        z = fill_missing((transform or self.transform_).transform(history).to_numpy())
         return pd.Series(z - trailing_level(z), index=history.index, name="residual")
 
     def save(self, directory: Path) -> None:
