@@ -141,6 +141,9 @@ class Settings:
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
     forecast_memo_size: int = 64
+    # Saved forecast answers each API process keeps encoded, by product, set, sales token and
+    # horizon (exact keys: never stale); about 15 KB each for 90 days.
+    saved_answer_memo_size: int = 512
     # Child processes of the training worker, and of the forecast worker (its own queue).
     worker_concurrency: int = 2
     forecast_worker_concurrency: int = 1
