@@ -32,7 +32,8 @@ class Services:
     @classmethod
     def create(cls, settings: Settings) -> "Services":
         """Connect everything the API needs; refuse a database whose schema is not this release's."""
-        engine = make_engine(settings.database_url)
+        ping = settings.api_database_ping_after_idle_seconds
+        engine = make_engine(settings.database_url, ping_after_idle_seconds=ping)
         try:
             migrations.require_current(engine)
         except SchemaNotCurrent:

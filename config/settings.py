@@ -78,6 +78,10 @@ class Settings:
     # Browser origins allowed to call the API (comma-separated in the environment); empty: CORS off.
     cors_origins: tuple[str, ...] = ()
     database_url: str = f"sqlite:///{ROOT / 'var' / 'sales.db'}"
+    # PostgreSQL: the API pings a pooled connection before use only when it sat idle longer than
+    # this (a ping at every checkout was a round trip per request); 0 pings at every checkout.
+    # A connection that dies within the window fails one request with a 503 and the pool is renewed.
+    api_database_ping_after_idle_seconds: int = 5
     redis_url: str | None = None
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
