@@ -101,7 +101,7 @@ def saved_forecast(product_id: str):
     horizon = request.context.query.horizon
     reads = _reads(svc)
     try:
-        info = steps.fresh_info(engine=svc.engine, store=svc.store, product_id=pid, policy=reads.policy,
+        info = steps.fresh_info(engine=svc.reader, store=svc.store, product_id=pid, policy=reads.policy,
                                 infos=reads.infos)
     except StoreUnavailable:
         return outage("Model store unavailable", "The model store is unreachable; retry later.")

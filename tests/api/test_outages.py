@@ -107,7 +107,7 @@ def test_health_answers_within_its_budget_whatever_is_down(tmp_path, silent_serv
     assert checks["model_volume"]["ok"] and checks["disk"]["ok"]
 
 
-def test_a_connection_lost_between_requests_are_one_503_each_then_answered_again(tmp_path, redis_url, postgres_url):
+def test_connections_lost_between_requests_are_one_503_each_then_answered_again(tmp_path, redis_url, postgres_url):
     # Within API_DATABASE_PING_AFTER_IDLE_SECONDS a pooled connection is used unpinged: one lost
     # meanwhile (a server restart) fails its request as an outage, and the pool is renewed.
     app = create_app({"DATABASE_URL": services.emptied(postgres_url), "REDIS_URL": redis_url,
@@ -116,12 +116,15 @@ def test_a_connection_lost_between_requests_are_one_503_each_then_answered_again
     create_product(app.extensions["forecasting"].engine, name="p", product_id=1)
     client = app.test_client()
     assert client.get("/api/v1/products/1").status_code == 200
+    assert client.get("/api/v1/products/1/forecast").json["fresh"] is False  # through the API's reader
 
     admin = make_engine(postgres_url)
     with admin.connect() as conn:
         assert conn.execute(text("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
-                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one() >= 1
+                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one() >= 2
     admin.dispose()
 
     _assert_outage(client.get("/api/v1/products/1"), "Database unavailable")
+    _assert_outage(client.get("/api/v1/products/1/forecast"), "Database unavailable")
     assert client.get("/api/v1/products/1").status_code == 200
+    assert client.get("/api/v1/products/1/forecast").json["fresh"] is False

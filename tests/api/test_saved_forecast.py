@@ -192,11 +192,11 @@ def test_a_fresh_saved_forecast_answered_again_reads_only_the_sales_token(app, c
     first = _answer(client)
     statements = []
     listen = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
-    event.listen(app.extensions["forecasting"].engine, "before_cursor_execute", listen)
+    event.listen(app.extensions["forecasting"].reader, "before_cursor_execute", listen)
     try:
         again = _answer(client)
     finally:
-        event.remove(app.extensions["forecasting"].engine, "before_cursor_execute", listen)
+        event.remove(app.extensions["forecasting"].reader, "before_cursor_execute", listen)
     assert again.get_data() == first.get_data()
     assert len(statements) == 1 and "sales_token" in statements[0]
 
@@ -243,3 +243,27 @@ def test_a_deleted_product_is_not_answered_from_what_was_sent_before(app, client
 
     gone = client.get("/api/v1/products/1/forecast?horizon=30")
     assert gone.status_code == 404 and gone.json["title"] == "Product not found"
+
+
+def test_on_postgresql_the_freshness_read_outside_a_transaction_sees_each_write(tmp_path, redis_url, postgres_url):
+    from forecasting.data.products import create_product
+    from tests.api.conftest import history
+
+    app = create_app({"DATABASE_URL": services.emptied(postgres_url), "REDIS_URL": redis_url,
+                      "FORECASTING_MODELS_PATH": tmp_path / "models", "LOG_LEVEL": "WARNING"})
+    svc = app.extensions["forecasting"]
+    with svc.reader.connect() as conn:
+        assert conn.connection.dbapi_connection.autocommit is True  # no BEGIN, no ROLLBACK around a read
+    create_product(svc.engine, name="long", product_id=1)
+    upsert_sales(svc.engine, product_id=1, rows=history(200))
+    client = app.test_client()
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
+
+    trained(app)
+    first = _answer(client)
+    assert _answer(client).get_data() == first.get_data()
+    upsert_sales(svc.engine, product_id=1, rows=[(HISTORY_END, 99.0)])
+
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
+    for engine in (svc.engine, svc.reader):
+        engine.dispose()
