@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.request_cost                        # SQLite
     .venv/bin/python -m bench.request_cost --database postgresql  # a fresh database on BENCH_POSTGRES
     .venv/bin/python -m bench.request_cost --profile 25           # and the 25 costliest functions
+    SAVED_FORECAST_TOKEN_TTL_MS=0 .venv/bin/python -m bench.request_cost   # the token read at every request
 
 Throughput under load (bench.load) needs a quiet machine; these figures do not: they are
 counted, not timed against a clock other work shares. The app runs in this process
@@ -65,7 +66,7 @@ def main() -> None:
           f"(in {ROUNDS} rounds, the round of least CPU)")
     for name, row in (("saved forecast GET", saved), ("bare endpoint", bare)):
         print(f"  {name:<20} {row['cpu_ms']:.3f} ms CPU (API {row['api_ms']:.3f} + database {row['db_ms']:.3f}), "
-              f"{row['statements']:.2f} statements, {row['checkouts']:.2f} checkouts per request")
+              f"{row['statements']:.3f} statements, {row['checkouts']:.3f} checkouts per request")
     print(f"  CPU of the bare endpoint / CPU of the saved GET: {bare['cpu_ms'] / saved['cpu_ms']:.2f}")
 
 

@@ -145,6 +145,11 @@ class Settings:
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
     forecast_memo_size: int = 64
+    # Milliseconds an API process takes a product's sales token, read for a saved forecast GET, as
+    # current (0: read at every request). A change to sales or calendar made by this process is
+    # seen at once; one made by another process (the other API workers, an import, SQL) stops
+    # the forecast of the data before it from being answered within this window.
+    saved_forecast_token_ttl_ms: int = 250
     # Saved forecast answers each API process keeps encoded, by product, set, sales token and
     # horizon (exact keys: never stale); about 15 KB each for 90 days.
     saved_answer_memo_size: int = 512

@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 import orjson
 from flask import Blueprint, Response, current_app, request, url_for
+from sqlalchemy import event
 
 from api.errors import ApiError, outage
 from api.forecast_options import check_for_product, forecast_options
@@ -17,6 +18,7 @@ from api.schemas.forecast import ForecastAccepted, ForecastRequest, ForecastResu
 from api.schemas.jobs import Job
 from api.services import Services, services
 from api.validation import path_id, preferred_wait
+from forecasting.data.recent_tokens import RecentTokens
 from forecasting.lifecycle import saved_forecasts, steps
 from forecasting.store.caches import ForecastMemo, Lru, TrustedInfos
 from forecasting.store.s3_objects import StoreUnavailable
@@ -102,7 +104,7 @@ def saved_forecast(product_id: str):
     reads = _reads(svc)
     try:
         info = steps.fresh_info(engine=svc.reader, store=svc.store, product_id=pid, policy=reads.policy,
-                                infos=reads.infos)
+                                infos=reads.infos, tokens=reads.tokens)
     except StoreUnavailable:
         return outage("Model store unavailable", "The model store is unreachable; retry later.")
     key = steps.kept_answer_key(pid, horizon, info) if info is not None else None
@@ -138,13 +140,16 @@ def _kept(svc: Services, product_id: int, horizon: int, params: dict[str, int]) 
 class _Reads:
     """What this API process keeps to answer saved forecasts: the policy, the model_info.json files
     it verified, the forecasts it read and the answers it encoded (each keyed by what makes it
-    exact, so never stale)."""
+    exact, so never stale), and the sales tokens it read moments ago."""
 
     def __init__(self, svc: Services) -> None:
         self.policy = steps.Policy.from_settings(svc.settings)
         self.memo = ForecastMemo(svc.settings.forecast_memo_size)
         self.infos = TrustedInfos()
         self.answers = Lru(svc.settings.saved_answer_memo_size)
+        self.tokens = RecentTokens(svc.settings.saved_forecast_token_ttl_ms / 1000)
+        # Whatever this process commits (sales, calendar, a deleted product) is seen by the next read.
+        event.listen(svc.engine, "commit", lambda conn: self.tokens.clear())
 
 
 def _reads(svc: Services) -> _Reads:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from forecasting.data import sales_token
 from forecasting.data.calendar import load_calendar_frame
+from forecasting.data.recent_tokens import RecentTokens
 from forecasting.data.sales import SalesHistory, load_history
 from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
@@ -367,20 +368,30 @@ def model_summary(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
-               infos: TrustedInfos | None = None) -> dict[str, Any] | None:
+               infos: TrustedInfos | None = None, tokens: RecentTokens | None = None) -> dict[str, Any] | None:
     """Return the product's trusted model_info.json when its set is fresh by the sales token, else None.
 
     Fresh: the sales token the set recorded is the product's token now (its sales and
     calendar are those it was trained on) and nothing else makes it stale; None also when
-    that takes a look at the history itself. Raises ProductNotFound for an unknown product.
+    that takes a look at the history itself. With `tokens`, "now" is as read within its
+    window (:class:`forecasting.data.recent_tokens.RecentTokens`). Raises ProductNotFound
+    for an unknown product.
     """
-    with engine.connect() as conn:
-        token = sales_token.current(conn, product_id=product_id)
+    if tokens is None:
+        with engine.connect() as conn:
+            token = sales_token.current(conn, product_id=product_id)
+    else:
+        token = tokens.current(engine, product_id=product_id)
     try:
         info = infos.read(store, product_id) if infos is not None else store.read_info(product_id)
     except ModelIntegrityError:
         return None  # untrusted or unreadable: the long way retrains it (and says so)
-    if info is None or not sales_unchanged(info, token):
+    if info is None:
+        return None
+    if not sales_unchanged(info, token) and tokens is not None:
+        # A set newer than the token kept (trained on data written since): only the database says.
+        token = tokens.current(engine, product_id=product_id, recent=False)
+    if not sales_unchanged(info, token):
         return None
     return info if policy.stale_reason(info, recorded_fingerprint(info) or "") is None else None
 
