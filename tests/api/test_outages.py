@@ -112,7 +112,7 @@ def test_connections_lost_between_requests_are_one_503_each_then_answered_again(
     # meanwhile (a server restart) fails its request as an outage, and the pool is renewed.
     app = create_app({"DATABASE_URL": services.emptied(postgres_url), "REDIS_URL": redis_url,
                       "FORECASTING_MODELS_PATH": tmp_path / "m", "LOG_LEVEL": "CRITICAL",
-                      "API_DATABASE_PING_AFTER_IDLE_SECONDS": 3600})
+                      "API_DATABASE_PING_AFTER_IDLE_SECONDS": 3600, "SAVED_FORECAST_TOKEN_TTL_MS": 0})
     create_product(app.extensions["forecasting"].engine, name="p", product_id=1)
     client = app.test_client()
     assert client.get("/api/v1/products/1").status_code == 200
