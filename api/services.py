@@ -24,6 +24,10 @@ class Services:
 
     settings: Settings
     engine: Engine
+    # The same database for reads of one statement outside a transaction (a saved forecast's
+    # freshness): on PostgreSQL one round trip where a transaction takes three (BEGIN, SELECT,
+    # ROLLBACK). SQLite begins no transaction to read, so there it is `engine` itself.
+    reader: Engine
     store: ModelSets
     celery: Celery
     redis: redis.Redis
@@ -32,16 +36,20 @@ class Services:
     @classmethod
     def create(cls, settings: Settings) -> "Services":
         """Connect everything the API needs; refuse a database whose schema is not this release's."""
-        engine = make_engine(settings.database_url)
+        ping = settings.api_database_ping_after_idle_seconds
+        engine = make_engine(settings.database_url, ping_after_idle_seconds=ping)
         try:
             migrations.require_current(engine)
         except SchemaNotCurrent:
             engine.dispose()
             raise
+        reader = engine if engine.dialect.name == "sqlite" else \
+            make_engine(settings.database_url, ping_after_idle_seconds=ping, isolation_level="AUTOCOMMIT")
         client = redis.Redis.from_url(settings.lock_url, socket_connect_timeout=2, socket_timeout=5)
         return cls(
             settings=settings,
             engine=engine,
+            reader=reader,
             store=make_model_store(settings),
             celery=create_celery(settings),
             redis=client,

@@ -78,6 +78,10 @@ class Settings:
     # Browser origins allowed to call the API (comma-separated in the environment); empty: CORS off.
     cors_origins: tuple[str, ...] = ()
     database_url: str = f"sqlite:///{ROOT / 'var' / 'sales.db'}"
+    # PostgreSQL: the API pings a pooled connection before use only when it sat idle longer than
+    # this (a ping at every checkout was a round trip per request); 0 pings at every checkout.
+    # A connection that dies within the window fails one request with a 503 and the pool is renewed.
+    api_database_ping_after_idle_seconds: int = 5
     redis_url: str | None = None
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
@@ -141,6 +145,14 @@ class Settings:
     worker_max_memory_per_child_kb: int = 1_500_000
     model_cache_size: int = 16
     forecast_memo_size: int = 64
+    # Milliseconds an API process takes a product's sales token, read for a saved forecast GET, as
+    # current (0: read at every request). A change to sales or calendar made by this process is
+    # seen at once; one made by another process (the other API workers, an import, SQL) stops
+    # the forecast of the data before it from being answered within this window.
+    saved_forecast_token_ttl_ms: int = 250
+    # Saved forecast answers each API process keeps encoded, by product, set, sales token and
+    # horizon (exact keys: never stale); about 15 KB each for 90 days.
+    saved_answer_memo_size: int = 512
     # Child processes of the training worker, and of the forecast worker (its own queue).
     worker_concurrency: int = 2
     forecast_worker_concurrency: int = 1

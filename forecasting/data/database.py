@@ -35,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from forecasting.data.idle_ping import ping_after_idle
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Product ids are PostgreSQL integers; the id sequence ends here too.
 MAX_PRODUCT_ID = 2**31 - 1
@@ -119,7 +121,7 @@ def utc_iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, ping_after_idle_seconds: float = 0, **kwargs: Any) -> Engine:
     """Create an engine for `url`, tuned for the dialect.
 
     Parameters
@@ -127,6 +129,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url : str
         SQLAlchemy URL, e.g. ``sqlite:///var/sales.db`` or
         ``postgresql+psycopg2://user:pass@host:5432/db``.
+    ping_after_idle_seconds : float
+        PostgreSQL: 0 pings every connection before use (``pool_pre_ping``); more pings
+        only a connection idle longer than that (:func:`forecasting.data.idle_ping.ping_after_idle`).
     **kwargs
         Passed on to :func:`sqlalchemy.create_engine`.
 
@@ -135,7 +140,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     Engine
         For SQLite: the file's folder exists, and every connection uses WAL,
         a busy timeout and foreign keys. For PostgreSQL: connections are
-        checked before use (``pool_pre_ping``).
+        checked before use as `ping_after_idle_seconds` says.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -145,8 +150,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if ping_after_idle_seconds <= 0:
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_after_idle(engine, ping_after_idle_seconds)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

@@ -14,11 +14,18 @@ from sqlalchemy.engine import Engine
 
 from forecasting.data import sales_token
 from forecasting.data.calendar import load_calendar_frame
+from forecasting.data.recent_tokens import RecentTokens
 from forecasting.data.sales import SalesHistory, load_history
 from forecasting.errors import ForecastingError, ModelIntegrityError, ModelSetNotFound, UntrustedModelSet
 from forecasting.lifecycle import saved_forecasts, training_runs
 from forecasting.lifecycle.calendar_warnings import calendar_warnings
-from forecasting.lifecycle.staleness import library_versions, recorded_fingerprint, sales_unchanged, stale_reason
+from forecasting.lifecycle.staleness import (
+    library_versions,
+    recorded_fingerprint,
+    recorded_sales_token,
+    sales_unchanged,
+    stale_reason,
+)
 from forecasting.params import ModelParams
 from forecasting.store.caches import ForecastMemo, LoadedCache, TrustedInfos
 from forecasting.store.model_store import ModelStore
@@ -307,17 +314,37 @@ def kept_forecast(*, engine: Engine, store: ModelStore, memo: ForecastMemo, prod
     ProductNotFound
         When no such product exists.
     """
-    info = _unchanged_fresh_info(engine=engine, store=store, product_id=product_id, policy=policy, infos=infos)
+    info = fresh_info(engine=engine, store=store, product_id=product_id, policy=policy, infos=infos)
+    if not read_forecast:
+        return Kept(fresh=info is not None, forecast=None)
+    return kept_for_info(engine=engine, memo=memo, product_id=product_id, horizon=horizon, info=info)
+
+
+def kept_for_info(*, engine: Engine, memo: ForecastMemo, product_id: int, horizon: int,
+                  info: dict[str, Any] | None) -> Kept:
+    """Return :func:`kept_forecast`'s answer for the set `info` that :func:`fresh_info` returned (None: not fresh)."""
     if info is None:
         return Kept(fresh=False, forecast=None)
-    if not read_forecast:
-        return Kept(fresh=True, forecast=None)
     points = _kept_points(engine, memo, product_id, info, recorded_fingerprint(info), horizon)
     if points is None:
         return Kept(fresh=True, forecast=None)
     end = (info.get("data") or {}).get("end")
     return Kept(fresh=True, forecast=Forecast(points, info, end, trained=False, reason=None, source="saved",
                                               warnings=calendar_warnings(engine, product_id, info, end, horizon)))
+
+
+def kept_answer_key(product_id: int, horizon: int, info: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Return what exactly determines the kept forecast of `horizon` days of the fresh set `info` (None: nothing kept).
+
+    While `info` is fresh the product's sales and calendar are those its sales token names
+    (any change draws a new one), and its ``set_id`` names one set, its saved forecast and
+    model summary: so everything :func:`kept_for_info` answers (points, warnings included)
+    is the same for the same key, and an answer kept under it is never stale.
+    """
+    set_id, token = info.get("set_id"), recorded_sales_token(info)
+    if not set_id or not token:
+        return None
+    return product_id, set_id, token, horizon
 
 
 def forecast_result(product_id: int, horizon: int, made: Forecast) -> dict[str, Any]:
@@ -340,18 +367,31 @@ def model_summary(info: dict[str, Any]) -> dict[str, Any]:
     return {key: info.get(key) for key in ("trained_at", "weights", "metrics")}
 
 
-def _unchanged_fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
-                          infos: TrustedInfos | None = None) -> dict[str, Any] | None:
-    # The set's model_info.json when the sales token it recorded is the product's token now
-    # (its sales are those it was trained on) and nothing else makes it stale; None when
-    # that takes a look at the history itself.
-    with engine.connect() as conn:
-        token = sales_token.current(conn, product_id=product_id)
+def fresh_info(*, engine: Engine, store: ModelStore, product_id: int, policy: Policy,
+               infos: TrustedInfos | None = None, tokens: RecentTokens | None = None) -> dict[str, Any] | None:
+    """Return the product's trusted model_info.json when its set is fresh by the sales token, else None.
+
+    Fresh: the sales token the set recorded is the product's token now (its sales and
+    calendar are those it was trained on) and nothing else makes it stale; None also when
+    that takes a look at the history itself. With `tokens`, "now" is as read within its
+    window (:class:`forecasting.data.recent_tokens.RecentTokens`). Raises ProductNotFound
+    for an unknown product.
+    """
+    if tokens is None:
+        with engine.connect() as conn:
+            token = sales_token.current(conn, product_id=product_id)
+    else:
+        token = tokens.current(engine, product_id=product_id)
     try:
         info = infos.read(store, product_id) if infos is not None else store.read_info(product_id)
     except ModelIntegrityError:
         return None  # untrusted or unreadable: the long way retrains it (and says so)
-    if info is None or not sales_unchanged(info, token):
+    if info is None:
+        return None
+    if not sales_unchanged(info, token) and tokens is not None:
+        # A set newer than the token kept (trained on data written since): only the database says.
+        token = tokens.current(engine, product_id=product_id, recent=False)
+    if not sales_unchanged(info, token):
         return None
     return info if policy.stale_reason(info, recorded_fingerprint(info) or "") is None else None
 

@@ -15,7 +15,7 @@ T = TypeVar("T")
 _ABSENT = object()
 
 
-class _Lru:
+class Lru:
     """Entries under a lock, the least recently used dropped beyond ``max_entries`` (0 or less keeps none)."""
 
     def __init__(self, max_entries: int) -> None:
@@ -23,11 +23,11 @@ class _Lru:
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> Any:
-        """Return the value under `key` (now the most recent), or ``_ABSENT``."""
+    def get(self, key: Hashable, default: Any = _ABSENT) -> Any:
+        """Return the value under `key` (now the most recent), or `default` (``_ABSENT`` unless given)."""
         with self._lock:
             if key not in self._entries:
-                return _ABSENT
+                return default
             self._entries.move_to_end(key)
             return self._entries[key]
 
@@ -67,7 +67,7 @@ class LoadedCache:
     """
 
     def __init__(self, max_entries: int = 8) -> None:
-        self._sets = _Lru(max_entries)  # (product id, info digest) -> (model set, info)
+        self._sets = Lru(max_entries)  # (product id, info digest) -> (model set, info)
         self.hits = 0
         self.misses = 0
 
@@ -112,7 +112,7 @@ class ForecastMemo:
     """
 
     def __init__(self, max_entries: int = 64) -> None:
-        self._forecasts = _Lru(max_entries)
+        self._forecasts = Lru(max_entries)
         self.hits = 0
 
     def get(self, key: Hashable, days: int) -> list[Any] | None:
@@ -151,7 +151,7 @@ class TrustedInfos:
     """
 
     def __init__(self, max_entries: int = 1024) -> None:
-        self._infos = _Lru(max_entries)
+        self._infos = Lru(max_entries)
 
     def read(self, store: ModelSets, product_id: int) -> dict[str, Any] | None:
         """Return the product's trusted model_info.json as ``store.read_info`` does (same errors)."""

@@ -7,7 +7,7 @@ import socket
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from api import create_app
 from forecasting.data.database import make_engine
@@ -105,3 +105,26 @@ def test_health_answers_within_its_budget_whatever_is_down(tmp_path, silent_serv
     checks = response.json["checks"]
     assert not checks["database"]["ok"] and not checks["broker"]["ok"] and not checks["workers"]["ok"]
     assert checks["model_volume"]["ok"] and checks["disk"]["ok"]
+
+
+def test_connections_lost_between_requests_are_one_503_each_then_answered_again(tmp_path, redis_url, postgres_url):
+    # Within API_DATABASE_PING_AFTER_IDLE_SECONDS a pooled connection is used unpinged: one lost
+    # meanwhile (a server restart) fails its request as an outage, and the pool is renewed.
+    app = create_app({"DATABASE_URL": services.emptied(postgres_url), "REDIS_URL": redis_url,
+                      "FORECASTING_MODELS_PATH": tmp_path / "m", "LOG_LEVEL": "CRITICAL",
+                      "API_DATABASE_PING_AFTER_IDLE_SECONDS": 3600, "SAVED_FORECAST_TOKEN_TTL_MS": 0})
+    create_product(app.extensions["forecasting"].engine, name="p", product_id=1)
+    client = app.test_client()
+    assert client.get("/api/v1/products/1").status_code == 200
+    assert client.get("/api/v1/products/1/forecast").json["fresh"] is False  # through the API's reader
+
+    admin = make_engine(postgres_url)
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one() >= 2
+    admin.dispose()
+
+    _assert_outage(client.get("/api/v1/products/1"), "Database unavailable")
+    _assert_outage(client.get("/api/v1/products/1/forecast"), "Database unavailable")
+    assert client.get("/api/v1/products/1").status_code == 200
+    assert client.get("/api/v1/products/1/forecast").json["fresh"] is False

@@ -10,10 +10,11 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from api import create_app
 from config.settings import load_settings
+from forecasting.data.calendar import upsert_calendar
 from forecasting.data.sales import load_history, upsert_sales
 from forecasting.lifecycle import saved_forecasts, steps
 from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE
@@ -23,6 +24,7 @@ from tests.conftest import SMALL_MODELS
 
 URL = "/api/v1/forecast"
 SAVED_DAYS = 60
+HISTORY_END = date(2024, 6, 30)  # the last sales day of product 1 (tests/api/conftest.py)
 
 
 def trained(app, product_id: int = 1) -> dict:
@@ -177,3 +179,153 @@ def test_a_first_forecast_goes_to_the_queue_of_forecasts_that_train(app, client,
 def test_bad_requests_are_clear_problems(app, client, path, status):
     response = client.get(path)
     assert response.status_code == status and response.mimetype == "application/problem+json"
+
+
+def _answer(client, horizon: int = 30):
+    response = client.get(f"/api/v1/products/1/forecast?horizon={horizon}")
+    assert response.status_code == 200, response.json
+    return response
+
+
+def test_a_fresh_saved_forecast_answered_again_reads_only_the_sales_token(app, client):
+    trained(app)
+    first = _answer(client)
+    statements = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(app.extensions["forecasting"].reader, "before_cursor_execute", listen)
+    try:
+        again = _answer(client)
+    finally:
+        event.remove(app.extensions["forecasting"].reader, "before_cursor_execute", listen)
+    assert again.get_data() == first.get_data()
+    # The token itself may be the one read moments ago (SAVED_FORECAST_TOKEN_TTL_MS).
+    assert len(statements) <= 1 and all("sales_token" in statement for statement in statements)
+
+
+def test_each_horizon_is_answered_with_its_own_calendar_warnings(app, client):
+    # The calendar states the first 20 forecast days open: later days are read as open by default.
+    upsert_calendar(app.extensions["forecasting"].engine, product_id=1,
+                    rows=[{"date": HISTORY_END + timedelta(days=d), "open": True} for d in range(1, 21)])
+    trained(app)
+
+    for horizon, unstated in [(30, 10), (10, 0), (60, 40), (30, 10)]:
+        warnings = _answer(client, horizon).json["warnings"]
+        assert [w["count"] for w in warnings if w["field"] == "open"] == ([unstated] if unstated else [])
+    assert _answer(client, 30).get_data() == _answer(client, 30).get_data()
+
+
+def test_a_calendar_change_after_an_answer_makes_the_next_one_stale(app, client):
+    trained(app)
+    _answer(client)
+
+    upsert_calendar(app.extensions["forecasting"].engine, product_id=1,
+                    rows=[{"date": HISTORY_END + timedelta(days=3), "open": False}])
+
+    stale = client.get("/api/v1/products/1/forecast?horizon=30")
+    assert stale.status_code == 404 and stale.json["fresh"] is False
+
+
+def test_a_retrained_set_is_answered_from_the_next_request_on(app, client):
+    old = trained(app)
+    assert _answer(client).json["model"]["trained_at"] == old["trained_at"]
+
+    new = trained(app)
+
+    body = _answer(client).json
+    assert new["set_id"] != old["set_id"]
+    assert body["model"]["trained_at"] == new["trained_at"] and body["points"] == saved_points(app, new)[:30]
+
+
+def test_a_deleted_product_is_not_answered_from_what_was_sent_before(app, client):
+    trained(app)
+    _answer(client)
+
+    assert client.delete("/api/v1/products/1").status_code == 200
+
+    gone = client.get("/api/v1/products/1/forecast?horizon=30")
+    assert gone.status_code == 404 and gone.json["title"] == "Product not found"
+
+
+def test_on_postgresql_the_freshness_read_outside_a_transaction_sees_each_write(tmp_path, redis_url, postgres_url):
+    from forecasting.data.products import create_product
+    from tests.api.conftest import history
+
+    app = create_app({"DATABASE_URL": services.emptied(postgres_url), "REDIS_URL": redis_url,
+                      "FORECASTING_MODELS_PATH": tmp_path / "models", "LOG_LEVEL": "WARNING"})
+    svc = app.extensions["forecasting"]
+    with svc.reader.connect() as conn:
+        assert conn.connection.dbapi_connection.autocommit is True  # no BEGIN, no ROLLBACK around a read
+    create_product(svc.engine, name="long", product_id=1)
+    upsert_sales(svc.engine, product_id=1, rows=history(200))
+    client = app.test_client()
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
+
+    trained(app)
+    first = _answer(client)
+    assert _answer(client).get_data() == first.get_data()
+    upsert_sales(svc.engine, product_id=1, rows=[(HISTORY_END, 99.0)])
+
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
+    for engine in (svc.engine, svc.reader):
+        engine.dispose()
+
+
+def _app_with_token_window(tmp_path, redis_url, milliseconds: int):
+    from forecasting.data.products import create_product
+    from tests.api.conftest import history
+
+    app = create_app({"DATABASE_URL": services.migrated(f"sqlite:///{tmp_path / 'sales.db'}"), "REDIS_URL": redis_url,
+                      "FORECASTING_MODELS_PATH": tmp_path / "models", "LOG_LEVEL": "WARNING",
+                      "SAVED_FORECAST_TOKEN_TTL_MS": milliseconds})
+    create_product(app.extensions["forecasting"].engine, name="long", product_id=1)
+    upsert_sales(app.extensions["forecasting"].engine, product_id=1, rows=history(200))
+    trained(app)
+    return app
+
+
+def _written_elsewhere(tmp_path) -> None:
+    # Another process's write: through an engine of its own, so this API process is not told of it.
+    from forecasting.data.database import make_engine
+
+    other = make_engine(f"sqlite:///{tmp_path / 'sales.db'}")
+    try:
+        upsert_sales(other, product_id=1, rows=[(HISTORY_END, 99.0)])
+    finally:
+        other.dispose()
+
+
+@pytest.mark.parametrize("write", ["sales", "calendar", "sales deleted"])
+def test_a_write_of_this_process_is_seen_at_once_whatever_the_token_window(tmp_path, redis_url, write):
+    app = _app_with_token_window(tmp_path, redis_url, 3_600_000)
+    client = app.test_client()
+    _answer(client)
+
+    if write == "sales":
+        assert client.post("/api/v1/products/1/sales", json=[{"date": "2024-06-30", "quantity": 99}]).status_code == 200
+    elif write == "calendar":
+        assert client.put("/api/v1/products/1/calendar", json=[{"date": "2024-07-03", "open": False}]).status_code == 200
+    else:
+        assert client.delete("/api/v1/products/1/sales?start=2024-06-30").status_code == 200
+
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
+
+
+def test_a_write_of_another_process_is_seen_once_the_token_window_has_passed(tmp_path, redis_url):
+    # A window longer than the test: the write stays unseen (what the window allows, no more).
+    app = _app_with_token_window(tmp_path, redis_url, 3_600_000)
+    client = app.test_client()
+    before = _answer(client)
+    _written_elsewhere(tmp_path)
+
+    assert _answer(client).get_data() == before.get_data()
+    app.extensions["saved_forecast_reads"].tokens.ttl_seconds = 0  # the window has passed
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
+
+
+def test_without_a_token_window_a_write_of_another_process_is_seen_at_once(tmp_path, redis_url):
+    app = _app_with_token_window(tmp_path, redis_url, 0)
+    client = app.test_client()
+    _answer(client)
+    _written_elsewhere(tmp_path)
+
+    assert client.get("/api/v1/products/1/forecast?horizon=30").json["fresh"] is False
