@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -74,6 +75,21 @@ def start_redis(port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
                 proc.kill()
                 raise SystemExit(f"redis-server did not start on port {port}.")
             time.sleep(0.05)
+
+
+@contextmanager
+def scratch_stack(prefix: str, redis_port: int) -> Iterator[tuple[Path, str]]:
+    """A temporary folder and a private Redis kept in it, for the length of the block: (folder, Redis URL)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    redis_proc = None
+    try:
+        redis_proc, redis_url = start_redis(free_port(redis_port), work / "redis")
+        yield work, redis_url
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager

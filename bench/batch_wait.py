@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,7 +30,7 @@ from forecasting.data.products import create_product
 from forecasting.data.sales import upsert_sales
 from jobs import records
 from jobs.celery_app import BATCH_QUEUE
-from launcher import celery_worker, free_port, start_redis, worker_queues
+from launcher import celery_worker, scratch_stack, worker_queues
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -111,13 +109,8 @@ def main() -> None:
     parser.add_argument("--batches-on", choices=("procfile", "forecast"), default="procfile",
                         help="procfile: the Procfile's queues; forecast: the forecast worker also queues batches")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="batch-wait-"))
-    redis_proc, redis_url = start_redis(free_port(18210), work / "redis")
-    try:
+    with scratch_stack("batch-wait-", 18210) as (work, redis_url):
         report = measure(args, work, redis_url)
-    finally:
-        redis_proc.terminate()
-        shutil.rmtree(work, ignore_errors=True)
     print(f"{report['products']} children queued {report['batch_queued_after_s']} s after the POST "
           f"(batches on: {report['batches_on']}, queues {report['queues']})")
     print(f"forecast jobs of a fresh set: first {report['first_forecast_s']} s, median {report['median_forecast_s']} s, "

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from forecasting.lifecycle.stale_scan import stale_products
 from jobs import records
 from jobs.celery_app import create_celery
 from jobs.dispatch import submit
-from launcher import celery_worker, free_port, start_redis, worker_queues
+from launcher import celery_worker, scratch_stack, worker_queues
 from workers.runtime import Runtime
 
 DATA = ROOT.parent / "shared" / "data" / "rossmann-store-sales" / "train.csv.gz"
@@ -118,15 +117,10 @@ def main() -> None:
     if not DATA.exists():
         print(f"skipped: {DATA} not found (the shared Rossmann data set is needed)")
         return
-    work = Path(tempfile.mkdtemp(prefix="catalogue-bench-"))
-    redis_proc, redis_url = start_redis(free_port(6391), work / "redis")
-    env = {"DATABASE_URL": f"sqlite:///{work / 'sales.db'}", "REDIS_URL": redis_url,
-           "FORECASTING_MODELS_PATH": str(work / "models"), "LOG_LEVEL": "WARNING"}
-    try:
+    with scratch_stack("catalogue-bench-", 6391) as (work, redis_url):
+        env = {"DATABASE_URL": f"sqlite:///{work / 'sales.db'}", "REDIS_URL": redis_url,
+               "FORECASTING_MODELS_PATH": str(work / "models"), "LOG_LEVEL": "WARNING"}
         report = measure(args, env, work)
-    finally:
-        redis_proc.terminate()
-        shutil.rmtree(work, ignore_errors=True)
     print_report(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "catalogue.json").write_text(json.dumps(report, indent=2))

@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +39,7 @@ from forecasting.data import migrations
 from forecasting.data.database import make_engine
 from forecasting.data.ingest import import_csv
 from jobs.celery_app import QUEUES
-from launcher import celery_worker, free_port, start_redis
+from launcher import celery_worker, free_port, scratch_stack
 
 RESULTS = ROOT / "bench" / "results"
 #: Small but real models, as the test suite trains them (tests/conftest.py SMALL_MODELS).
@@ -219,14 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a temporary folder)")
     args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="export-bench-"))
-    redis_proc, redis_url = start_redis(free_port(6394), work / "redis")
-    try:
+    with scratch_stack("export-bench-", 6394) as (work, redis_url):
         report = measure(args, work, redis_url)
-    finally:
-        redis_proc.terminate()
-        redis_proc.wait(10)
-        shutil.rmtree(work, ignore_errors=True)
     print_report(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "export.json").write_text(json.dumps(report, indent=2))
