@@ -242,7 +242,8 @@ def steady(phase: np.ndarray, clear: np.ndarray) -> np.ndarray:
     change of phase lasts for months. The first week takes the majority of the first
     three. The last week has no later neighbour: it keeps its own phase when it is
     `clear` (the cycle's shape fits it at half its size or more), so a forecast follows a
-    change after one week, and otherwise the phase of the week before it.
+    change after one week, and otherwise the week before it's steadied phase (the majority
+    of the last three weeks).
     """
     if len(phase) < 3:
         return phase.copy()
