@@ -249,8 +249,10 @@ class ModelStore:
         in place, gets a new ctime, which the kernel sets (no utime can). So (device, inode,
         size, mtime, ctime) names the file's bytes as long as both times are older than
         ``SETTLED_NS``: timestamps are coarse (a clock tick, or a second on some filesystems),
-        and a change within the same tick as the stat would keep them. None also when the
-        file is absent; :meth:`info_digest` then says which.
+        and a change within the same tick as the stat would keep them. A network filesystem
+        that answers stat from an attribute cache (NFS) would lag a new set by that cache's
+        time: keep the store on a local folder or volume. None also when the file is absent;
+        :meth:`info_digest` then says which.
         """
         try:
             found = os.stat(os.path.join(self.root, str(check_product_id(product_id)), INFO_FILE))
