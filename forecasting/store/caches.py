@@ -142,7 +142,9 @@ class TrustedInfos:
     Reading a set's info means parsing it and checking its signature (a canonical JSON dump
     and an HMAC); the sha256 of the same bytes is a fraction of that. Bytes verified once
     verify again, and a new set (or any change to the file) has another digest, so an entry
-    is never stale. The dicts returned are shared: callers must not change them.
+    is never stale. Where the store names the file's bytes by a version cheaper still (its
+    stat: ``info_version``), a file already verified under that version is not read at all.
+    The dicts returned are shared: callers must not change them.
 
     Parameters
     ----------
@@ -152,18 +154,27 @@ class TrustedInfos:
 
     def __init__(self, max_entries: int = 1024) -> None:
         self._infos = Lru(max_entries)
+        self._versions = Lru(max_entries)  # (product id, info_version) -> info
 
     def read(self, store: ModelSets, product_id: int) -> dict[str, Any] | None:
         """Return the product's trusted model_info.json as ``store.read_info`` does (same errors)."""
+        version = store.info_version(product_id)
+        if version is not None:
+            cached = self._versions.get((product_id, version))
+            if cached is not _ABSENT:
+                return cached
         digest = store.info_digest(product_id)
         if digest is None:
             return None
         cached = self._infos.get((product_id, digest))
-        if cached is not _ABSENT:
-            return cached
-        info = store.read_info(product_id)
-        if info is not None:
+        if cached is _ABSENT:
+            cached = store.read_info(product_id)
+            if cached is None:
+                return None
             # Keyed by the digest read first: should the file have changed in between, the new
             # info sits under the old digest, which no later read of the product finds again.
-            self._infos.put((product_id, digest), info, replaces=lambda key: key[0] == product_id)
-        return info
+            self._infos.put((product_id, digest), cached, replaces=lambda key: key[0] == product_id)
+        if version is not None:
+            # Likewise under the version read first: a file replaced since has another version.
+            self._versions.put((product_id, version), cached, replaces=lambda key: key[0] == product_id)
+        return cached

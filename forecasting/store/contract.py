@@ -50,6 +50,9 @@ class ModelSets(Protocol):
     def info_digest(self, product_id: int) -> str | None:
         """Return a digest naming the product's current set, None when absent."""
 
+    def info_version(self, product_id: int) -> tuple[int, ...] | None:
+        """Return a version cheaper than the digest that names the current model_info, None when it cannot."""
+
     def load(self, product_id: int, loader: Callable[[Path, dict[str, Any]], T]) -> tuple[T, dict[str, Any]]:
         """Verify the product's set and return ``(loader(folder, info), info)``."""
 

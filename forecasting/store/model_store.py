@@ -36,6 +36,8 @@ STAGING = ".staging"  # hidden: `rm -rf <root>/*` and listings leave it alone
 STALE_SECONDS = 3600
 RESTORE_AFTER_SECONDS = 60  # a set moved aside longer ago than this was left by a crash
 LOAD_ATTEMPTS = 8
+# A file changed no later than this before its stat is told apart by its stat alone (see info_version).
+SETTLED_NS = 2_000_000_000
 
 
 class ModelStore:
@@ -237,6 +239,28 @@ class ModelStore:
 
     def _trust_problem(self, product_id: int, info: dict[str, Any], signer: Signer | None = None) -> str | None:
         return trust_problem(product_id, info, signer or self.signer)
+
+    def info_version(self, product_id: int) -> tuple[int, ...] | None:
+        """Return the stat of the product's model_info.json when it names the file's bytes, else None.
+
+        Every save and resign writes a new file and renames it into place (and a swap renames
+        the whole folder): a new file is a new inode, created while the old one still exists.
+        While a file exists its inode names it; an inode freed and reused, or a file written
+        in place, gets a new ctime, which the kernel sets (no utime can). So (device, inode,
+        size, mtime, ctime) names the file's bytes as long as both times are older than
+        ``SETTLED_NS``: timestamps are coarse (a clock tick, or a second on some filesystems),
+        and a change within the same tick as the stat would keep them. A network filesystem
+        that answers stat from an attribute cache (NFS) would lag a new set by that cache's
+        time: keep the store on a local folder or volume. None also when the file is absent;
+        :meth:`info_digest` then says which.
+        """
+        try:
+            found = os.stat(os.path.join(self.root, str(check_product_id(product_id)), INFO_FILE))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if time.time_ns() - max(found.st_mtime_ns, found.st_ctime_ns) < SETTLED_NS:
+            return None
+        return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns
 
     def info_digest(self, product_id: int) -> str | None:
         """Return the sha256 of the product's model_info.json, or None when absent."""

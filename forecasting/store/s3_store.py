@@ -144,6 +144,10 @@ class S3ModelStore:
         info = model_info.parse(product_id, found[1])
         return info, trust_problem(product_id, info, self.signer)
 
+    def info_version(self, product_id: int) -> tuple[int, ...] | None:
+        """Return None: no cheaper version than :meth:`info_digest` (the pointer, one GET) names the set."""
+        return None
+
     def info_digest(self, product_id: int) -> str | None:
         """Return the sha256 of the current set's model_info.json (from the pointer), None when absent."""
         pointer = self._pointer(product_id)

@@ -17,6 +17,7 @@ from config.settings import load_settings
 from forecasting.data.calendar import upsert_calendar
 from forecasting.data.sales import load_history, upsert_sales
 from forecasting.lifecycle import saved_forecasts, steps
+from forecasting.store import model_store
 from jobs.celery_app import FORECAST_QUEUE, FORECAST_TRAINING_QUEUE, TRAINING_QUEUE
 from jobs.table import jobs as jobs_table
 from tests import services
@@ -225,7 +226,10 @@ def test_a_calendar_change_after_an_answer_makes_the_next_one_stale(app, client)
     assert stale.status_code == 404 and stale.json["fresh"] is False
 
 
-def test_a_retrained_set_is_answered_from_the_next_request_on(app, client):
+@pytest.mark.parametrize("settled_ns", [model_store.SETTLED_NS, 0])
+def test_a_retrained_set_is_answered_from_the_next_request_on(app, client, monkeypatch, settled_ns):
+    # With 0, model_info.json is known by its stat at once, as a set is once past its first seconds.
+    monkeypatch.setattr(model_store, "SETTLED_NS", settled_ns)
     old = trained(app)
     assert _answer(client).json["model"]["trained_at"] == old["trained_at"]
 

@@ -2,9 +2,12 @@ import json
 
 import pytest
 
+from forecasting.store import model_store
+
 from forecasting.errors import ModelSetNotFound, UntrustedModelSet
 from forecasting.store.caches import LoadedCache, TrustedInfos
 from forecasting.store.model_store import ModelStore
+from forecasting.store.signature import Signer
 from tests.forecasting.conftest import make_signer
 from tests.forecasting.store.test_model_store import FakeModelSet, Loader
 
@@ -90,9 +93,13 @@ class CountingStore:
     """A store that counts how often model_info.json is parsed and verified."""
 
     def __init__(self, store: ModelStore) -> None:
-        self.store, self.reads = store, 0
+        self.store, self.reads, self.digests = store, 0, 0
+
+    def info_version(self, product_id: int):
+        return self.store.info_version(product_id)
 
     def info_digest(self, product_id: int):
+        self.digests += 1
         return self.store.info_digest(product_id)
 
     def read_info(self, product_id: int):
@@ -120,3 +127,32 @@ def test_trusted_infos_never_keep_a_file_that_does_not_verify(store):
         with pytest.raises(UntrustedModelSet):
             infos.read(counting, 1)
     assert counting.reads == 3
+
+
+def test_trusted_infos_by_stat_skip_the_file_and_see_a_retrain_at_once(store, monkeypatch):
+    # Files count as settled at once, so the stat alone decides: what a set written long ago meets.
+    monkeypatch.setattr(model_store, "SETTLED_NS", 0)
+    infos, counting = TrustedInfos(), CountingStore(store)
+    first = store.save(1, FakeModelSet(1), {"trained_at": "first"})
+    assert infos.read(counting, 1) == first and counting.digests == 1
+    assert infos.read(counting, 1) == first and counting.digests == 1 and counting.reads == 1
+    for n in (2, 3):
+        retrained = store.save(1, FakeModelSet(n), {"trained_at": f"retrain {n}"})  # new files, at once
+        assert infos.read(counting, 1) == retrained and counting.reads == n
+        assert infos.read(counting, 1) == retrained and counting.reads == n
+    elsewhere = ModelStore(store.root, signer=Signer(["key of another environment"]))
+    elsewhere.save(1, FakeModelSet(4), {"trained_at": "elsewhere"})
+    with pytest.raises(UntrustedModelSet):
+        infos.read(counting, 1)
+    assert store.resign(1, source=elsewhere.signer) is True  # signed again: a new file too
+    assert infos.read(counting, 1) == store.read_info(1) and infos.read(counting, 1)["trained_at"] == "elsewhere"
+    store.delete(1)
+    assert infos.read(counting, 1) is None
+
+
+def test_a_file_written_within_the_settling_time_is_read_by_its_digest(store):
+    infos, counting = TrustedInfos(), CountingStore(store)
+    info = store.save(1, FakeModelSet(1), {"trained_at": "now"})
+    assert store.info_version(1) is None and store.info_version(2) is None
+    assert infos.read(counting, 1) == info and infos.read(counting, 1) == info
+    assert counting.digests == 2 and counting.reads == 1
