@@ -29,7 +29,7 @@ def test_production_models_train_and_forecast(tmp_path, redis_url):
     info = stack.client.get("/api/v1/models/1").json
     production = load_settings(dotenv=None, environ={}).model_params
     assert info["params"]["lstm_units"] == [128, 64, 32, 16]
-    assert info["params"]["rf_trees"] == 200
+    assert info["params"]["rf_trees"] == 100
     assert info["params"] == {k: list(v) if isinstance(v, tuple) else v for k, v in production.to_dict().items()}
     assert set(info["metrics"]) == {"prophet", "lstm", "random_forest", "ensemble"}
     assert abs(sum(info["weights"].values()) - 1) < 1e-9
