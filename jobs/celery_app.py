@@ -97,7 +97,9 @@ def create_celery(settings: Settings) -> Celery:
             "prune-ended-jobs": {
                 "task": PRUNE_TASK,
                 "schedule": float(settings.job_prune_interval_seconds),
-                "options": {"queue": FORECAST_QUEUE, "expires": settings.job_prune_interval_seconds},
+                # Housekeeping beside the batches, on the training worker: a large delete never
+                # holds up the forecast worker.
+                "options": {"queue": BATCH_QUEUE, "expires": settings.job_prune_interval_seconds},
             },
         },
         timezone="UTC",

@@ -54,10 +54,12 @@ def test_a_cancelled_job_is_pruned_like_any_ended_one(engine):
 
 def test_beat_prunes_on_its_schedule_with_a_registered_task():
     from config.settings import load_settings
-    from jobs.celery_app import PRUNE_TASK, create_celery
+    from jobs.celery_app import BATCH_QUEUE, PRUNE_TASK, create_celery
     from workers import tasks
 
     settings = load_settings(environ={"REDIS_URL": "redis://127.0.0.1:1/0", "JOB_PRUNE_INTERVAL_SECONDS": "600"},
                              dotenv=None)
     entry = create_celery(settings).conf.beat_schedule["prune-ended-jobs"]
     assert entry["task"] == PRUNE_TASK == tasks.prune_jobs.name and entry["schedule"] == 600.0
+    # Not on the forecast worker's queue: the training worker takes the batch queue.
+    assert entry["options"]["queue"] == BATCH_QUEUE
