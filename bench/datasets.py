@@ -2,6 +2,8 @@
 
 Every split is one shot from the cutoff: a method sees ``train`` (and, where a data set
 has one, the calendar of the past and the future days) and forecasts ``len(actual)`` days.
+``back`` moves every cutoff that many days earlier (the days after the held-out window are
+dropped, calendar included): the same series scored on windows the bench's own does not hold.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class DataSet:
     description: str
     #: Methods that take a calendar get it in this data set.
     with_calendar: bool = False
+    #: Days the cutoff lies before the bench's own (0: the bench's window).
+    back: int = 0
 
 
 def even_sample(keys: list, limit: int | None) -> list:
@@ -59,6 +63,15 @@ def even_sample(keys: list, limit: int | None) -> list:
     return [keys[i] for i in picked]
 
 
+def _earlier(values: pd.Series | pd.DataFrame, back: int) -> pd.Series | pd.DataFrame:
+    """Return `values` without its last `back` rows (all of them when `back` is 0)."""
+    return values.iloc[: len(values) - back] if back else values
+
+
+def _cutoff_text(back: int) -> str:
+    return f", cut {back} days before the bench's cutoff" if back else ""
+
+
 def _split(key: str, full: pd.Series, horizon: int) -> tuple[pd.Series, np.ndarray]:
     train, actual = full.iloc[:-horizon], full.iloc[-horizon:].to_numpy(dtype=float)
     if len(actual) != horizon:
@@ -66,18 +79,19 @@ def _split(key: str, full: pd.Series, horizon: int) -> tuple[pd.Series, np.ndarr
     return train, actual
 
 
-def store_item(limit: int | None = None) -> list[DataSet]:
+def store_item(limit: int | None = None, back: int = 0) -> list[DataSet]:
     """Store-item demand, stores 1-2 (100 series): train through 2017-09-30, 92 days held out."""
     found = real_series(limit=limit)
     if found is None:
         return []
     splits = []
     for (store, item), full in found.items():
-        full = full.loc[: STORE_ITEM_CUTOFF + pd.Timedelta(days=STORE_ITEM_HORIZON)]
+        full = _earlier(full.loc[: STORE_ITEM_CUTOFF + pd.Timedelta(days=STORE_ITEM_HORIZON)], back)
         train, actual = _split(f"store {store} item {item}", full, STORE_ITEM_HORIZON)
         splits.append(SeriesSplit(f"s{store}-i{item}", train, actual))
-    text = f"store-item demand, {len(splits)} of 100 series, train <= {STORE_ITEM_CUTOFF.date()}, 92 days held out"
-    return [DataSet("store-item", "smape", STORE_ITEM_HORIZON, splits, text)]
+    cutoff = splits[0].train.index[-1].date() if splits else None
+    text = f"store-item demand, {len(splits)} of 100 series, train <= {cutoff}, 92 days held out{_cutoff_text(back)}"
+    return [DataSet("store-item", "smape", STORE_ITEM_HORIZON, splits, text, back=back)]
 
 
 def _rossmann_calendar(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +103,7 @@ def _rossmann_calendar(frame: pd.DataFrame) -> pd.DataFrame:
     }, index=pd.DatetimeIndex(frame["Date"]))
 
 
-def rossmann(limit: int | None = ROSSMANN_STORES) -> list[DataSet]:
+def rossmann(limit: int | None = ROSSMANN_STORES, back: int = 0) -> list[DataSet]:
     """Rossmann: the first `limit` stores with all 942 days, last 48 days held out, with and without the calendar."""
     if not ROSSMANN_FILE.exists():
         return []
@@ -101,7 +115,7 @@ def rossmann(limit: int | None = ROSSMANN_STORES) -> list[DataSet]:
     stores = complete[:limit] if limit is not None else complete
     splits = []
     for store, group in raw[raw["Store"].isin(stores)].groupby("Store", sort=True):
-        group = group.sort_values("Date")
+        group = _earlier(group.sort_values("Date"), back)
         full = pd.Series(group["Sales"].to_numpy(dtype=float), index=pd.DatetimeIndex(group["Date"]), name="demand")
         full.index.freq = "D"
         train, actual = _split(f"store {store}", full, ROSSMANN_HORIZON)
@@ -110,11 +124,12 @@ def rossmann(limit: int | None = ROSSMANN_STORES) -> list[DataSet]:
         splits.append(SeriesSplit(f"store-{store}", train, actual, _rossmann_calendar(group), scored))
     cutoff = splits[0].train.index[-1].date() if splits else None
     base = (f"Rossmann, the first {len(splits)} stores (by number) with all {days} days, train <= {cutoff}, "
-            f"{ROSSMANN_HORIZON} days held out, RMSPE on open days with sales")
+            f"{ROSSMANN_HORIZON} days held out{_cutoff_text(back)}, RMSPE on open days with sales")
     return [
         DataSet("rossmann-calendar", "rmspe", ROSSMANN_HORIZON, splits,
-                base + "; Open, Promo, StateHoliday, SchoolHoliday known for the future days", with_calendar=True),
-        DataSet("rossmann-sales", "rmspe", ROSSMANN_HORIZON, splits, base + "; sales only"),
+                base + "; Open, Promo, StateHoliday, SchoolHoliday known for the future days", with_calendar=True,
+                back=back),
+        DataSet("rossmann-sales", "rmspe", ROSSMANN_HORIZON, splits, base + "; sales only", back=back),
     ]
 
 
@@ -129,7 +144,7 @@ def _from_first_sale(values: pd.Series) -> pd.Series:
     return values.iloc[nonzero[0]:] if len(nonzero) else values
 
 
-def m5_items(limit: int | None = None) -> list[DataSet]:
+def m5_items(limit: int | None = None, back: int = 0) -> list[DataSet]:
     """M5 item level: the 10 real item-store series, from each item's first sale, last 28 days held out."""
     path = M5_FOLDER / "sales_train_validation_10_series.csv"
     if not path.exists():
@@ -142,14 +157,15 @@ def m5_items(limit: int | None = None) -> list[DataSet]:
     splits = []
     for _, row in wide.iterrows():
         key = f"{row['item_id']}_{row['store_id']}"
-        full = _from_first_sale(pd.Series(row[day_columns].to_numpy(dtype=float), index=index, name="demand"))
+        full = _from_first_sale(_earlier(pd.Series(row[day_columns].to_numpy(dtype=float), index=index, name="demand"), back))
         train, actual = _split(key, full, M5_HORIZON)
         splits.append(SeriesSplit(key, train, actual))
-    text = f"M5 item level, {len(splits)} of 10 item-store series, from each first sale, last {M5_HORIZON} days held out"
-    return [DataSet("m5-items", "rmsse", M5_HORIZON, splits, text)]
+    text = (f"M5 item level, {len(splits)} of 10 item-store series, from each first sale, last {M5_HORIZON} days "
+            f"held out{_cutoff_text(back)}")
+    return [DataSet("m5-items", "rmsse", M5_HORIZON, splits, text, back=back)]
 
 
-def m5_level9(limit: int | None = None) -> list[DataSet]:
+def m5_level9(limit: int | None = None, back: int = 0) -> list[DataSet]:
     """M5 level 9: 70 store x department series, last 28 days held out."""
     path = M5_FOLDER / "m5_aggregated_levels_1to9_long.csv.gz"
     if not path.exists():
@@ -162,23 +178,25 @@ def m5_level9(limit: int | None = None) -> list[DataSet]:
     for (store, dept), group in long.groupby(["store_id", "dept_id"], sort=True):
         if (store, dept) not in keys:
             continue
-        group = group.sort_values("date")
+        group = _earlier(group.sort_values("date"), back)
         full = pd.Series(group["sales"].to_numpy(dtype=float), index=pd.DatetimeIndex(group["date"]), name="demand")
         full.index.freq = "D"
         train, actual = _split(f"{store} {dept}", full, M5_HORIZON)
         splits.append(SeriesSplit(f"{store}_{dept}", train, actual))
-    text = f"M5 level 9, {len(splits)} of 70 store x department series, last {M5_HORIZON} days held out"
-    return [DataSet("m5-level9", "rmsse", M5_HORIZON, splits, text)]
+    text = f"M5 level 9, {len(splits)} of 70 store x department series, last {M5_HORIZON} days held out{_cutoff_text(back)}"
+    return [DataSet("m5-level9", "rmsse", M5_HORIZON, splits, text, back=back)]
 
 
-def load(name: str, limit: int | None = None) -> list[DataSet]:
-    """Return the data sets of `name` (Rossmann gives two variants); empty when its files are absent."""
+def load(name: str, limit: int | None = None, back: int = 0) -> list[DataSet]:
+    """Return the data sets of `name` (Rossmann gives two variants), cut `back` days earlier; empty when its files are absent."""
     loaders = {"store-item": store_item, "rossmann": rossmann, "m5-items": m5_items, "m5-level9": m5_level9}
     if name not in loaders:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(loaders)}.")
     if name == "rossmann" and limit is None:
         limit = ROSSMANN_STORES
-    return loaders[name](limit)
+    if back < 0:
+        raise ValueError(f"back must be 0 or more days, got {back}.")
+    return loaders[name](limit, back)
 
 
 NAMES = ("store-item", "rossmann", "m5-items", "m5-level9")
