@@ -28,6 +28,7 @@ from forecasting.data import sales_token
 from forecasting.data.ingest import import_csv
 from forecasting.data.sales import all_fingerprints
 from forecasting.lifecycle.stale_scan import stale_products
+from forecasting.store import model_info
 from jobs import records
 from jobs.celery_app import create_celery
 from jobs.dispatch import submit
@@ -90,7 +91,7 @@ def audit(rt: Runtime, batch: dict[str, Any], ids: list[int]) -> dict[str, int]:
 
 
 def clone_fresh_sets(rt: Runtime, source: int, ids: list[int]) -> None:
-    """Give every product a model set that is fresh for its own data (copied from `source`)."""
+    """Give every product a model set that is fresh for its own data (copied from `source`, signed again)."""
     summaries = all_fingerprints(rt.engine, product_ids=ids)
     with rt.engine.connect() as conn:
         tokens = sales_token.current_tokens(conn, product_ids=ids)
@@ -105,7 +106,8 @@ def clone_fresh_sets(rt: Runtime, source: int, ids: list[int]) -> None:
         info.update(product_id=pid)
         info["data"] = {**info["data"], "fingerprint": s.fingerprint, "rows": s.rows,
                         "start": s.start.isoformat(), "end": s.end.isoformat(), "sales_token": tokens[pid]}
-        (target / "model_info.json").write_text(json.dumps(info))
+        # Signed with the store's key, as a training would: an unsigned copy is untrusted and retrained.
+        (target / "model_info.json").write_text(model_info.dumps(rt.store.signer.sign(info)))
 
 
 def main() -> None:
