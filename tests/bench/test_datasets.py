@@ -10,7 +10,7 @@ from tests import services
 M5_ITEMS = datasets.M5_FOLDER / "sales_train_validation_10_series.csv"
 
 
-def _loaded(name: str, limit: int, back: int) -> datasets.DataSet:
+def _loaded(name: str, limit: int | None, back: int) -> datasets.DataSet:
     found = datasets.load(name, limit, back)
     services.require(bool(found), f"the {name} data set under ../shared/data")
     return found[0]
