@@ -17,6 +17,7 @@ from forecasting.errors import (
     ForecastingError,
     InsufficientHistory,
     InvalidCalendarData,
+    InvalidProductData,
     InvalidSalesData,
     ModelSetNotFound,
     ProductExists,
@@ -51,6 +52,7 @@ DOMAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
     InsufficientHistory: (422, "Not enough sales history"),
     ProductExists: (409, "Product exists"),  # before InvalidSalesData, its base
     InvalidCalendarData: (422, "Invalid calendar data"),  # before InvalidSalesData, its base
+    InvalidProductData: (422, "Invalid product data"),  # before InvalidSalesData, its base
     InvalidSalesData: (422, "Invalid sales data"),
 }
 
@@ -82,7 +84,8 @@ def init_app(app: Flask) -> None:
         if known is None:
             # Only the mapped errors are written for clients; another may name a path.
             return _unexpected(exc)
-        return problem(*known, str(exc))
+        field = getattr(exc, "field", None)
+        return problem(*known, str(exc), **({"field": field} if field else {}))
 
     @app.errorhandler(KeyRefused)
     def _key_refused(exc: KeyRefused) -> Response:

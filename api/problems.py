@@ -46,6 +46,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "Not enough sales history": (422, "The product has fewer days of sales than MIN_TRAINING_SAMPLES."),
     "Invalid sales data": (422, "A sales row cannot be stored; `detail` names the row and the problem. "
                                 "Nothing was written."),
+    "Invalid product data": (422, "A product's name, key, id, country or subdivision cannot be stored; `detail` "
+                                  "names the problem, `field` the field. Nothing was changed."),
     "Invalid calendar data": (422, "A calendar row cannot be stored; `detail` names the row and the problem. "
                                    "Nothing was written."),
     "Internal server error": (500, "A fault of the service, logged with the request; the answer names nothing more."),

@@ -62,6 +62,14 @@ class InvalidSalesData(ForecastingError):
 
 
 
+class InvalidProductData(InvalidSalesData):
+    """A product's name, key, id, country or subdivision that cannot be stored; ``field`` names it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class ProductExists(InvalidSalesData):
     """The product id or key asked for is already taken (a conflict, not malformed input)."""
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from forecasting.data.database import MAX_PRODUCT_ID, ids_below_top_run, products, sales, sync_product_ids
 from forecasting.data.public_holidays import check_place
-from forecasting.errors import InvalidSalesData, ProductExists, ProductNotFound
+from forecasting.errors import InvalidProductData, InvalidSalesData, ProductExists, ProductNotFound
 
 
 def _summary_query() -> Any:
@@ -119,18 +119,21 @@ def create_product(
 
     Raises
     ------
+    ProductExists
+        When the id or the key is taken.
+    InvalidProductData
+        When the name is empty, or the package does not know the country or subdivision.
     InvalidSalesData
-        When the id or the key is taken, the name is empty, or the package does not
-        know the country or subdivision.
+        When every product id is taken.
     """
     if not name or not name.strip():
-        raise InvalidSalesData("A product needs a non-empty name.")
+        raise InvalidProductData("A product needs a non-empty name.", "name")
     for field, value in (("name", name.strip()), ("key", key or "")):
         if len(value) > products.c[field].type.length:
-            raise InvalidSalesData(f"Product {field} is longer than {products.c[field].type.length} characters.")
+            raise InvalidProductData(f"Product {field} is longer than {products.c[field].type.length} characters.", field)
     if product_id is not None and (isinstance(product_id, bool) or not isinstance(product_id, int)
                                    or not 1 <= product_id <= MAX_PRODUCT_ID):
-        raise InvalidSalesData(f"Product id must be an integer from 1 to {MAX_PRODUCT_ID}, got {product_id!r}.")
+        raise InvalidProductData(f"Product id must be an integer from 1 to {MAX_PRODUCT_ID}, got {product_id!r}.", "id")
     country, subdivision = check_place(country, subdivision)
     values: dict[str, Any] = {"name": name.strip(), "key": key, "created_at": datetime.now(timezone.utc),
                               "country": country, "subdivision": subdivision}
@@ -166,19 +169,19 @@ def update_product(engine: Engine, *, product_id: int, changes: Mapping[str, Any
 
     Raises
     ------
-    InvalidSalesData
-        Naming the bad value; nothing is changed.
+    InvalidProductData
+        Naming the bad value (and its ``field``); nothing is changed.
     ProductNotFound
         When no such product exists.
     """
     unknown = sorted(set(changes) - {"name", "country", "subdivision"})
     if unknown:
-        raise InvalidSalesData(f"Products have no field(s) {', '.join(unknown)} to change.")
+        raise InvalidProductData(f"Products have no field(s) {', '.join(unknown)} to change.")
     values: dict[str, Any] = {}
     if "name" in changes:
         name = changes["name"]
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > products.c.name.type.length:
-            raise InvalidSalesData(f"A product name must be 1 to {products.c.name.type.length} characters.")
+            raise InvalidProductData(f"A product name must be 1 to {products.c.name.type.length} characters.", "name")
         values["name"] = name.strip()
     with engine.begin() as conn:
         row = conn.execute(select(products.c.country, products.c.subdivision)

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import holidays
 
-from forecasting.errors import InvalidSalesData
+from forecasting.errors import InvalidProductData
 
 
 @lru_cache(maxsize=1)
@@ -32,28 +32,29 @@ def check_place(country: str | None, subdivision: str | None) -> tuple[str | Non
 
     Raises
     ------
-    InvalidSalesData
+    InvalidProductData
         Naming the value the package does not support, or a subdivision without a country.
     """
     for field, value in (("Country", country), ("Subdivision", subdivision)):
         if value is not None and not isinstance(value, str):
-            raise InvalidSalesData(f"{field} must be a code as text, got {value!r:.40}.")
+            raise InvalidProductData(f"{field} must be a code as text, got {value!r:.40}.", field.lower())
     country = (country or "").strip().upper() or None
     subdivision = (subdivision or "").strip() or None
     if country is None:
         if subdivision is not None:
-            raise InvalidSalesData(f"Subdivision {subdivision!r} needs a country.")
+            raise InvalidProductData(f"Subdivision {subdivision!r} needs a country.", "subdivision")
         return None, None
     supported = _supported()
     if country not in supported:
-        raise InvalidSalesData(f"Country {country!r} is not supported by the holidays package; "
-                               "give an ISO 3166-1 code such as 'DE' or 'US'.")
+        raise InvalidProductData(f"Country {country!r} is not supported by the holidays package; "
+                                 "give an ISO 3166-1 code such as 'DE' or 'US'.", "country")
     if subdivision is None:
         return country, None
     match = next((s for s in supported[country] if s.upper() == subdivision.upper()), None)
     if match is None:
         known = ", ".join(supported[country]) or "none"
-        raise InvalidSalesData(f"Subdivision {subdivision!r} is not one of country {country}'s: {known}.")
+        raise InvalidProductData(f"Subdivision {subdivision!r} is not one of country {country}'s: {known}.",
+                                 "subdivision")
     return country, match
 
 

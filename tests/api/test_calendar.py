@@ -89,26 +89,31 @@ def test_products_take_a_country_and_subdivision(client):
 
 
 @pytest.mark.parametrize(
-    ("method", "body", "field", "needle"),
+    ("method", "body", "field", "needle", "title"),
     [
-        ("post", {"name": "x", "country": "XX"}, "country", "Country 'XX' is not supported"),
-        ("post", {"name": "x", "country": "DE", "subdivision": "Narnia"}, "subdivision", "Subdivision 'Narnia'"),
-        ("post", {"name": "x", "subdivision": "BY"}, "subdivision", "Subdivision 'BY' needs a country"),
-        ("post", {"name": "x", "country": 49}, "country", "'country' must be a code as a string"),
-        ("patch", {"country": "XX"}, None, "Country 'XX' is not supported"),
-        ("patch", {"subdivision": "BY"}, None, "Subdivision 'BY' needs a country"),
-        ("patch", {"country": ["DE"]}, "country", "'country' must be a code as a string"),
-        ("patch", {"key": "k"}, None, "Unknown field(s): key"),
+        ("post", {"name": "x", "country": "XX"}, "country", "Country 'XX' is not supported", "Invalid request"),
+        ("post", {"name": "x", "country": "DE", "subdivision": "Narnia"}, "subdivision", "Subdivision 'Narnia'",
+         "Invalid request"),
+        ("post", {"name": "x", "subdivision": "BY"}, "subdivision", "Subdivision 'BY' needs a country",
+         "Invalid request"),
+        ("post", {"name": "x", "country": 49}, "country", "'country' must be a code as a string", "Invalid request"),
+        ("patch", {"country": "XX"}, "country", "Country 'XX' is not supported", "Invalid product data"),
+        ("patch", {"subdivision": "BY"}, "subdivision", "Subdivision 'BY' needs a country", "Invalid product data"),
+        ("patch", {"country": "DE", "subdivision": "Narnia"}, "subdivision", "Subdivision 'Narnia'",
+         "Invalid product data"),
+        ("patch", {"name": " "}, "name", "A product name must be 1 to", "Invalid product data"),
+        ("patch", {"country": ["DE"]}, "country", "'country' must be a code as a string", "Invalid request"),
+        ("patch", {"key": "k"}, None, "Unknown field(s): key", "Invalid request"),
     ],
 )
-def test_unsupported_places_are_422_naming_the_value(client, method, body, field, needle):
+def test_unsupported_places_are_422_naming_the_value(client, method, body, field, needle, title):
     path = "/api/v1/products" if method == "post" else "/api/v1/products/1"
     response = getattr(client, method)(path, json=body)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert needle in response.json["detail"]
-    if field:
-        assert response.json["field"] == field
+    assert response.json["title"] == title
+    assert response.json.get("field") == field
     assert client.get("/api/v1/products/1").json["country"] is None
     assert client.get("/api/v1/products").json["count"] == 2  # nothing created
 

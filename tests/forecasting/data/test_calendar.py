@@ -16,7 +16,7 @@ from forecasting.data.calendar import (
 from forecasting.data.database import calendar
 from forecasting.data.products import create_product, get_product, update_product
 from forecasting.data.sales import all_fingerprints, fingerprint_rows, load_history, upsert_sales
-from forecasting.errors import InvalidCalendarData, InvalidSalesData, ProductNotFound
+from forecasting.errors import InvalidCalendarData, InvalidProductData, InvalidSalesData, ProductNotFound
 
 D0 = date(2015, 9, 28)
 SALES = [(D0 + timedelta(days=i), float(10 + i)) for i in range(7)]
@@ -235,8 +235,9 @@ def test_bad_product_changes_are_refused(engine, product, changes, message):
 def test_create_product_with_a_place(engine):
     made = create_product(engine, name="Munich", country="DE", subdivision="by")
     assert (made["country"], made["subdivision"]) == ("DE", "BY")
-    with pytest.raises(InvalidSalesData, match="Country 'ATLANTIS'"):
+    with pytest.raises(InvalidProductData, match="Country 'ATLANTIS'") as caught:
         create_product(engine, name="lost", country="Atlantis")
+    assert caught.value.field == "country"
 
 
 def test_a_database_from_before_places_gets_them_by_its_migration(engine, product):

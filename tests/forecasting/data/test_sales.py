@@ -19,7 +19,7 @@ from forecasting.data.sales import (
     load_history,
     upsert_sales,
 )
-from forecasting.errors import InvalidSalesData, ProductNotFound
+from forecasting.errors import InvalidProductData, InvalidSalesData, ProductNotFound
 
 D0 = date(2024, 1, 1)
 
@@ -162,12 +162,12 @@ def test_create_product_refuses_taken_ids_and_keys(engine):
         create_product(engine, name="other", product_id=10)
     with pytest.raises(InvalidSalesData, match="Product key 'store=1' is already used by product 10"):
         create_product(engine, name="other", key="store=1")
-    with pytest.raises(InvalidSalesData, match="non-empty name"):
-        create_product(engine, name=" ")
-    with pytest.raises(InvalidSalesData, match="integer from 1 to 2147483647"):
-        create_product(engine, name="x", product_id=0)
-    with pytest.raises(InvalidSalesData, match="Product key is longer than 255 characters"):
-        create_product(engine, name="x", key="k" * 256)
+    for arguments, message, field in [({"name": " "}, "non-empty name", "name"),
+                                      ({"name": "x", "product_id": 0}, "integer from 1 to 2147483647", "id"),
+                                      ({"name": "x", "key": "k" * 256}, "Product key is longer than 255", "key")]:
+        with pytest.raises(InvalidProductData, match=message) as caught:
+            create_product(engine, **arguments)
+        assert caught.value.field == field
     assert [p["id"] for p in list_products(engine)] == [10]
 
 
