@@ -133,7 +133,7 @@ def create_product(
             raise InvalidProductData(f"Product {field} is longer than {products.c[field].type.length} characters.", field)
     if product_id is not None and (isinstance(product_id, bool) or not isinstance(product_id, int)
                                    or not 1 <= product_id <= MAX_PRODUCT_ID):
-        raise InvalidProductData(f"Product id must be an integer from 1 to {MAX_PRODUCT_ID}, got {product_id!r}.", "id")
+        raise InvalidProductData(f"Product id must be an integer from 1 to {MAX_PRODUCT_ID}, got {product_id!r}.", "product_id")
     country, subdivision = check_place(country, subdivision)
     values: dict[str, Any] = {"name": name.strip(), "key": key, "created_at": datetime.now(timezone.utc),
                               "country": country, "subdivision": subdivision}

@@ -74,6 +74,16 @@ def test_bad_product_creation(client, body, status, needle):
     assert needle in response.json["detail"]
 
 
+@pytest.mark.parametrize("field", ["name", "key"])
+def test_a_name_or_key_longer_than_stored_is_invalid_product_data_naming_the_field(client, field):
+    before = client.get("/api/v1/products").json["count"]
+    response = client.post("/api/v1/products", json={"name": "x", field: "k" * 256})
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.json["title"] == "Invalid product data" and response.json["field"] == field
+    assert "longer than 255 characters" in response.json["detail"]
+    assert client.get("/api/v1/products").json["count"] == before
+
+
 def test_list_products_pages(client):
     page = client.get("/api/v1/products?limit=1&offset=1").json
     assert page["count"] == 1 and page["products"][0]["id"] == 2

@@ -163,7 +163,7 @@ def test_create_product_refuses_taken_ids_and_keys(engine):
     with pytest.raises(InvalidSalesData, match="Product key 'store=1' is already used by product 10"):
         create_product(engine, name="other", key="store=1")
     for arguments, message, field in [({"name": " "}, "non-empty name", "name"),
-                                      ({"name": "x", "product_id": 0}, "integer from 1 to 2147483647", "id"),
+                                      ({"name": "x", "product_id": 0}, "integer from 1 to 2147483647", "product_id"),
                                       ({"name": "x", "key": "k" * 256}, "Product key is longer than 255", "key")]:
         with pytest.raises(InvalidProductData, match=message) as caught:
             create_product(engine, **arguments)
