@@ -181,11 +181,12 @@ def use_one_core() -> None:
 
 
 def run(names: list[str], limit: int | None, log: Log, only: set[str] | None = None,
-        skip: set[str] | None = None, back: int = 0) -> dict[str, Any]:
+        skip: set[str] | None = None, back: int = 0, rossmann_from: int = 1) -> dict[str, Any]:
     """Evaluate the data sets `names`, cut `back` days earlier; those whose files are absent are listed as skipped."""
-    out: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "back": back, "datasets": {}, "skipped": []}
+    out: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "back": back, "rossmann_from": rossmann_from,
+                           "datasets": {}, "skipped": []}
     for name in names:
-        loaded = datasets.load(name, limit, back)
+        loaded = datasets.load(name, limit, back, rossmann_from)
         if not loaded:
             log(f"{name}: skipped, its data files are absent.")
             out["skipped"].append(name)
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip", default=None, help="comma-separated words: leave out methods named so")
     parser.add_argument("--back", type=int, default=0,
                         help="move every cutoff N days earlier: the same series on a window the default does not score")
+    parser.add_argument("--rossmann-from", type=int, default=1, metavar="STORE",
+                        help="Rossmann's stores from this store number on (120 and up: stores the default does not score)")
     parser.add_argument("--out", default=None, help="also write the result JSON here")
     args = parser.parse_args(argv)
     use_one_core()
@@ -217,10 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     skip = set(args.skip.split(",")) if args.skip else None
     if args.back < 0:
         parser.error("--back must be 0 or more days")
-    result = run(names, args.series, log, only, skip, args.back)
+    if args.rossmann_from < 1:
+        parser.error("--rossmann-from must be a store number, 1 or more")
+    result = run(names, args.series, log, only, skip, args.back, args.rossmann_from)
     text = json.dumps(result, indent=1, default=str)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    window = f"-back{args.back}" if args.back else ""
+    window = (f"-back{args.back}" if args.back else "") + (f"-from{args.rossmann_from}" if args.rossmann_from > 1 else "")
     path = RESULTS / f"accuracy-{args.dataset}{window}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(text)
     if args.out:

@@ -108,8 +108,12 @@ def _rossmann_calendar(frame: pd.DataFrame) -> pd.DataFrame:
     }, index=pd.DatetimeIndex(frame["Date"]))
 
 
-def rossmann(limit: int | None = ROSSMANN_STORES, back: int = 0) -> list[DataSet]:
-    """Rossmann: the first `limit` stores with all 942 days, last 48 days held out, with and without the calendar."""
+def rossmann(limit: int | None = ROSSMANN_STORES, back: int = 0, first_store: int = 1) -> list[DataSet]:
+    """Rossmann: the first `limit` stores from `first_store` on with all 942 days, last 48 days held out, with and without the calendar.
+
+    A `first_store` past the bench's own (120 and up: the first 100 complete stores are
+    numbered 1 to 119) scores stores the default run does not hold.
+    """
     if not ROSSMANN_FILE.exists():
         return []
     raw = pd.read_csv(ROSSMANN_FILE, parse_dates=["Date"], dtype={"StateHoliday": str})
@@ -117,6 +121,7 @@ def rossmann(limit: int | None = ROSSMANN_STORES, back: int = 0) -> list[DataSet
     counts = raw.groupby("Store")["Date"].nunique()
     # 180 stores lack 2014-07-01..12-31; a gap is not demand, so only complete stores are used.
     complete = sorted(int(s) for s in counts[counts == days].index)
+    complete = [store for store in complete if store >= first_store]
     stores = complete[:limit] if limit is not None else complete
     splits = []
     for store, group in raw[raw["Store"].isin(stores)].groupby("Store", sort=True):
@@ -127,7 +132,8 @@ def rossmann(limit: int | None = ROSSMANN_STORES, back: int = 0) -> list[DataSet
         future = group.iloc[-ROSSMANN_HORIZON:]
         scored = (future["Open"].to_numpy() == 1) & (actual > 0)
         splits.append(SeriesSplit(f"store-{store}", train, actual, _rossmann_calendar(group), scored))
-    base = (f"Rossmann, the first {len(splits)} stores (by number) with all {days} days, "
+    start = f" from store {first_store}" if first_store > 1 else ""
+    base = (f"Rossmann, the first {len(splits)} stores (by number){start} with all {days} days, "
             f"{_window_text(splits, ROSSMANN_HORIZON, back)}, RMSPE on open days with sales")
     return [
         DataSet("rossmann-calendar", "rmspe", ROSSMANN_HORIZON, splits,
@@ -191,8 +197,11 @@ def m5_level9(limit: int | None = None, back: int = 0) -> list[DataSet]:
     return [DataSet("m5-level9", "rmsse", M5_HORIZON, splits, text, back=back)]
 
 
-def load(name: str, limit: int | None = None, back: int = 0) -> list[DataSet]:
-    """Return the data sets of `name` (Rossmann gives two variants), cut `back` days earlier; empty when its files are absent."""
+def load(name: str, limit: int | None = None, back: int = 0, rossmann_from: int = 1) -> list[DataSet]:
+    """Return the data sets of `name` (Rossmann gives two variants, from store `rossmann_from` on), cut `back` days earlier.
+
+    Empty when its files are absent.
+    """
     loaders = {"store-item": store_item, "rossmann": rossmann, "m5-items": m5_items, "m5-level9": m5_level9}
     if name not in loaders:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(loaders)}.")
@@ -200,6 +209,10 @@ def load(name: str, limit: int | None = None, back: int = 0) -> list[DataSet]:
         limit = ROSSMANN_STORES
     if back < 0:
         raise ValueError(f"back must be 0 or more days, got {back}.")
+    if rossmann_from < 1:
+        raise ValueError(f"rossmann_from must be a store number, 1 or more, got {rossmann_from}.")
+    if name == "rossmann":
+        return rossmann(limit, back, rossmann_from)
     return loaders[name](limit, back)
 
 

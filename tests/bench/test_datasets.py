@@ -47,3 +47,20 @@ def test_the_dead_item_is_judged_on_the_default_window_only(back):
 def test_a_negative_window_is_refused():
     with pytest.raises(ValueError, match="back"):
         datasets.load("m5-items", 1, -1)
+
+
+def test_rossmann_from_a_later_store_scores_complete_stores_the_default_run_does_not_hold():
+    default = {split.key for split in _loaded("rossmann", None, 0).series}
+    found = datasets.load("rossmann", 3, 0, rossmann_from=1000)
+    services.require(bool(found), "the rossmann data set under ../shared/data")
+    later = found[0]
+    numbers = [int(split.key.split("-")[1]) for split in later.series]
+    assert len(numbers) == 3 and all(number >= 1000 for number in numbers) and numbers == sorted(numbers)
+    assert not default & {split.key for split in later.series}
+    assert "from store 1000" in later.description and "from store 1000" in found[1].description
+    # Complete stores only: every day of the file, train and held-out days together.
+    lengths = {len(split.train) + len(split.actual) for split in later.series}
+    assert lengths == {len(default_split.train) + len(default_split.actual)
+                       for default_split in _loaded("rossmann", 2, 0).series}
+    with pytest.raises(ValueError, match="rossmann_from"):
+        datasets.load("rossmann", 1, 0, rossmann_from=0)
