@@ -45,11 +45,21 @@ class LogSeasonalTransform:
 
         A two-week cycle is read from the sales only when `calendar` (if any) has no
         regressors over `history`: promotions a calendar states are known for every
-        forecast day, a cycle read from the sales is a guess at them.
+        forecast day, a cycle read from the sales is a guess at them. The mean correction
+        is measured net of the calendar's known inputs (holidays, closed neighbours,
+        regressors), whose effects the members forecast.
         """
-        stated = calendar is not None and bool(calendar_inputs.columns_of(
-            calendar_inputs.align(calendar, pd.DatetimeIndex(history.index)), history.notna().to_numpy()).regressors)
-        profile = SeasonalProfile.fit(history, cycle=not stated)
+        dates = pd.DatetimeIndex(history.index)
+        known, stated = None, False
+        if calendar is not None and len(dates):
+            aligned = calendar_inputs.align(calendar, dates)
+            columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy())
+            stated = bool(columns.regressors)
+            if columns.regressors or columns.holidays:
+                # The calendar of the history's days only: the day after the last is not read.
+                past = calendar.loc[pd.DatetimeIndex(calendar.index) <= dates[-1]]
+                known = pd.DataFrame(calendar_inputs.known_inputs(aligned, columns, past), index=dates)
+        profile = SeasonalProfile.fit(history, cycle=not stated, known=known)
         # The mean correction is measured net of the offsets either way: the noise it
         # corrects for is the day's, not the calendar's.
         self.profile_ = profile if self.offsets else replace(profile, month=(0.0,) * 12, weekday=(0.0,) * 7)

@@ -34,6 +34,23 @@ def test_mean_shift_is_the_poisson_median_to_mean_gap():
     assert 0.01 < profile.mean_shift < 0.04
 
 
+def test_the_mean_shift_is_measured_net_of_the_known_inputs():
+    # Promotions on random days, +40 % each: a spread the calendar states and the members forecast.
+    history, _, _ = multiplicative(3 * 365, level=400.0)
+    promo = np.random.default_rng(5).random(len(history)) < 0.4
+    promoted = history * np.where(promo, 1.4, 1.0)
+    known = pd.DataFrame({"promo": promo.astype(float)}, index=history.index)
+
+    plain = SeasonalProfile.fit(history).mean_shift
+    unstated = SeasonalProfile.fit(promoted).mean_shift
+    stated = SeasonalProfile.fit(promoted, known=known).mean_shift
+
+    # Left in, the promotions' spread (0.4 x 0.6 x log(1.4)**2 / 2) inflates the correction about 1.4 %.
+    assert unstated - plain > 0.01
+    # Net of them, only the day's own noise is corrected for (Poisson at ~400 a day: about 0.1 %).
+    assert stated == pytest.approx(plain, abs=0.003)
+
+
 def test_short_histories_get_weekday_offsets_only():
     history, _, weekday = multiplicative(MONTHS_MIN_DAYS - 1)
 
