@@ -24,8 +24,8 @@ Back from the log scale
     scale before ``expm1``. Given the calendar's known inputs of those days (promotions,
     holidays, closed neighbours), ``e`` is what is left once a least-squares fit of the
     inputs is taken out: the members forecast those effects, so their spread is no noise
-    to correct for. Left in, Rossmann's promotion weeks made the correction about +3 % and
-    every member with the calendar over-forecast by about that much.
+    to correct for. Left in, Rossmann's promotion weeks made the correction about 1 % too
+    large (20 stores with their calendar: bias +3.8 % -> +2.9 %, RMSPE 0.133 -> 0.128).
 """
 
 from __future__ import annotations
