@@ -117,6 +117,21 @@ def test_promotions_raise_the_forecast(trained, store):
     assert (promoted.loc[open_days, "random_forest"].mean() > 1.1 * plain.loc[open_days, "random_forest"].mean())
 
 
+def test_the_lstm_takes_the_calendars_own_effect_out_of_its_series_and_adds_it_back(trained, store):
+    history, calendar = store
+    lstm = trained.members["lstm"]
+    columns = calendar_inputs.CalendarColumns.from_dict(lstm.known_["columns"])
+    # Offsets follow known_inputs' columns: the holiday flag, the two closed neighbours, the regressors.
+    promo = lstm.known_["offsets"][3 + columns.regressors.index("promo")]
+    assert promo == pytest.approx(np.log(1.5), abs=0.1)
+    # The same past, a promotion on every forecast day or on none.
+    future = calendar.index > history.index[-1]
+    promoted = training.forecast(trained, history, HORIZON, calendar=calendar.assign(promo=np.where(future, 1.0, calendar["promo"])))
+    plain = training.forecast(trained, history, HORIZON, calendar=calendar.assign(promo=np.where(future, 0.0, calendar["promo"])))
+    open_days = promoted["forecast"] > 0
+    assert promoted.loc[open_days, "lstm"].mean() > 1.3 * plain.loc[open_days, "lstm"].mean()
+
+
 def test_future_days_the_calendar_lacks_take_the_defaults(trained, store):
     history, calendar = store
     past_only = calendar.loc[: history.index[-1]]
