@@ -170,3 +170,14 @@ def fill_missing(values: np.ndarray) -> np.ndarray:
         return np.zeros_like(values)
     positions = np.arange(len(values))
     return np.interp(positions, positions[~missing], values[~missing])
+
+
+def calendar_effects(values: np.ndarray, inputs: np.ndarray) -> tuple[float, np.ndarray]:
+    """Return the least-squares fit of `values` on known `inputs` (rows: days): intercept and one effect per column.
+
+    ``numpy.linalg.lstsq`` copes with inputs that never vary over these days (a
+    rank-deficient design): such a column gets the effect 0.
+    """
+    design = np.column_stack([np.ones(len(values)), np.asarray(inputs, dtype=float)])
+    coefficients = np.linalg.lstsq(design, np.asarray(values, dtype=float), rcond=None)[0]
+    return float(coefficients[0]), coefficients[1:]

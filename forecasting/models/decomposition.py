@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.models import fortnight
+from forecasting.models.calendar_inputs import calendar_effects
 
 #: Centred moving mean that removes trend and yearly level before the month offsets are averaged.
 TREND_DAYS = 365
@@ -190,7 +191,5 @@ class SeasonalProfile:
 def _net_of(noise: pd.Series, known: pd.DataFrame) -> np.ndarray:
     """Return `noise` less its least-squares fit on the `known` inputs of its days (and a constant)."""
     inputs = known.reindex(noise.index).fillna(0.0).to_numpy(dtype=float)
-    design = np.column_stack([np.ones(len(noise)), inputs])
-    # lstsq copes with inputs that never vary over these days (a rank-deficient design).
-    coefficients = np.linalg.lstsq(design, noise.to_numpy(), rcond=None)[0]
-    return noise.to_numpy() - design @ coefficients
+    intercept, effects = calendar_effects(noise.to_numpy(), inputs)
+    return noise.to_numpy() - intercept - inputs @ effects

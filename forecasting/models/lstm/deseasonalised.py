@@ -104,9 +104,8 @@ class DeseasonalisedLSTM(Member):
         own = self._own_inputs(calendar, dates, until=dates[-1])
         z = self.transform_.transform(history).to_numpy()
         fitted = np.isfinite(z)
-        design = np.column_stack([np.ones(int(fitted.sum())), own[fitted]])
-        coefficients = np.linalg.lstsq(design, z[fitted], rcond=None)[0]
-        self.known_["offsets"] = [float(c) for c in coefficients[1:]]
+        _, effects = calendar_inputs.calendar_effects(z[fitted], own[fitted])
+        self.known_["offsets"] = [float(effect) for effect in effects]
 
     def _own_inputs(self, calendar: pd.DataFrame | None, dates: pd.DatetimeIndex,
                     until: pd.Timestamp | None = None) -> np.ndarray:
