@@ -9,6 +9,7 @@ dropped, calendar included): the same series scored on windows the bench's own d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -120,8 +121,7 @@ def rossmann(limit: int | None = ROSSMANN_STORES, back: int = 0, first_store: in
     days = raw["Date"].nunique()
     counts = raw.groupby("Store")["Date"].nunique()
     # 180 stores lack 2014-07-01..12-31; a gap is not demand, so only complete stores are used.
-    complete = sorted(int(s) for s in counts[counts == days].index)
-    complete = [store for store in complete if store >= first_store]
+    complete = sorted(int(s) for s in counts[counts == days].index if int(s) >= first_store)
     stores = complete[:limit] if limit is not None else complete
     splits = []
     for store, group in raw[raw["Store"].isin(stores)].groupby("Store", sort=True):
@@ -202,7 +202,8 @@ def load(name: str, limit: int | None = None, back: int = 0, rossmann_from: int 
 
     Empty when its files are absent.
     """
-    loaders = {"store-item": store_item, "rossmann": rossmann, "m5-items": m5_items, "m5-level9": m5_level9}
+    loaders = {"store-item": store_item, "rossmann": partial(rossmann, first_store=rossmann_from),
+               "m5-items": m5_items, "m5-level9": m5_level9}
     if name not in loaders:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(loaders)}.")
     if name == "rossmann" and limit is None:
@@ -211,8 +212,6 @@ def load(name: str, limit: int | None = None, back: int = 0, rossmann_from: int 
         raise ValueError(f"back must be 0 or more days, got {back}.")
     if rossmann_from < 1:
         raise ValueError(f"rossmann_from must be a store number, 1 or more, got {rossmann_from}.")
-    if name == "rossmann":
-        return rossmann(limit, back, rossmann_from)
     return loaders[name](limit, back)
 
 

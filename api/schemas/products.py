@@ -13,7 +13,7 @@ from api.validation import clean_text, date_param, no_unknown_fields, positive_i
 from forecasting.data.products import MAX_PRODUCT_ID
 from forecasting.data.public_holidays import check_place
 from forecasting.data.database import products
-from forecasting.errors import InvalidSalesData
+from forecasting.errors import InvalidProductData
 
 TEXT_FIELDS = ("name", "key", "country", "subdivision")
 # Text with a visible character and no control character (api.validation.clean_text refuses those).
@@ -103,15 +103,10 @@ def _place_types(body: dict[str, Any]) -> None:
 def _place(body: dict[str, Any]) -> tuple[str | None, str | None]:
     # Checked before creating, so the 422 names the field the holidays package does not know.
     _place_types(body)
-    country, subdivision = body.get("country"), body.get("subdivision")
     try:
-        check_place(country, None)
-    except InvalidSalesData as exc:
-        raise ValidationError(str(exc), "country") from None
-    try:
-        return check_place(country, subdivision)
-    except InvalidSalesData as exc:
-        raise ValidationError(str(exc), "subdivision") from None
+        return check_place(body.get("country"), body.get("subdivision"))
+    except InvalidProductData as exc:
+        raise ValidationError(str(exc), exc.field) from None
 
 
 class DateRange(Query):

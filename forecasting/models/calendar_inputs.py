@@ -128,6 +128,16 @@ def known_inputs(aligned: pd.DataFrame, columns: CalendarColumns,
     return np.column_stack([holiday, neighbours, *regressors])
 
 
+def training_inputs(calendar: pd.DataFrame, aligned: pd.DataFrame, columns: CalendarColumns) -> np.ndarray:
+    """Return :func:`known_inputs` of a training history's days, `aligned` (:func:`align` of them).
+
+    The calendar is read up to the last of those days only: a fit reads nothing after its
+    cutoff, not even whether the day after it is closed.
+    """
+    past = calendar.loc[pd.DatetimeIndex(calendar.index) <= aligned.index[-1]]
+    return known_inputs(aligned, columns, past)
+
+
 #: Names of the columns :func:`known_inputs` returns before the regressors.
 NEIGHBOUR_FEATURES: tuple[str, ...] = ("closed_before", "closed_after")
 

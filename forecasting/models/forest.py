@@ -91,10 +91,7 @@ class ForestModel(Member):
         if calendar is not None:
             aligned = calendar_inputs.align(calendar, pd.DatetimeIndex(history.index))
             columns = calendar_inputs.columns_of(aligned, known)
-            # Only the calendar of the training days: the fit reads nothing after the cutoff,
-            # not even whether the day after it is closed (that day is no training row's target).
-            past = calendar.loc[calendar.index <= history.index[-1]]
-            extra = calendar_inputs.known_inputs(aligned, columns, past)[features.MIN_CONTEXT:]
+            extra = calendar_inputs.training_inputs(calendar, aligned, columns)[features.MIN_CONTEXT:]
             # After the day's own calendar, before the history: the order next_features() builds a row in.
             X = pd.concat([X[list(features.CALENDAR_FEATURES)], pd.DataFrame(extra, index=X.index).add_prefix("known_"),
                            X[list(features.HISTORY_FEATURES)]], axis=1)

@@ -56,9 +56,7 @@ class LogSeasonalTransform:
             columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy())
             stated = bool(columns.regressors)
             if columns.regressors or columns.holidays:
-                # The calendar of the history's days only: the day after the last is not read.
-                past = calendar.loc[pd.DatetimeIndex(calendar.index) <= dates[-1]]
-                known = pd.DataFrame(calendar_inputs.known_inputs(aligned, columns, past), index=dates)
+                known = pd.DataFrame(calendar_inputs.training_inputs(calendar, aligned, columns), index=dates)
         profile = SeasonalProfile.fit(history, cycle=not stated, known=known)
         # The mean correction is measured net of the offsets either way: the noise it
         # corrects for is the day's, not the calendar's.

@@ -90,7 +90,8 @@ class DeseasonalisedLSTM(Member):
         if calendar is None:
             return
         dates = pd.DatetimeIndex(history.index)
-        columns = calendar_inputs.columns_of(calendar_inputs.align(calendar, dates), history.notna().to_numpy())
+        aligned = calendar_inputs.align(calendar, dates)
+        columns = calendar_inputs.columns_of(aligned, history.notna().to_numpy())
         raw = calendar_inputs.known_inputs(calendar_inputs.align(calendar, dates + pd.Timedelta(days=1)),
                                            columns, calendar)
         # The last day's row carries the calendar of the day after the cutoff: no training
@@ -101,20 +102,11 @@ class DeseasonalisedLSTM(Member):
                        "scale": np.where(spread > 0, spread, 1.0).tolist()}
         # The calendar's own effect on each day, a least-squares fit on the known days' log demand:
         # taken out of the network's series, so its windows are not whipped by promotion weeks.
-        own = self._own_inputs(calendar, dates, until=dates[-1])
+        own = calendar_inputs.training_inputs(calendar, aligned, columns)
         z = self.transform_.transform(history).to_numpy()
         fitted = np.isfinite(z)
         _, effects = calendar_inputs.calendar_effects(z[fitted], own[fitted])
         self.known_["offsets"] = [float(effect) for effect in effects]
-
-    def _own_inputs(self, calendar: pd.DataFrame | None, dates: pd.DatetimeIndex,
-                    until: pd.Timestamp | None = None) -> np.ndarray:
-        """Return the known inputs of `dates` themselves (their closed neighbours read up to `until`)."""
-        columns = CalendarColumns.from_dict(self.known_["columns"])
-        source = calendar
-        if calendar is not None and until is not None:
-            source = calendar.loc[pd.DatetimeIndex(calendar.index) <= until]
-        return calendar_inputs.known_inputs(calendar_inputs.align(calendar, pd.DatetimeIndex(dates)), columns, source)
 
     def _calendar_offsets(self, calendar: pd.DataFrame | None, dates: pd.DatetimeIndex) -> np.ndarray:
         """Return the log-scale effect of the calendar on each of `dates` (0 for a member fitted without one).
@@ -125,7 +117,9 @@ class DeseasonalisedLSTM(Member):
         recorded = getattr(self, "known_", None)
         if recorded is None or "offsets" not in recorded:
             return np.zeros(len(dates))
-        return self._own_inputs(calendar, pd.DatetimeIndex(dates)) @ np.asarray(recorded["offsets"])
+        columns = CalendarColumns.from_dict(recorded["columns"])
+        inputs = calendar_inputs.known_inputs(calendar_inputs.align(calendar, pd.DatetimeIndex(dates)), columns, calendar)
+        return inputs @ np.asarray(recorded["offsets"])
 
     def fit(self, history: pd.Series, calendar: pd.DataFrame | None = None) -> DeseasonalisedLSTM:
         """Estimate the profile on `history` and train a new LSTM on its residual.
@@ -184,10 +178,10 @@ class DeseasonalisedLSTM(Member):
         recent = history.iloc[-(LEVEL_DAYS + lstm.window_) :]
         # A two-week cycle goes on in the phase the latest weeks show.
         transform = self.transform_.follow(recent)
-        residual = lstm.predict(self._residual(recent, transform, calendar), horizon,
+        past = self._series(recent, transform, calendar)
+        residual = lstm.predict(pd.Series(past - trailing_level(past), index=recent.index), horizon,
                                 self._known(calendar, pd.DatetimeIndex(recent.index)), self._known(calendar, dates))
-        own = transform.transform(recent).to_numpy() - self._calendar_offsets(calendar, recent.index)
-        z = np.concatenate([fill_missing(own), np.zeros(horizon)])
+        z = np.concatenate([past, np.zeros(horizon)])
         start = len(z) - horizon
         for step in range(horizon):
             # Each day's level includes the days forecast before it, as the residuals were
@@ -196,10 +190,14 @@ class DeseasonalisedLSTM(Member):
             z[day] = residual[step] + z[max(day - LEVEL_DAYS, 0) : day].mean()
         return transform.inverse_transform(z[start:] + self._calendar_offsets(calendar, dates), dates)
 
-    def _residual(self, history: pd.Series, transform: LogSeasonalTransform | None = None,
-                  calendar: pd.DataFrame | None = None) -> pd.Series:
-        z = (transform or self.transform_).transform(history).to_numpy()
-        z = fill_missing(z - self._calendar_offsets(calendar, pd.DatetimeIndex(history.index)))
+    def _series(self, history: pd.Series, transform: LogSeasonalTransform,
+                calendar: pd.DataFrame | None) -> np.ndarray:
+        """Return what the network's series is made from: the transformed history less the calendar's offsets, gaps filled."""
+        z = transform.transform(history).to_numpy()
+        return fill_missing(z - self._calendar_offsets(calendar, pd.DatetimeIndex(history.index)))
+
+    def _residual(self, history: pd.Series, calendar: pd.DataFrame | None = None) -> pd.Series:
+        z = self._series(history, self.transform_, calendar)
         return pd.Series(z - trailing_level(z), index=history.index, name="residual")
 
     def save(self, directory: Path) -> None:
